@@ -1,0 +1,1 @@
+"""Review: records intake's events and reviewers' decisions in the event store; serves reviewers and auditors."""

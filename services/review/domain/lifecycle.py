@@ -1,0 +1,128 @@
+"""The lifecycle in one place: `decide(command, state) -> events` and `evolve(state, event) -> state`.
+
+Both are pure. Every service path (the intake consumer, reviewer decisions, projections, the as-of view)
+goes through these two functions, so the rules cannot drift apart.
+"""
+
+from collections.abc import Iterable
+
+from services.review.domain import events as ev
+from services.review.domain.commands import (
+    Command,
+    RecordRevision,
+    RecordSelection,
+    RecordSubmission,
+    RecordWithdrawal,
+    RegisterNationally,
+    RequestRevision,
+    ValidateProposal,
+    VerifyProposal,
+)
+from services.review.domain.state import ALLOWED_MOVES, ProposalState, Status
+
+# The status a selection at each stage starts from.
+STAGE_FROM = {"top99": Status.REGISTERED, "top45": Status.TOP99, "winner": Status.TOP45}
+
+
+class ProposalNotFound(Exception):
+    pass
+
+
+class TransitionRefused(Exception):
+    """A move the lifecycle does not allow. Carries what a caller needs to explain it (HTTP 409)."""
+
+    def __init__(self, current: Status | None, attempted: str, reason: str = "") -> None:
+        self.current = current
+        self.attempted = attempted
+        self.allowed = [s.value for s in ALLOWED_MOVES[current]] if current is not None else []
+        allowed = ", ".join(self.allowed) or "none (final status)"
+        state = f"proposal is '{current.value}'" if current is not None else "proposal already exists"
+        why = f" ({reason})" if reason else ""
+        super().__init__(f"cannot move to '{attempted}': {state}{why}; allowed moves: {allowed}")
+
+
+def decide(command: Command, state: ProposalState | None) -> list[ev.DomainEvent]:
+    if isinstance(command, RecordSubmission):
+        if state is not None:
+            raise TransitionRefused(state.status, Status.SUBMITTED.value, "it was submitted before")
+        return [ev.ProposalSubmitted(at=command.at, proposal=command.proposal)]
+    if state is None:
+        raise ProposalNotFound()
+    event = _event_for(command, state)
+    target = evolve(state, event).status
+    if target not in ALLOWED_MOVES[state.status]:
+        raise TransitionRefused(state.status, target.value)
+    return [event]
+
+
+def _event_for(command: Command, state: ProposalState) -> ev.DomainEvent:
+    at = command.at
+    match command:
+        case RecordRevision(proposal=proposal):
+            return ev.ProposalRevised(at=at, proposal=proposal)
+        case RecordWithdrawal(reason=reason):
+            return ev.ProposalWithdrawn(at=at, reason=reason)
+        case VerifyProposal(outcome="passed", checklist=checklist, notes=notes):
+            return ev.ProposalVerified(at=at, checklist=checklist, notes=notes)
+        case VerifyProposal(checklist=checklist, notes=notes):
+            return ev.VerificationFailed(at=at, checklist=checklist, notes=notes)
+        case ValidateProposal(outcome="passed", notes=notes):
+            return ev.ProposalValidated(at=at, notes=notes)
+        case ValidateProposal(notes=notes):
+            return ev.ValidationFailed(at=at, notes=notes)
+        case RequestRevision(reasons=reasons, notes=notes):
+            return ev.RevisionRequested(at=at, reasons=list(reasons), notes=notes)
+        case RegisterNationally(sinovik_reference=reference):
+            return ev.ProposalRegistered(at=at, sinovik_reference=reference)
+        case RecordSelection(stage=stage, outcome=outcome, notes=notes):
+            if state.status != STAGE_FROM[stage]:
+                target = stage if outcome == "selected" else Status.NOT_SELECTED.value
+                raise TransitionRefused(
+                    state.status, target, f"a {stage} result needs a proposal that is '{STAGE_FROM[stage]}'"
+                )
+            return ev.SelectionRecorded(at=at, stage=stage, outcome=outcome, notes=notes)
+    raise TypeError(f"unknown command {command!r}")  # pragma: no cover - the match is exhaustive
+
+
+def evolve(state: ProposalState | None, event: ev.DomainEvent) -> ProposalState:
+    if isinstance(event, ev.ProposalSubmitted):
+        return ProposalState(
+            status=Status.SUBMITTED, proposal=event.proposal, submitted_at=event.at, updated_at=event.at
+        )
+    if state is None:
+        raise ValueError(f"{event.type} cannot start a stream")
+    moved = state.model_copy(update={"updated_at": event.at})
+    match event:
+        case ev.ProposalRevised(proposal=proposal):
+            return moved.model_copy(
+                update={"status": Status.SUBMITTED, "proposal": proposal, "revisions": state.revisions + 1}
+            )
+        case ev.ProposalWithdrawn(reason=reason):
+            return moved.model_copy(update={"status": Status.WITHDRAWN, "withdrawal_reason": reason})
+        case ev.ProposalVerified() | ev.VerificationFailed():
+            status = Status.VERIFIED if isinstance(event, ev.ProposalVerified) else Status.VERIFICATION_FAILED
+            record = {"outcome": "passed" if status is Status.VERIFIED else "failed", "at": event.at}
+            record |= {"checklist": event.checklist, "notes": event.notes}
+            return moved.model_copy(update={"status": status, "verification": record})
+        case ev.ProposalValidated() | ev.ValidationFailed():
+            status = Status.VALIDATED if isinstance(event, ev.ProposalValidated) else Status.VALIDATION_FAILED
+            record = {"outcome": "passed" if status is Status.VALIDATED else "failed", "at": event.at}
+            record["notes"] = event.notes
+            return moved.model_copy(update={"status": status, "validation": record})
+        case ev.RevisionRequested(reasons=reasons, notes=notes):
+            request = {"reasons": reasons, "notes": notes, "at": event.at}
+            return moved.model_copy(update={"status": Status.REVISION_REQUESTED, "revision_request": request})
+        case ev.ProposalRegistered(sinovik_reference=reference):
+            return moved.model_copy(update={"status": Status.REGISTERED, "sinovik_reference": reference})
+        case ev.SelectionRecorded(stage=stage, outcome=outcome, notes=notes):
+            status = Status(stage) if outcome == "selected" else Status.NOT_SELECTED
+            result = {"stage": stage, "outcome": outcome, "notes": notes, "at": event.at}
+            return moved.model_copy(update={"status": status, "selections": [*state.selections, result]})
+    raise TypeError(f"unknown event {event!r}")  # pragma: no cover
+
+
+def fold(events: Iterable[ev.DomainEvent]) -> ProposalState | None:
+    state: ProposalState | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state

@@ -1,0 +1,64 @@
+"""The event store contract, written once: an in-memory and a PostgreSQL implementation both keep it."""
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_id: UUID
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int  # global, gap-free, from 1
+    stream_id: UUID
+    version: int  # in the stream, from 1
+    event_id: UUID
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+    hash: bytes  # chains this event to the one before it (see chain.py)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Where the events landed. `recorded` is False when the same event ids were already stored; the
+    positions are then not looked up (-1)."""
+
+    stream_version: int
+    last_position: int
+    recorded: bool = True
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since the caller read it: expected version no longer matches."""
+
+    def __init__(self, stream_id: UUID, expected: int, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"stream {stream_id} is at version {actual}, not the expected {expected}")
+
+
+class EventStore(Protocol):
+    async def append(self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]) -> AppendResult:
+        """Append atomically after `expected_version` (0: a new stream). Idempotent by event id."""
+
+    async def read_stream(self, stream_id: UUID, until: datetime | None = None) -> list[RecordedEvent]:
+        """Every event of the stream in version order; with `until`, only those recorded by then."""
+
+    def read_all(self, after: int = 0, limit: int | None = None) -> AsyncIterator[RecordedEvent]:
+        """Events in global position order after `after`, never skipping one that commits late."""
+
+    async def head_position(self) -> int:
+        """The position of the last recorded event (0 when empty)."""

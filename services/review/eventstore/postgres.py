@@ -1,0 +1,254 @@
+"""The PostgreSQL event store.
+
+Appends from every caller in this process go through one writer task, which takes whatever appends are
+waiting and writes them in one transaction (`review.append_batch`, see the migration for why that
+function serialises appends). One transaction per batch instead of one per caller is what keeps
+throughput up while positions stay gap-free and the hash chain stays linear: the same design as
+EventStoreDB's single writer.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from services.review.eventstore.base import AppendResult, ConcurrencyError, NewEvent, RecordedEvent
+from services.review.eventstore.chain import GENESIS_HASH, sealed
+
+MAX_BATCH_EVENTS = 500
+READ_PAGE = 1000
+
+_COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
+
+
+@dataclass
+class _PendingAppend:
+    stream_id: UUID
+    expected_version: int
+    events: Sequence[NewEvent]
+    done: asyncio.Future[AppendResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass(frozen=True)
+class _Head:
+    position: int
+    hash: bytes
+    recorded_at: datetime | None
+
+
+def _recorded(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(
+        position=row["position"],
+        stream_id=row["stream_id"],
+        version=row["version"],
+        event_id=row["event_id"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=row["metadata"],
+        recorded_at=row["recorded_at"],
+        hash=bytes(row["hash"]),
+    )
+
+
+class PostgresEventStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._queue: asyncio.Queue[_PendingAppend] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._head: _Head | None = None  # our belief of the head; append_batch corrects it when stale
+
+    async def start(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_forever(), name="event-store-writer")
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+
+    async def append(self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]) -> AppendResult:
+        if not events:
+            raise ValueError("an append needs at least one event")
+        await self.start()
+        pending = _PendingAppend(stream_id, expected_version, events)
+        self._queue.put_nowait(pending)
+        return await pending.done
+
+    async def read_stream(self, stream_id: UUID, until: datetime | None = None) -> list[RecordedEvent]:
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM review.events WHERE stream_id = $1"
+            " AND ($2::timestamptz IS NULL OR recorded_at <= $2) ORDER BY version",
+            stream_id,
+            until,
+        )
+        return [_recorded(row) for row in rows]
+
+    async def read_all(self, after: int = 0, limit: int | None = None) -> AsyncIterator[RecordedEvent]:
+        # Keyset pages, each its own short query: constant memory however long the history. Appends are
+        # serialised (see the migration), so a page never has a hole that a late commit fills afterwards.
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page = READ_PAGE if remaining is None else min(READ_PAGE, remaining)
+            rows = await self._pool.fetch(
+                f"SELECT {_COLUMNS} FROM review.events WHERE position > $1 ORDER BY position LIMIT $2",
+                after,
+                page,
+            )
+            for row in rows:
+                yield _recorded(row)
+            if len(rows) < page:
+                return
+            after = rows[-1]["position"]
+            if remaining is not None:
+                remaining -= len(rows)
+
+    async def head_position(self) -> int:
+        position = await self._pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events")
+        return int(position)
+
+    # The writer ---------------------------------------------------------------------------------------
+
+    async def _write_forever(self) -> None:
+        deferred: list[_PendingAppend] = []
+        while True:
+            if not deferred:
+                deferred.append(await self._queue.get())
+            while not self._queue.empty():
+                deferred.append(self._queue.get_nowait())
+            batch, deferred = _take_batch(deferred)
+            try:
+                await self._write(batch)
+            except Exception as error:  # the database is away or refused: every caller in the batch hears it
+                self._head = None  # the outcome is unknown; re-read the head next time
+                for pending in batch:
+                    _resolve(pending, error)
+
+    async def _write(self, batch: list[_PendingAppend]) -> None:
+        async with self._pool.acquire() as conn:
+            while batch:
+                if self._head is None:
+                    self._head = await _read_head(conn)
+                rows, results = _prepare(batch, self._head)
+                outcome = await conn.fetchrow(
+                    "SELECT * FROM review.append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    self._head.position,
+                    self._head.hash,
+                    *rows,
+                )
+                assert outcome is not None
+                if outcome["outcome"] == "ok":
+                    self._head = _Head(outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"])
+                    for pending, result in zip(batch, results, strict=True):
+                        _resolve(pending, result)
+                    return
+                if outcome["outcome"] == "stale_head":
+                    self._head = _Head(outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"])
+                    continue
+                batch = _answer_rejected(batch, outcome)
+
+
+def _take_batch(waiting: list[_PendingAppend]) -> tuple[list[_PendingAppend], list[_PendingAppend]]:
+    """Splits off what fits in one transaction; a second append to a stream, or a repeated event id,
+    waits for the next batch so each append is checked against what the one before it wrote."""
+    batch: list[_PendingAppend] = []
+    later: list[_PendingAppend] = []
+    streams: set[UUID] = set()
+    event_ids: set[UUID] = set()
+    size = 0
+    for pending in waiting:
+        ids = {event.event_id for event in pending.events}
+        fits = size == 0 or size + len(pending.events) <= MAX_BATCH_EVENTS
+        if fits and pending.stream_id not in streams and not ids & event_ids:
+            batch.append(pending)
+            streams.add(pending.stream_id)
+            event_ids |= ids
+            size += len(pending.events)
+        else:
+            later.append(pending)
+    return batch, later
+
+
+def _prepare(batch: list[_PendingAppend], head: _Head) -> tuple[list[list[Any]], list[AppendResult]]:
+    """Positions, versions and chained hashes for the batch, as the column arrays append_batch takes."""
+    now = datetime.now(UTC)
+    # Recorded times never go backwards along the positions, whatever the clocks of several processes say.
+    recorded_at = max(now, head.recorded_at) if head.recorded_at else now
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    results = []
+    previous, position = head.hash, head.position
+    for number, pending in enumerate(batch):
+        for offset, new in enumerate(pending.events, start=1):
+            position += 1
+            event = sealed(
+                previous,
+                RecordedEvent(
+                    position=position,
+                    stream_id=pending.stream_id,
+                    version=pending.expected_version + offset,
+                    event_id=new.event_id,
+                    type=new.type,
+                    schema_version=new.schema_version,
+                    data=new.data,
+                    metadata=new.metadata,
+                    recorded_at=recorded_at,
+                    hash=b"",
+                ),
+            )
+            previous = event.hash
+            values = (
+                number,
+                pending.expected_version,
+                event.position,
+                event.stream_id,
+                event.version,
+                event.event_id,
+                event.type,
+                event.schema_version,
+                event.data,
+                event.metadata,
+                event.recorded_at,
+                event.hash,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        results.append(AppendResult(stream_version=pending.expected_version + len(pending.events), last_position=position))
+    return columns, results
+
+
+def _resolve(pending: _PendingAppend, outcome: AppendResult | Exception) -> None:
+    if pending.done.done():  # the caller gave up waiting (cancelled); the outcome stands regardless
+        return
+    if isinstance(outcome, Exception):
+        pending.done.set_exception(outcome)
+    else:
+        pending.done.set_result(outcome)
+
+
+def _answer_rejected(batch: list[_PendingAppend], outcome: asyncpg.Record) -> list[_PendingAppend]:
+    """Answers the appends append_batch refused and returns the rest, to be written again."""
+    duplicates = set(outcome["duplicate_appends"] or [])
+    conflicts = dict(zip(outcome["conflicting_appends"] or [], outcome["actual_versions"] or [], strict=True))
+    rest = []
+    for number, pending in enumerate(batch):
+        if number in duplicates:
+            _resolve(pending, AppendResult(stream_version=-1, last_position=-1, recorded=False))
+        elif number in conflicts:
+            _resolve(pending, ConcurrencyError(pending.stream_id, pending.expected_version, conflicts[number]))
+        else:
+            rest.append(pending)
+    return rest
+
+
+async def _read_head(conn: asyncpg.Connection) -> _Head:
+    row = await conn.fetchrow("SELECT position, hash, recorded_at FROM review.events ORDER BY position DESC LIMIT 1")
+    if row is None:
+        return _Head(0, GENESIS_HASH, None)
+    return _Head(row["position"], bytes(row["hash"]), row["recorded_at"])

@@ -1,0 +1,78 @@
+"""The message contract between intake and review: names on the broker and the envelope of every message.
+
+Both services import this module, so the exchange, queue and routing-key names are declared once.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+PROPOSAL_SUBMITTED = "proposal.submitted"
+PROPOSAL_REVISED = "proposal.revised"
+PROPOSAL_WITHDRAWN = "proposal.withdrawn"
+PROPOSAL_STATUS_CHANGED = "proposal.status_changed"
+
+INTAKE_EVENT_TYPES = (PROPOSAL_SUBMITTED, PROPOSAL_REVISED, PROPOSAL_WITHDRAWN)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Exchange and queue names, all under one prefix."""
+
+    prefix: str = "kipp"
+
+    @property
+    def intake_exchange(self) -> str:
+        return f"{self.prefix}.intake"
+
+    @property
+    def review_exchange(self) -> str:
+        return f"{self.prefix}.review"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.prefix}.dead-letter"
+
+    @property
+    def review_queue(self) -> str:
+        return f"{self.prefix}.review.intake-events"
+
+    @property
+    def review_dead_letter_queue(self) -> str:
+        return f"{self.prefix}.review.intake-events.dead"
+
+    @property
+    def intake_queue(self) -> str:
+        return f"{self.prefix}.intake.review-events"
+
+    def all_exchanges(self) -> list[str]:
+        return [self.intake_exchange, self.review_exchange, self.dead_letter_exchange]
+
+    def all_queues(self) -> list[str]:
+        return [self.review_queue, self.review_dead_letter_queue, self.intake_queue]
+
+
+class EnvelopeMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    correlation_id: str
+    causation_id: str | None = None
+    actor: dict[str, Any]
+    source: str
+
+
+class Envelope(BaseModel):
+    """The JSON body of every message on the broker (PRODUCT.md, "Messaging contract")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    proposal_id: UUID
+    occurred_at: datetime
+    data: dict[str, Any]
+    metadata: EnvelopeMetadata

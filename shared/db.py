@@ -1,0 +1,90 @@
+"""PostgreSQL connections and schema migrations, shared by both services and the CLI."""
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+# One advisory lock key for all migrations: two processes migrating at once take turns.
+MIGRATION_LOCK = 7_401_2023
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
+    """A pool whose connections read and write json/jsonb as Python values."""
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs)
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+@dataclass(frozen=True)
+class Migration:
+    schema: str
+    name: str
+    sql: str
+
+
+def shipped_migrations() -> list[Migration]:
+    """Each service's SQL files, in name order: intake's first, then review's."""
+    found = []
+    for schema in ("intake", "review"):
+        folder = resources.files(f"services.{schema}").joinpath("migrations")
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".sql"):
+                found.append(Migration(schema, entry.name, entry.read_text(encoding="utf-8")))
+    return found
+
+
+async def migrate(dsn: str, migrations: list[Migration] | None = None) -> list[str]:
+    """Applies what is not yet applied; idempotent, and safe from several processes at once."""
+    applied_now = []
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        for migration in migrations if migrations is not None else shipped_migrations():
+            # Each service records its migrations in its own schema, beside its tables.
+            ledger = f"{migration.schema}.schema_migrations"
+            await conn.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {migration.schema};"
+                f"CREATE TABLE IF NOT EXISTS {ledger} (name text PRIMARY KEY, applied_at timestamptz NOT NULL"
+                " DEFAULT now())"
+            )
+            if await conn.fetchval(f"SELECT 1 FROM {ledger} WHERE name = $1", migration.name):
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(f"INSERT INTO {ledger} (name) VALUES ($1)", migration.name)
+            applied_now.append(f"{migration.schema}/{migration.name}")
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        await conn.close()
+    return applied_now
+
+
+async def ensure_database(dsn: str) -> bool:
+    """Creates the database named in `dsn` when it is missing (used by `make run`). True if created."""
+    base, _, name = dsn.rpartition("/")
+    name = name.split("?")[0]
+    admin = await asyncpg.connect(f"{base}/postgres")
+    try:
+        if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:  # another process created it a moment ago
+            return False
+        return True
+    finally:
+        await admin.close()

@@ -1,0 +1,137 @@
+"""Checks a structurally valid proposal against its round's rules. Pure: no I/O, no clock."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from shared.proposal import ProposalBody
+from shared.rounds import RoundBook, RoundRules
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: which field (dotted path), which rule, and a sentence a person can act on."""
+
+    field: str
+    rule: str
+    message: str
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+def check_proposal(proposal: ProposalBody, book: RoundBook) -> list[Violation]:
+    rules = book.get(proposal.round)
+    if rules is None:
+        known = ", ".join(str(year) for year in sorted(book.rounds))
+        return [Violation("round", "known_round", f"round {proposal.round} is not open; known rounds: {known}")]
+    return [
+        *_check_group_and_category(proposal, rules),
+        *_check_sections(proposal, rules),
+        *_check_sdgs(proposal, rules),
+        *_check_documents(proposal, rules),
+        *_check_age(proposal, rules),
+    ]
+
+
+def _check_group_and_category(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+    found: list[Violation] = []
+    group = rules.groups.get(proposal.group)
+    if group is None:
+        found.append(
+            Violation("group", "known_group", f"group must be one of: {', '.join(sorted(rules.groups))}")
+        )
+    elif group.replication and proposal.replicates is None:
+        found.append(
+            Violation(
+                "replicates",
+                "required_for_replication",
+                f"group '{proposal.group}' takes replications: say which innovation this replicates",
+            )
+        )
+    if proposal.category not in rules.categories:
+        found.append(
+            Violation("category", "known_category", f"category must be one of: {'; '.join(rules.categories)}")
+        )
+    return found
+
+
+def _check_sections(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+    found: list[Violation] = []
+    for name, limit in rules.sections.items():
+        text = proposal.sections.get(name, "")
+        words = count_words(text)
+        if words == 0:
+            found.append(Violation(f"sections.{name}", "required_section", f"section '{name}' is missing"))
+        elif words > limit:
+            found.append(
+                Violation(
+                    f"sections.{name}",
+                    "max_words",
+                    f"section '{name}' has {words} words; the limit is {limit}",
+                )
+            )
+    for name in proposal.sections:
+        if name not in rules.sections:
+            found.append(
+                Violation(
+                    f"sections.{name}",
+                    "known_section",
+                    f"'{name}' is not a section of round {rules.round}; sections: {', '.join(rules.sections)}",
+                )
+            )
+    return found
+
+
+def _check_sdgs(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+    low, high = rules.sdg_range
+    if not proposal.sdgs:
+        return [Violation("sdgs", "min_items", "name at least one SDG")]
+    found = [
+        Violation(f"sdgs[{index}]", "sdg_range", f"SDG {goal} does not exist; goals are {low}..{high}")
+        for index, goal in enumerate(proposal.sdgs)
+        if not low <= goal <= high
+    ]
+    if len(set(proposal.sdgs)) != len(proposal.sdgs):
+        found.append(Violation("sdgs", "unique_items", "each SDG may be named once"))
+    return found
+
+
+def _check_documents(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+    given = {document.kind for document in proposal.documents}
+    found = [
+        Violation("documents", "required_document", f"document of kind '{kind}' is required")
+        for kind in rules.required_documents
+        if kind not in given
+    ]
+    found.extend(
+        Violation(
+            f"documents[{index}].kind",
+            "known_document",
+            f"'{document.kind}' is not a document kind of round {rules.round}",
+        )
+        for index, document in enumerate(proposal.documents)
+        if document.kind not in rules.required_documents
+    )
+    return found
+
+
+def _check_age(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+    latest_start = years_before(rules.closes_on, rules.min_years_in_operation)
+    if proposal.implemented_since > latest_start:
+        return [
+            Violation(
+                "implemented_since",
+                "min_years_in_operation",
+                f"the innovation must have run for at least {rules.min_years_in_operation} year(s) before "
+                f"the round closes on {rules.closes_on}: implemented on {latest_start} or earlier",
+            )
+        ]
+    return []

@@ -1,0 +1,14 @@
+"""Configuration read from the environment (KIPP_*), with defaults that work on a developer machine."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """What every process of the ledger needs: where the database and the broker are, and the name prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="KIPP_", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/kipp"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Every exchange and queue name starts with this, so tests and tenants can share one broker.
+    prefix: str = "kipp"

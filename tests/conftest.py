@@ -1,0 +1,69 @@
+"""Fixtures shared by every tier: real PostgreSQL and RabbitMQ, isolated per run and cleaned up."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from shared.contract import Topology
+from shared.db import create_pool, migrate
+from tests import services
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    with services.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    with services.rabbitmq_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def template_database(postgres_server_url: str) -> AsyncIterator[str]:
+    """A migrated database that each test's database is copied from (CREATE DATABASE ... TEMPLATE)."""
+    name = services.unique_name("template")
+    admin = await asyncpg.connect(postgres_server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        await migrate(services.database_url(postgres_server_url, name))
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(postgres_server_url: str, template_database: str) -> AsyncIterator[str]:
+    """A fresh, migrated, empty database for one test, dropped afterwards."""
+    name = services.unique_name("db")
+    admin = await asyncpg.connect(postgres_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        yield services.database_url(postgres_server_url, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def topology(amqp_url: str) -> AsyncIterator[Topology]:
+    """Broker names no other test or run uses; deleted afterwards."""
+    topology = Topology(prefix=f"kipptest-{uuid.uuid4().hex[:10]}")
+    try:
+        yield topology
+    finally:
+        await services.delete_broker_names(amqp_url, topology.all_exchanges(), topology.all_queues())
