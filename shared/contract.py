@@ -6,7 +6,7 @@ Both services import this module, so the exchange, queue and routing-key names a
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict
 
@@ -76,3 +76,27 @@ class Envelope(BaseModel):
     occurred_at: datetime
     data: dict[str, Any]
     metadata: EnvelopeMetadata
+
+
+def new_envelope(
+    event_type: str,
+    proposal_id: UUID,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    *,
+    actor: dict[str, Any],
+    source: str,
+    correlation_id: str,
+    causation_id: str | None = None,
+) -> Envelope:
+    return Envelope(
+        event_id=uuid4(),
+        event_type=event_type,
+        schema_version=1,
+        proposal_id=proposal_id,
+        occurred_at=occurred_at,
+        data=data,
+        metadata=EnvelopeMetadata(
+            correlation_id=correlation_id, causation_id=causation_id, actor=actor, source=source
+        ),
+    )

@@ -6,6 +6,10 @@ from importlib import resources
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# What a function that runs SQL accepts: a plain connection or one borrowed from a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 # One advisory lock key for all migrations: two processes migrating at once take turns.
 MIGRATION_LOCK = 7_401_2023
@@ -18,7 +22,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
     """A pool whose connections read and write json/jsonb as Python values."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
+    )
     assert pool is not None
     return pool
 

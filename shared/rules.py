@@ -31,7 +31,9 @@ def check_proposal(proposal: ProposalBody, book: RoundBook) -> list[Violation]:
     rules = book.get(proposal.round)
     if rules is None:
         known = ", ".join(str(year) for year in sorted(book.rounds))
-        return [Violation("round", "known_round", f"round {proposal.round} is not open; known rounds: {known}")]
+        return [
+            Violation("round", "known_round", f"round {proposal.round} is not open; known rounds: {known}")
+        ]
     return [
         *_check_group_and_category(proposal, rules),
         *_check_sections(proposal, rules),
@@ -84,7 +86,8 @@ def _check_sections(proposal: ProposalBody, rules: RoundRules) -> list[Violation
                 Violation(
                     f"sections.{name}",
                     "known_section",
-                    f"'{name}' is not a section of round {rules.round}; sections: {', '.join(rules.sections)}",
+                    f"'{name}' is not a section of round {rules.round}; "
+                    f"sections: {', '.join(rules.sections)}",
                 )
             )
     return found

@@ -72,4 +72,3 @@ async def delete_broker_names(amqp_url: str, exchanges: list[str], queues: list[
             await channel.queue_delete(queue)
         for exchange in exchanges:
             await channel.exchange_delete(exchange)
-

@@ -1,1 +1,2 @@
-"""Review: records intake's events and reviewers' decisions in the event store; serves reviewers and auditors."""
+"""Review: records intake's events and reviewers' decisions in the event store; serves reviewers
+and auditors."""

@@ -101,8 +101,8 @@ def evolve(state: ProposalState | None, event: ev.DomainEvent) -> ProposalState:
             return moved.model_copy(update={"status": Status.WITHDRAWN, "withdrawal_reason": reason})
         case ev.ProposalVerified() | ev.VerificationFailed():
             status = Status.VERIFIED if isinstance(event, ev.ProposalVerified) else Status.VERIFICATION_FAILED
-            record = {"outcome": "passed" if status is Status.VERIFIED else "failed", "at": event.at}
-            record |= {"checklist": event.checklist, "notes": event.notes}
+            outcome = "passed" if status is Status.VERIFIED else "failed"
+            record = {"outcome": outcome, "at": event.at, "checklist": event.checklist, "notes": event.notes}
             return moved.model_copy(update={"status": status, "verification": record})
         case ev.ProposalValidated() | ev.ValidationFailed():
             status = Status.VALIDATED if isinstance(event, ev.ProposalValidated) else Status.VALIDATION_FAILED

@@ -51,7 +51,9 @@ class ConcurrencyError(Exception):
 
 
 class EventStore(Protocol):
-    async def append(self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]) -> AppendResult:
+    async def append(
+        self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult:
         """Append atomically after `expected_version` (0: a new stream). Idempotent by event id."""
 
     async def read_stream(self, stream_id: UUID, until: datetime | None = None) -> list[RecordedEvent]:

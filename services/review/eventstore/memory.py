@@ -15,7 +15,9 @@ class InMemoryEventStore:
         self._ids: set[UUID] = set()
         self._clock = clock
 
-    async def append(self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]) -> AppendResult:
+    async def append(
+        self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult:
         stream = self._streams.setdefault(stream_id, [])
         if any(event.event_id in self._ids for event in events):
             return AppendResult(stream_version=-1, last_position=-1, recorded=False)

@@ -19,10 +19,12 @@ import asyncpg
 
 from services.review.eventstore.base import AppendResult, ConcurrencyError, NewEvent, RecordedEvent
 from services.review.eventstore.chain import GENESIS_HASH, sealed
+from shared.db import Connection
 
 MAX_BATCH_EVENTS = 500
 READ_PAGE = 1000
 
+_APPEND_BATCH = "SELECT * FROM review.append_batch(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
 
 
@@ -31,7 +33,9 @@ class _PendingAppend:
     stream_id: UUID
     expected_version: int
     events: Sequence[NewEvent]
-    done: asyncio.Future[AppendResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[AppendResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class _Head:
     recorded_at: datetime | None
 
 
-def _recorded(row: asyncpg.Record) -> RecordedEvent:
+def row_to_event(row: asyncpg.Record) -> RecordedEvent:
     return RecordedEvent(
         position=row["position"],
         stream_id=row["stream_id"],
@@ -74,7 +78,9 @@ class PostgresEventStore:
                 await self._writer
             self._writer = None
 
-    async def append(self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]) -> AppendResult:
+    async def append(
+        self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult:
         if not events:
             raise ValueError("an append needs at least one event")
         await self.start()
@@ -89,7 +95,7 @@ class PostgresEventStore:
             stream_id,
             until,
         )
-        return [_recorded(row) for row in rows]
+        return [row_to_event(row) for row in rows]
 
     async def read_all(self, after: int = 0, limit: int | None = None) -> AsyncIterator[RecordedEvent]:
         # Keyset pages, each its own short query: constant memory however long the history. Appends are
@@ -103,7 +109,7 @@ class PostgresEventStore:
                 page,
             )
             for row in rows:
-                yield _recorded(row)
+                yield row_to_event(row)
             if len(rows) < page:
                 return
             after = rows[-1]["position"]
@@ -138,19 +144,23 @@ class PostgresEventStore:
                     self._head = await _read_head(conn)
                 rows, results = _prepare(batch, self._head)
                 outcome = await conn.fetchrow(
-                    "SELECT * FROM review.append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    _APPEND_BATCH,
                     self._head.position,
                     self._head.hash,
                     *rows,
                 )
                 assert outcome is not None
                 if outcome["outcome"] == "ok":
-                    self._head = _Head(outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"])
+                    self._head = _Head(
+                        outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"]
+                    )
                     for pending, result in zip(batch, results, strict=True):
                         _resolve(pending, result)
                     return
                 if outcome["outcome"] == "stale_head":
-                    self._head = _Head(outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"])
+                    self._head = _Head(
+                        outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"]
+                    )
                     continue
                 batch = _answer_rejected(batch, outcome)
 
@@ -219,7 +229,11 @@ def _prepare(batch: list[_PendingAppend], head: _Head) -> tuple[list[list[Any]],
             )
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
-        results.append(AppendResult(stream_version=pending.expected_version + len(pending.events), last_position=position))
+        results.append(
+            AppendResult(
+                stream_version=pending.expected_version + len(pending.events), last_position=position
+            )
+        )
     return columns, results
 
 
@@ -241,14 +255,18 @@ def _answer_rejected(batch: list[_PendingAppend], outcome: asyncpg.Record) -> li
         if number in duplicates:
             _resolve(pending, AppendResult(stream_version=-1, last_position=-1, recorded=False))
         elif number in conflicts:
-            _resolve(pending, ConcurrencyError(pending.stream_id, pending.expected_version, conflicts[number]))
+            _resolve(
+                pending, ConcurrencyError(pending.stream_id, pending.expected_version, conflicts[number])
+            )
         else:
             rest.append(pending)
     return rest
 
 
-async def _read_head(conn: asyncpg.Connection) -> _Head:
-    row = await conn.fetchrow("SELECT position, hash, recorded_at FROM review.events ORDER BY position DESC LIMIT 1")
+async def _read_head(conn: Connection) -> _Head:
+    row = await conn.fetchrow(
+        "SELECT position, hash, recorded_at FROM review.events ORDER BY position DESC LIMIT 1"
+    )
     if row is None:
         return _Head(0, GENESIS_HASH, None)
     return _Head(row["position"], bytes(row["hash"]), row["recorded_at"])

@@ -1,0 +1,1 @@
+"""Intake: the HTTP API for submitting systems. Validates proposals and publishes their events."""

@@ -1,0 +1,15 @@
+"""`python -m services.intake`: serves the intake API and relays its outbox to the broker."""
+
+import uvicorn
+
+from services.intake.app import create_app
+from services.intake.settings import IntakeSettings
+
+
+def main() -> None:
+    settings = IntakeSettings()
+    uvicorn.run(create_app(settings), host=settings.intake_host, port=settings.intake_port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""`python -m services.review`: serves the review API and consumes intake's events."""
+
+import uvicorn
+
+from services.review.app import create_app
+from services.review.settings import ReviewSettings
+
+
+def main() -> None:
+    settings = ReviewSettings()
+    uvicorn.run(create_app(settings), host=settings.review_host, port=settings.review_port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""What route handlers receive: the service's collaborators, built once in the lifespan."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from faststream.rabbit import RabbitBroker
+
+from services.review.application import ReviewService
+from services.review.projection import StatusProjector
+from services.review.settings import ReviewSettings
+
+
+@dataclass
+class ReviewContext:
+    settings: ReviewSettings
+    pool: asyncpg.Pool
+    service: ReviewService
+    projector: StatusProjector
+    broker: RabbitBroker
+
+
+def _context(request: Request) -> ReviewContext:
+    context: ReviewContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ReviewContext, Depends(_context)]

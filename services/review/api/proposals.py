@@ -1,0 +1,150 @@
+"""Reviewers' and auditors' routes on proposals: the status list, one proposal, decisions, history."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.review.api.deps import Context
+from services.review.application import StaleVersion
+from services.review.domain.commands import Command, ValidateProposal, VerifyProposal
+from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
+from services.review.domain.state import Status
+from services.review.eventstore.base import ConcurrencyError
+from services.review.queries import ListFilter, get_view, list_views
+from services.review.views import event_view
+from shared.http import Problem
+
+router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VerificationIn(_Body):
+    outcome: Literal["passed", "failed"]
+    checklist: dict[str, bool] = {}
+    notes: str = Field(default="", max_length=10_000)
+
+
+class ValidationIn(_Body):
+    outcome: Literal["passed", "failed"]
+    notes: str = Field(default="", max_length=10_000)
+
+
+def not_found(proposal_id: UUID) -> Problem:
+    return Problem(404, "Proposal not found", f"no proposal {proposal_id}")
+
+
+def parse_if_match(header: str | None) -> int | None:
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise Problem(400, "Bad If-Match", 'If-Match must be an ETag of this API, such as "3"')
+    return int(tag)
+
+
+@router.get("")
+async def list_proposals(
+    ctx: Context,
+    status: Status | None = None,
+    agency: str | None = None,
+    regency: str | None = None,
+    round: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d+$")] = None,
+) -> dict[str, Any]:
+    where = ListFilter(status.value if status else None, agency, regency, round)
+    items, next_position = await list_views(ctx.pool, where, limit, int(cursor) if cursor else None)
+    return {"items": items, "next_cursor": str(next_position) if next_position is not None else None}
+
+
+@router.get("/{proposal_id}")
+async def get_proposal(ctx: Context, proposal_id: UUID) -> JSONResponse:
+    view = await get_view(ctx.pool, proposal_id)
+    if view is None:
+        raise not_found(proposal_id)
+    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
+
+
+@router.get("/{proposal_id}/history")
+async def get_history(ctx: Context, proposal_id: UUID) -> dict[str, Any]:
+    history = await ctx.service.store.read_stream(proposal_id)
+    if not history:
+        raise not_found(proposal_id)
+    return {"proposal_id": str(proposal_id), "events": [event_view(event) for event in history]}
+
+
+@router.post("/{proposal_id}/verification")
+async def verify(
+    ctx: Context,
+    request: Request,
+    proposal_id: UUID,
+    body: VerificationIn,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    def command(at: datetime) -> Command:
+        return VerifyProposal(at=at, outcome=body.outcome, checklist=body.checklist, notes=body.notes)
+
+    return await _decide(ctx, request, proposal_id, command, if_match)
+
+
+@router.post("/{proposal_id}/validation")
+async def validate(
+    ctx: Context,
+    request: Request,
+    proposal_id: UUID,
+    body: ValidationIn,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    def command(at: datetime) -> Command:
+        return ValidateProposal(at=at, outcome=body.outcome, notes=body.notes)
+
+    return await _decide(ctx, request, proposal_id, command, if_match)
+
+
+async def _decide(
+    ctx: Context,
+    request: Request,
+    proposal_id: UUID,
+    command: Callable[[datetime], Command],
+    if_match: str | None,
+) -> JSONResponse:
+    metadata = {
+        "actor": {"name": "reviewer"},
+        "correlation_id": request.headers.get("x-correlation-id") or str(uuid.uuid4()),
+        "causation_id": None,
+        "source": "review-api",
+    }
+    try:
+        result = await ctx.service.decide(proposal_id, command, metadata, parse_if_match(if_match))
+    except ProposalNotFound:
+        raise not_found(proposal_id) from None
+    except StaleVersion as stale:
+        raise Problem(
+            412, "Stale version", str(stale), current_version=stale.actual, expected_version=stale.expected
+        ) from None
+    except TransitionRefused as refused:
+        current = refused.current.value if refused.current else None
+        raise Problem(
+            409, "Move not allowed", str(refused), current_status=current, allowed_moves=refused.allowed
+        ) from None
+    except ConcurrencyError as race:
+        raise Problem(
+            409,
+            "Changed concurrently",
+            f"another decision was recorded first: {race}",
+            current_version=race.actual,
+        ) from None
+    # Read-your-writes: answer only once the projection that GET reads includes this decision.
+    await ctx.projector.wait_for(result.last_position)
+    view = await get_view(ctx.pool, proposal_id)
+    assert view is not None
+    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})

@@ -1,0 +1,62 @@
+"""The review service's composition root: `create_app(settings)` wires every collaborator; nothing
+connects at import time."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream.rabbit import RabbitBroker
+
+from services.review.api import proposals
+from services.review.api.deps import ReviewContext
+from services.review.application import ReviewService
+from services.review.consumer import attach_consumer
+from services.review.eventstore.postgres import PostgresEventStore
+from services.review.projection import StatusProjector
+from services.review.settings import ReviewSettings
+from shared.broker import declare_topology
+from shared.contract import Topology
+from shared.db import create_pool
+from shared.health import broker_answers, database_answers, health_router
+from shared.http import BodySizeLimit, install_problem_handlers
+
+
+def create_app(settings: ReviewSettings | None = None) -> FastAPI:
+    settings = settings or ReviewSettings()
+    topology = Topology(settings.prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, max_size=20)
+        store = PostgresEventStore(pool)
+        await store.start()
+        service = ReviewService(store)
+        projector = StatusProjector(pool)
+        await projector.start()
+        broker = RabbitBroker(settings.amqp_url, logger=None)
+        attach_consumer(broker, topology, service, settings.consumer_concurrency)
+        await broker.connect()
+        await declare_topology(broker, topology)
+        await broker.start()
+        app.state.context = ReviewContext(settings, pool, service, projector, broker)
+        try:
+            yield
+        finally:
+            await broker.stop()  # stop taking messages first, then let in-flight appends finish
+            await projector.stop()
+            await store.stop()
+            await pool.close()
+
+    app = FastAPI(title="KIPP review", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodySizeLimit)
+    install_problem_handlers(app)
+    app.include_router(proposals.router)
+    app.include_router(
+        health_router(
+            lambda: {
+                "database": lambda: database_answers(app.state.context.pool),
+                "broker": lambda: broker_answers(app.state.context.broker),
+            }
+        )
+    )
+    return app

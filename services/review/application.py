@@ -1,0 +1,118 @@
+"""Review's use cases: record intake's events and reviewers' decisions through decide/evolve and the store."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from services.review.domain.commands import (
+    Command,
+    RecordRevision,
+    RecordSubmission,
+    RecordWithdrawal,
+)
+from services.review.domain.events import event_from_stored, event_to_data
+from services.review.domain.lifecycle import decide, fold
+from services.review.domain.state import ProposalState
+from services.review.eventstore.base import AppendResult, EventStore, NewEvent, RecordedEvent
+from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope
+from shared.proposal import ProposalBody
+from shared.rounds import RoundBook, shipped_rounds
+from shared.rules import check_proposal
+
+
+class StaleVersion(Exception):
+    """The caller decided on a version (If-Match) that is no longer current (HTTP 412)."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"the proposal is at version {actual}, not {expected}")
+
+
+class UnprocessableMessage(Exception):
+    """A message that no retry can make valid: it belongs in the dead-letter queue, with this reason."""
+
+
+@dataclass(frozen=True)
+class Folded:
+    state: ProposalState | None
+    version: int
+    history: list[RecordedEvent]
+
+
+def fold_history(history: list[RecordedEvent]) -> Folded:
+    state = fold(event_from_stored(event.type, event.data) for event in history)
+    return Folded(state, len(history), history)
+
+
+class ReviewService:
+    def __init__(
+        self,
+        store: EventStore,
+        rounds: RoundBook | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.rounds = rounds or shipped_rounds()
+        self.clock = clock
+
+    async def load(self, proposal_id: UUID, until: datetime | None = None) -> Folded:
+        return fold_history(await self.store.read_stream(proposal_id, until))
+
+    async def decide(
+        self,
+        proposal_id: UUID,
+        make_command: Callable[[datetime], Command],
+        metadata: dict[str, Any],
+        if_match: int | None = None,
+    ) -> AppendResult:
+        """A reviewer's decision. Appends at the version it decided on, so of two racing decisions one
+        wins and the other gets ConcurrencyError instead of silently overwriting it."""
+        current = await self.load(proposal_id)
+        if if_match is not None and if_match != current.version:
+            raise StaleVersion(if_match, current.version)
+        events = decide(make_command(self.clock()), current.state)
+        new = [NewEvent(uuid.uuid4(), e.type, e.schema_version, event_to_data(e), metadata) for e in events]
+        return await self.store.append(proposal_id, current.version, new)
+
+    async def record_intake_event(self, envelope: Envelope) -> AppendResult:
+        """Records one of intake's events under its own event id, so a redelivery is recorded once."""
+        command = self._command_for(envelope)
+        current = await self.load(envelope.proposal_id)
+        if any(event.event_id == envelope.event_id for event in current.history):
+            return AppendResult(stream_version=current.version, last_position=-1, recorded=False)
+        (event,) = decide(command, current.state)
+        metadata = {
+            **envelope.metadata.model_dump(mode="json"),
+            "occurred_at": envelope.occurred_at.isoformat(),
+        }
+        new = NewEvent(envelope.event_id, event.type, event.schema_version, event_to_data(event), metadata)
+        return await self.store.append(envelope.proposal_id, current.version, [new])
+
+    def _command_for(self, envelope: Envelope) -> Command:
+        at = envelope.occurred_at
+        if envelope.event_type in (PROPOSAL_SUBMITTED, PROPOSAL_REVISED):
+            proposal = self._checked_proposal(envelope.data)
+            if envelope.event_type == PROPOSAL_SUBMITTED:
+                return RecordSubmission(at=at, proposal=proposal)
+            return RecordRevision(at=at, proposal=proposal)
+        if envelope.event_type == PROPOSAL_WITHDRAWN:
+            reason = envelope.data.get("reason")
+            if not isinstance(reason, str):
+                raise UnprocessableMessage("proposal.withdrawn needs data.reason, a string")
+            return RecordWithdrawal(at=at, reason=reason)
+        raise UnprocessableMessage(f"unknown event type {envelope.event_type!r}")
+
+    def _checked_proposal(self, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            body = ProposalBody.model_validate(data)
+        except ValidationError as error:
+            raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
+        if broken := check_proposal(body, self.rounds):
+            raise UnprocessableMessage("; ".join(f"{v.field}: {v.message}" for v in broken))
+        return data

@@ -1,0 +1,137 @@
+"""Consumes intake's events from the broker into the event store.
+
+A message is acknowledged only after its event has committed (or was already recorded). What happens
+otherwise depends on why it failed:
+- it can never be processed (not JSON, not the envelope, unknown type, invalid proposal): it is published
+  to the dead-letter exchange with the reason in a header, then acknowledged, and the consumer goes on;
+- the lifecycle refuses it (for example a revision that arrived before its submission): requeued with a
+  growing delay, because the missing event may still arrive; after MAX_REFUSALS deliveries, dead-lettered;
+- anything else (database away, connection lost): requeued with a delay, never dropped.
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+from aio_pika import DeliveryMode, Message
+from faststream import AckPolicy
+from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.message import RabbitMessage as RabbitMessageType
+from pydantic import ValidationError
+
+from services.review.application import ReviewService, UnprocessableMessage
+from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
+from services.review.eventstore.base import ConcurrencyError
+from shared.broker import exchange
+from shared.contract import Envelope, Topology
+
+log = logging.getLogger(__name__)
+
+MAX_REFUSALS = 10
+DEAD_LETTER_REASON = "x-kipp-dead-letter-reason"
+# A last resort against a message that kills the process every time it is delivered: the broker
+# dead-letters it after this many deliveries. Far above any retry path the consumer itself takes.
+DELIVERY_LIMIT = 1000
+
+
+def intake_events_queue(topology: Topology) -> RabbitQueue:
+    return RabbitQueue(
+        topology.review_queue,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key="proposal.*",
+        arguments={
+            "x-dead-letter-exchange": topology.dead_letter_exchange,
+            "x-dead-letter-routing-key": topology.review_queue,
+            "x-delivery-limit": DELIVERY_LIMIT,
+        },
+    )
+
+
+async def _raw_body(message: Any) -> bytes:
+    # The handler parses the body itself, so that a body that is not JSON reaches it and is dead-lettered
+    # with a reason, instead of failing inside the framework before any acknowledgement is decided.
+    return bytes(message.body)
+
+
+def attach_consumer(
+    broker: RabbitBroker, topology: Topology, service: ReviewService, concurrency: int
+) -> None:
+    dead = exchange(topology.dead_letter_exchange)
+
+    @broker.subscriber(
+        intake_events_queue(topology),
+        exchange(topology.intake_exchange),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_raw_body,
+        channel=Channel(prefetch_count=concurrency),
+    )
+    async def record_intake_event(body: bytes, message: RabbitMessage) -> None:
+        await handle_delivery(body, message, service, broker, dead, topology)
+
+
+async def handle_delivery(
+    body: bytes,
+    message: RabbitMessageType,
+    service: ReviewService,
+    broker: RabbitBroker,
+    dead: RabbitExchange,
+    topology: Topology,
+) -> None:
+    deliveries = _delivery_count(message)
+    try:
+        envelope = Envelope.model_validate_json(body)
+        await service.record_intake_event(envelope)
+    except (ValidationError, UnprocessableMessage) as error:
+        await _dead_letter(broker, dead, topology, message, f"unprocessable: {error}")
+        await message.ack()
+    except (ProposalNotFound, TransitionRefused) as error:
+        reason = "no such proposal yet" if isinstance(error, ProposalNotFound) else str(error)
+        if deliveries >= MAX_REFUSALS:
+            await _dead_letter(
+                broker, dead, topology, message, f"refused after {deliveries} deliveries: {reason}"
+            )
+            await message.ack()
+        else:
+            await asyncio.sleep(min(0.1 * 2**deliveries, 5.0))
+            await message.nack(requeue=True)
+    except ConcurrencyError:
+        await message.nack(requeue=True)  # another process appended to the stream first: decide again
+    except Exception as error:
+        log.warning("intake event not recorded yet, requeued: %s", error)
+        await asyncio.sleep(1.0)
+        await message.nack(requeue=True)
+    else:
+        await message.ack()
+
+
+def _delivery_count(message: RabbitMessageType) -> int:
+    # Quorum queues count earlier deliveries in x-delivery-count (absent on the first).
+    return int(message.headers.get("x-delivery-count", 0) or 0) + 1
+
+
+async def _dead_letter(
+    broker: RabbitBroker, dead: RabbitExchange, topology: Topology, message: RabbitMessageType, reason: str
+) -> None:
+    """Publishes the message unchanged, with the reason, to the dead-letter exchange (confirmed)."""
+    raw = message.raw_message
+    log.error("dead-lettering message %s: %s", raw.message_id, reason)
+    headers = {
+        **(raw.headers or {}),
+        DEAD_LETTER_REASON: reason[:1000],
+        "x-kipp-routing-key": raw.routing_key,
+    }
+    await broker.publish(
+        Message(
+            raw.body,
+            headers=headers,
+            message_id=raw.message_id,
+            type=raw.type,
+            content_type=raw.content_type,
+            delivery_mode=DeliveryMode.PERSISTENT,
+        ),
+        exchange=dead,
+        routing_key=topology.review_queue,
+        persist=True,
+    )

@@ -1,0 +1,20 @@
+-- The status projection: one row per proposal, derived only from review.events.
+CREATE TABLE review.proposal_status (
+    proposal_id        uuid PRIMARY KEY,
+    status             text NOT NULL,
+    round              integer NOT NULL,
+    agency             text NOT NULL,
+    regency            text NOT NULL,
+    submitted_position bigint NOT NULL UNIQUE,  -- newest first, and a stable cursor
+    version            integer NOT NULL,
+    last_position      bigint NOT NULL,
+    state              jsonb NOT NULL
+);
+CREATE INDEX proposal_status_by_status ON review.proposal_status (status, submitted_position DESC);
+
+-- How far each projection has read the global order.
+CREATE TABLE review.projection_checkpoints (
+    name     text PRIMARY KEY,
+    position bigint NOT NULL
+);
+INSERT INTO review.projection_checkpoints (name, position) VALUES ('proposal_status', 0);

@@ -1,0 +1,168 @@
+"""The status projection: follows the global order of review.events into review.proposal_status.
+
+Every review process runs one. Each pass locks the checkpoint row, so passes from several processes take
+turns and every event is applied exactly once, in order, together with the checkpoint that records it.
+"""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from services.review.domain.events import event_from_stored
+from services.review.domain.lifecycle import evolve
+from services.review.domain.state import ProposalState
+from services.review.eventstore.postgres import row_to_event
+from shared.db import Connection
+
+log = logging.getLogger(__name__)
+
+NAME = "proposal_status"
+BATCH = 1000
+POLL_SECONDS = 0.5
+
+_UPSERT = """
+INSERT INTO review.proposal_status
+    (proposal_id, status, round, agency, regency, submitted_position, version, last_position, state)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (proposal_id) DO UPDATE SET
+    status = excluded.status, round = excluded.round, agency = excluded.agency, regency = excluded.regency,
+    version = excluded.version, last_position = excluded.last_position, state = excluded.state
+"""
+
+
+@dataclass
+class _Row:
+    state: ProposalState | None
+    version: int
+    submitted_position: int
+    last_position: int
+
+
+async def project_batch(conn: Connection, table: str = "review.proposal_status") -> tuple[int, int]:
+    """Applies the next batch of events after the checkpoint. Returns (checkpoint, events applied)."""
+    async with conn.transaction():
+        checkpoint = await conn.fetchval(
+            "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", NAME
+        )
+        rows = await conn.fetch(
+            "SELECT * FROM review.events WHERE position > $1 ORDER BY position LIMIT $2", checkpoint, BATCH
+        )
+        if not rows:
+            return checkpoint, 0
+        events = [row_to_event(row) for row in rows]
+        streams = list({event.stream_id for event in events})
+        current = {
+            row["proposal_id"]: _Row(
+                ProposalState.model_validate(row["state"]), row["version"], row["submitted_position"], 0
+            )
+            for row in await conn.fetch(
+                f"SELECT proposal_id, state, version, submitted_position FROM {table}"
+                " WHERE proposal_id = ANY($1)",
+                streams,
+            )
+        }
+        for event in events:
+            row = current.setdefault(event.stream_id, _Row(None, 0, event.position, 0))
+            row.state = evolve(row.state, event_from_stored(event.type, event.data))
+            row.version = event.version
+            row.last_position = event.position
+        await conn.executemany(
+            _UPSERT.replace("review.proposal_status", table),
+            [_upsert_args(proposal_id, row) for proposal_id, row in current.items() if row.last_position],
+        )
+        checkpoint = events[-1].position
+        await conn.execute(
+            "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1", NAME, checkpoint
+        )
+        return checkpoint, len(events)
+
+
+def _upsert_args(proposal_id: UUID, row: _Row) -> tuple[Any, ...]:
+    assert row.state is not None
+    body = row.state.proposal
+    return (
+        proposal_id,
+        row.state.status.value,
+        body["round"],
+        body["agency"]["name"],
+        body["region"]["regency"],
+        row.submitted_position,
+        row.version,
+        row.last_position,
+        row.state.model_dump(mode="json"),
+    )
+
+
+class StatusProjector:
+    """Keeps the projection caught up in the background; callers can wait until it has seen a position."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self.position = 0
+        self._task: asyncio.Task[None] | None = None
+        self._listener: PoolConnectionProxy | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            # Appends in other review processes NOTIFY; without this we would still see them on the next poll.
+            listener = await self._pool.acquire()
+            await listener.add_listener("review_events", self._on_notify)
+            self._listener = listener
+        self._task = asyncio.create_task(self._run(), name="status-projector")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener("review_events", self._on_notify)
+                await self._pool.release(self._listener)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def wait_for(self, position: int, within: float = 5.0) -> bool:
+        """True once the projection includes `position` (read-your-writes for a decision just made)."""
+        self.poke()
+        async with self._progress:
+            try:
+                await asyncio.wait_for(self._progress.wait_for(lambda: self.position >= position), within)
+            except TimeoutError:
+                return False
+        return True
+
+    async def catch_up(self) -> int:
+        async with self._pool.acquire() as conn:
+            while True:
+                checkpoint, applied = await project_batch(conn)
+                await self._advance(checkpoint)
+                if applied < BATCH:
+                    return checkpoint
+
+    async def _advance(self, checkpoint: int) -> None:
+        async with self._progress:
+            self.position = checkpoint
+            self._progress.notify_all()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before the pass, so a poke that arrives during it starts another
+            try:
+                await self.catch_up()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("status projection paused: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)

@@ -1,0 +1,8 @@
+from shared.settings import CommonSettings
+
+
+class ReviewSettings(CommonSettings):
+    review_port: int = 8002
+    review_host: str = "127.0.0.1"
+    # How many intake messages are processed at once; also the broker prefetch.
+    consumer_concurrency: int = 64

@@ -1,0 +1,106 @@
+"""HTTP pieces both services share: RFC 9457 problem responses and the request body size limit."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Problem(Exception):
+    """An error answered as application/problem+json; `extra` adds members such as the current status."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+
+def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def field_path(location: tuple[int | str, ...]) -> str:
+    """('body', 'sections', 'summary') -> 'sections.summary'; ('body', 'sdgs', 2) -> 'sdgs[2]'."""
+    path = ""
+    for part in location[1:] if location and location[0] == "body" else location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def invalid_fields(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {
+            "field": "body" if error["type"] == "json_invalid" else field_path(tuple(error["loc"])),
+            "rule": error["type"],
+            "message": error["msg"],
+        }
+        for error in errors
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, error: Problem) -> JSONResponse:
+        return problem_response(error.status, error.title, error.detail, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = invalid_fields(list(error.errors()))
+        if any(e["rule"] == "json_invalid" for e in errors):
+            return problem_response(
+                400, "Malformed JSON", "the request body is not valid JSON", errors=errors
+            )
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(422, "Invalid request", detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem_response(error.status_code, str(error.detail), str(error.detail))
+
+
+class BodySizeLimit:
+    """Refuses bodies over the limit with 413 before the application reads them, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is larger than {self.max_bytes} bytes"
+        await problem_response(413, "Request body too large", detail)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass

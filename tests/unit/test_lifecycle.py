@@ -1,0 +1,158 @@
+"""The lifecycle of PRODUCT.md: every allowed move and a refusal for every other."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.review.domain import events as ev
+from services.review.domain.commands import (
+    Command,
+    RecordRevision,
+    RecordSelection,
+    RecordSubmission,
+    RecordWithdrawal,
+    RegisterNationally,
+    RequestRevision,
+    ValidateProposal,
+    VerifyProposal,
+)
+from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused, fold
+from services.review.domain.state import ALLOWED_MOVES, Status
+from tests.fixtures import a_proposal
+from tests.unit.given_when_then import given
+
+T0 = datetime(2023, 4, 1, 9, tzinfo=UTC)
+T1 = T0 + timedelta(hours=1)
+TEXT = a_proposal()
+
+submitted = ev.ProposalSubmitted(at=T0, proposal=TEXT)
+verified = ev.ProposalVerified(at=T0, checklist={"documents": True}, notes="")
+validated = ev.ProposalValidated(at=T0, notes="")
+revision_requested = ev.RevisionRequested(at=T0, reasons=["shorten the summary"], notes="")
+registered = ev.ProposalRegistered(at=T0, sinovik_reference="SINOVIK-2023-0042")
+top99 = ev.SelectionRecorded(at=T0, stage="top99", outcome="selected", notes="")
+top45 = ev.SelectionRecorded(at=T0, stage="top45", outcome="selected", notes="")
+
+# One history that reaches each status.
+HISTORY: dict[Status, tuple[ev.DomainEvent, ...]] = {
+    Status.SUBMITTED: (submitted,),
+    Status.REVISION_REQUESTED: (submitted, revision_requested),
+    Status.VERIFIED: (submitted, verified),
+    Status.VALIDATED: (submitted, verified, validated),
+    Status.REGISTERED: (submitted, verified, validated, registered),
+    Status.TOP99: (submitted, verified, validated, registered, top99),
+    Status.TOP45: (submitted, verified, validated, registered, top99, top45),
+    Status.WINNER: (
+        *(submitted, verified, validated, registered, top99, top45),
+        ev.SelectionRecorded(at=T0, stage="winner", outcome="selected", notes=""),
+    ),
+    Status.NOT_SELECTED: (
+        *(submitted, verified, validated, registered),
+        top99.model_copy(update={"outcome": "not_selected"}),
+    ),
+    Status.VERIFICATION_FAILED: (submitted, ev.VerificationFailed(at=T0, checklist={}, notes="")),
+    Status.VALIDATION_FAILED: (submitted, verified, ev.ValidationFailed(at=T0, notes="")),
+    Status.WITHDRAWN: (submitted, ev.ProposalWithdrawn(at=T0, reason="merged")),
+}
+
+
+# One command that aims at each status.
+def command_for(target: Status, current: Status) -> Command:
+    stage_after = {Status.REGISTERED: "top99", Status.TOP99: "top45", Status.TOP45: "winner"}
+    match target:
+        case Status.SUBMITTED:
+            return RecordRevision(at=T1, proposal=TEXT)
+        case Status.REVISION_REQUESTED:
+            return RequestRevision(at=T1, reasons=("add the decree",))
+        case Status.VERIFIED | Status.VERIFICATION_FAILED:
+            return VerifyProposal(at=T1, outcome="passed" if target is Status.VERIFIED else "failed")
+        case Status.VALIDATED | Status.VALIDATION_FAILED:
+            return ValidateProposal(at=T1, outcome="passed" if target is Status.VALIDATED else "failed")
+        case Status.REGISTERED:
+            return RegisterNationally(at=T1, sinovik_reference="SINOVIK-1")
+        case Status.TOP99 | Status.TOP45 | Status.WINNER:
+            return RecordSelection(at=T1, stage=target.value, outcome="selected")  # type: ignore[arg-type]
+        case Status.NOT_SELECTED:
+            return RecordSelection(at=T1, stage=stage_after.get(current, "top99"), outcome="not_selected")  # type: ignore[arg-type]
+        case Status.WITHDRAWN:
+            return RecordWithdrawal(at=T1, reason="no longer offered")
+    raise AssertionError(target)
+
+
+MOVES = [(current, target) for current in Status for target in Status if target in ALLOWED_MOVES[current]]
+REFUSALS = [
+    (current, target) for current in Status for target in Status if target not in ALLOWED_MOVES[current]
+]
+
+
+@pytest.mark.parametrize(("current", "target"), MOVES, ids=lambda s: s.value)
+def test_allows_every_move_of_the_lifecycle(current: Status, target: Status) -> None:
+    [event] = given(*HISTORY[current]).when(command_for(target, current)).decided()
+    state = fold([*HISTORY[current], event])
+    assert state is not None
+    assert state.status is target
+    assert state.updated_at == T1
+
+
+@pytest.mark.parametrize(("current", "target"), REFUSALS, ids=lambda s: s.value)
+def test_refuses_every_other_move_naming_the_status_and_allowed_moves(
+    current: Status, target: Status
+) -> None:
+    with pytest.raises(TransitionRefused) as refused:
+        given(*HISTORY[current]).when(command_for(target, current)).decided()
+    assert refused.value.current is current
+    assert f"proposal is '{current.value}'" in str(refused.value)
+    assert refused.value.allowed == [s.value for s in ALLOWED_MOVES[current]]
+
+
+def test_rejects_validation_before_verification() -> None:
+    given(submitted).when(ValidateProposal(at=T1, outcome="passed")).then_raises(
+        TransitionRefused, "allowed moves: verified, verification_failed, revision_requested, withdrawn"
+    )
+
+
+def test_records_a_submission_once() -> None:
+    given().when(RecordSubmission(at=T0, proposal=TEXT)).then(submitted)
+    given(submitted).when(RecordSubmission(at=T1, proposal=TEXT)).then_raises(TransitionRefused)
+
+
+def test_decisions_on_an_unknown_proposal_find_nothing() -> None:
+    given().when(VerifyProposal(at=T1, outcome="passed")).then_raises(ProposalNotFound)
+
+
+def test_a_revision_returns_the_proposal_to_submitted_with_the_new_text() -> None:
+    revised_text = a_proposal(title="Lapor Cepat Babar 2.0")
+    state = (
+        given(submitted, revision_requested)
+        .when(RecordRevision(at=T1, proposal=revised_text))
+        .then(ev.ProposalRevised(at=T1, proposal=revised_text))
+    )
+    assert (state.status, state.proposal["title"], state.revisions) == (
+        Status.SUBMITTED,
+        "Lapor Cepat Babar 2.0",
+        1,
+    )
+
+
+def test_a_selection_must_follow_the_stages_in_order() -> None:
+    history = HISTORY[Status.REGISTERED]
+    given(*history).when(RecordSelection(at=T1, stage="top45", outcome="selected")).then_raises(
+        TransitionRefused, "needs a proposal that is 'top99'"
+    )
+    given(*history).when(RecordSelection(at=T1, stage="winner", outcome="not_selected")).then_raises(
+        TransitionRefused
+    )
+
+
+def test_verification_keeps_the_checklist_and_notes() -> None:
+    state = (
+        given(submitted)
+        .when(VerifyProposal(at=T1, outcome="failed", checklist={"decree signed": False}, notes="no decree"))
+        .then(ev.VerificationFailed(at=T1, checklist={"decree signed": False}, notes="no decree"))
+    )
+    assert state.verification == {
+        "outcome": "failed",
+        "at": T1,
+        "checklist": {"decree signed": False},
+        "notes": "no decree",
+    }

@@ -1,0 +1,118 @@
+"""Each rule of the 2023 round, refused with the field named; the demo proposals pass."""
+
+from datetime import date
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.proposal import ProposalBody
+from shared.rounds import shipped_rounds
+from shared.rules import Violation, check_proposal, years_before
+from tests.fixtures import a_proposal, demo_proposals
+
+
+def violations(data: dict[str, Any]) -> list[Violation]:
+    return check_proposal(ProposalBody.model_validate(data), shipped_rounds())
+
+
+def rules_broken(data: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(v.field, v.rule) for v in violations(data)}
+
+
+def with_section(name: str, text: str | None) -> dict[str, Any]:
+    sections = dict(a_proposal()["sections"])
+    if text is None:
+        del sections[name]
+    else:
+        sections[name] = text
+    return a_proposal(sections=sections)
+
+
+@pytest.mark.parametrize("proposal", demo_proposals(), ids=lambda p: p["agency"]["name"][:30])
+def test_every_demo_proposal_follows_the_2023_rules(proposal: dict[str, Any]) -> None:
+    assert violations(proposal) == []
+
+
+def test_refuses_an_unknown_round() -> None:
+    assert violations(a_proposal(round=2031)) == [
+        Violation("round", "known_round", "round 2031 is not open; known rounds: 2023")
+    ]
+
+
+def test_refuses_an_unknown_group_and_category() -> None:
+    assert rules_broken(a_proposal(group="istimewa", category="Olahraga")) == {
+        ("group", "known_group"),
+        ("category", "known_category"),
+    }
+
+
+def test_a_replication_group_needs_what_it_replicates() -> None:
+    assert rules_broken(a_proposal(group="khusus")) == {("replicates", "required_for_replication")}
+    replicating = a_proposal(
+        group="khusus", replicates={"title": "Lapor Cepat", "region": "Kota Pangkalpinang"}
+    )
+    assert violations(replicating) == []
+
+
+def test_refuses_a_section_over_its_word_limit() -> None:
+    assert rules_broken(with_section("summary", "kata " * 201)) == {("sections.summary", "max_words")}
+    assert violations(with_section("summary", "kata " * 200)) == []
+    assert rules_broken(with_section("significance", "kata " * 601)) == {
+        ("sections.significance", "max_words")
+    }
+
+
+def test_refuses_a_missing_or_empty_section() -> None:
+    assert rules_broken(with_section("novelty", None)) == {("sections.novelty", "required_section")}
+    assert rules_broken(with_section("novelty", "   ")) == {("sections.novelty", "required_section")}
+
+
+def test_refuses_a_section_the_round_does_not_have() -> None:
+    assert rules_broken(with_section("budget", "satu dua")) == {("sections.budget", "known_section")}
+
+
+def test_needs_at_least_one_sdg_and_only_real_ones() -> None:
+    assert rules_broken(a_proposal(sdgs=[])) == {("sdgs", "min_items")}
+    assert rules_broken(a_proposal(sdgs=[3, 18, 0])) == {("sdgs[1]", "sdg_range"), ("sdgs[2]", "sdg_range")}
+    assert rules_broken(a_proposal(sdgs=[3, 3])) == {("sdgs", "unique_items")}
+    assert violations(a_proposal(sdgs=[1, 17])) == []
+
+
+def test_needs_every_required_document() -> None:
+    documents = [d for d in a_proposal()["documents"] if d["kind"] != "initiator_decree"]
+    broken = violations(a_proposal(documents=documents))
+    assert [(v.field, v.rule) for v in broken] == [("documents", "required_document")]
+    assert "initiator_decree" in broken[0].message
+
+
+def test_refuses_an_unknown_document_kind() -> None:
+    documents = [*a_proposal()["documents"], {"kind": "photo", "url": "https://example.org/a.jpg"}]
+    assert rules_broken(a_proposal(documents=documents)) == {("documents[5].kind", "known_document")}
+
+
+def test_the_innovation_must_have_run_a_year_before_the_round_closes() -> None:
+    assert violations(a_proposal(implemented_since="2022-05-06")) == []
+    assert rules_broken(a_proposal(implemented_since="2022-05-07")) == {
+        ("implemented_since", "min_years_in_operation")
+    }
+
+
+def test_years_before_handles_the_leap_day() -> None:
+    assert years_before(date(2024, 2, 29), 1) == date(2023, 2, 28)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"innovator": {"name": "Tim", "email": "not-an-address"}}, "innovator.email"),
+        ({"agency": {"name": "Dinas", "kind": "ministry"}}, "agency.kind"),
+        ({"implemented_since": "last year"}, "implemented_since"),
+        ({"documents": [{"kind": "initiator_decree", "url": "not a url"}]}, "documents.0.url"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_the_shape_of_a_proposal_is_checked_before_its_rules(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        ProposalBody.model_validate(a_proposal(**change))
+    assert field in {".".join(str(part) for part in error["loc"]) for error in refused.value.errors()}
