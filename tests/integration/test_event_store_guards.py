@@ -1,0 +1,52 @@
+"""The database itself keeps history append-only, and the schema migrates idempotently."""
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from services.review.eventstore.base import NewEvent
+from services.review.eventstore.postgres import PostgresEventStore
+from shared.db import migrate, shipped_migrations
+from tests import services
+
+
+@pytest.fixture
+async def recorded(pool: asyncpg.Pool) -> asyncpg.Pool:
+    store = PostgresEventStore(pool)
+    await store.append(uuid.uuid4(), 0, [NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, {"a": 1}, {})])
+    await store.stop()
+    return pool
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE review.events SET data = '{\"a\": 2}'",
+        "DELETE FROM review.events",
+        "TRUNCATE review.events",
+    ],
+)
+async def test_the_database_refuses_to_change_history(recorded: asyncpg.Pool, statement: str) -> None:
+    with pytest.raises(asyncpg.RestrictViolationError, match="append-only"):
+        await recorded.execute(statement)
+    assert await recorded.fetchval("SELECT data FROM review.events") == {"a": 1}
+
+
+async def test_migrating_again_changes_nothing(database_url: str) -> None:
+    assert await migrate(database_url) == []
+
+
+async def test_two_processes_migrating_at_once_apply_each_migration_once(postgres_server_url: str) -> None:
+    name = services.unique_name("migrate")
+    admin = await asyncpg.connect(postgres_server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = services.database_url(postgres_server_url, name)
+        first, second = await asyncio.gather(migrate(url), migrate(url))
+        assert sorted(first + second) == sorted(f"{m.schema}/{m.name}" for m in shipped_migrations())
+        assert first == [] or second == []
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
