@@ -28,7 +28,7 @@ POLL_SECONDS = 0.5
 
 _UPSERT = """
 INSERT INTO review.proposal_status
-    (proposal_id, status, round, agency, regency, submitted_position, version, last_position, state)
+    (proposal_id, status, round, agency, regency, submitted_at, version, last_position, state)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (proposal_id) DO UPDATE SET
     status = excluded.status, round = excluded.round, agency = excluded.agency, regency = excluded.regency,
@@ -39,9 +39,8 @@ ON CONFLICT (proposal_id) DO UPDATE SET
 @dataclass
 class _Row:
     state: ProposalState | None
-    version: int
-    submitted_position: int
-    last_position: int
+    version: int = 0
+    last_position: int = 0
 
 
 async def project_batch(conn: Connection, table: str = "review.proposal_status") -> tuple[int, int]:
@@ -58,17 +57,14 @@ async def project_batch(conn: Connection, table: str = "review.proposal_status")
         events = [row_to_event(row) for row in rows]
         streams = list({event.stream_id for event in events})
         current = {
-            row["proposal_id"]: _Row(
-                ProposalState.model_validate(row["state"]), row["version"], row["submitted_position"], 0
-            )
+            row["proposal_id"]: _Row(ProposalState.model_validate(row["state"]), row["version"])
             for row in await conn.fetch(
-                f"SELECT proposal_id, state, version, submitted_position FROM {table}"
-                " WHERE proposal_id = ANY($1)",
+                f"SELECT proposal_id, state, version FROM {table} WHERE proposal_id = ANY($1)",
                 streams,
             )
         }
         for event in events:
-            row = current.setdefault(event.stream_id, _Row(None, 0, event.position, 0))
+            row = current.setdefault(event.stream_id, _Row(None))
             row.state = evolve(row.state, event_from_stored(event.type, event.data))
             row.version = event.version
             row.last_position = event.position
@@ -92,7 +88,7 @@ def _upsert_args(proposal_id: UUID, row: _Row) -> tuple[Any, ...]:
         body["round"],
         body["agency"]["name"],
         body["region"]["regency"],
-        row.submitted_position,
+        row.state.submitted_at,
         row.version,
         row.last_position,
         row.state.model_dump(mode="json"),

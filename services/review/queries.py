@@ -1,6 +1,8 @@
 """Reads of the status projection for the review API."""
 
+import base64
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,23 +31,34 @@ async def get_view(pool: asyncpg.Pool, proposal_id: UUID) -> dict[str, Any] | No
     return _view(row) if row else None
 
 
+def encode_cursor(submitted_at: datetime, proposal_id: UUID) -> str:
+    return base64.urlsafe_b64encode(f"{submitted_at.isoformat()}|{proposal_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """Raises ValueError for anything this API did not hand out."""
+    moment, _, proposal_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+    return datetime.fromisoformat(moment), UUID(proposal_id)
+
+
 async def list_views(
-    pool: asyncpg.Pool, where: ListFilter, limit: int, before: int | None
-) -> tuple[list[dict[str, Any]], int | None]:
-    """Newest first. The cursor is the submission position of the last item of the page."""
+    pool: asyncpg.Pool, where: ListFilter, limit: int, after: tuple[datetime, UUID] | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest submission first; the cursor is the (submitted_at, proposal_id) of the page's last item."""
     rows = await pool.fetch(
-        "SELECT proposal_id, state, version, submitted_position FROM review.proposal_status"
+        "SELECT proposal_id, state, version, submitted_at FROM review.proposal_status"
         " WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR agency = $2)"
         " AND ($3::text IS NULL OR regency = $3) AND ($4::int IS NULL OR round = $4)"
-        " AND ($5::bigint IS NULL OR submitted_position < $5)"
-        " ORDER BY submitted_position DESC LIMIT $6",
+        " AND ($5::timestamptz IS NULL OR (submitted_at, proposal_id) < ($5, $6))"
+        " ORDER BY submitted_at DESC, proposal_id DESC LIMIT $7",
         where.status,
         where.agency,
         where.regency,
         where.round,
-        before,
+        after[0] if after else None,
+        after[1] if after else None,
         limit + 1,
     )
     page = rows[:limit]
-    cursor = page[-1]["submitted_position"] if len(rows) > limit else None
+    cursor = encode_cursor(page[-1]["submitted_at"], page[-1]["proposal_id"]) if len(rows) > limit else None
     return [_view(row) for row in page], cursor

@@ -16,7 +16,7 @@ from services.review.domain.commands import Command, ValidateProposal, VerifyPro
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.domain.state import Status
 from services.review.eventstore.base import ConcurrencyError
-from services.review.queries import ListFilter, get_view, list_views
+from services.review.queries import ListFilter, decode_cursor, get_view, list_views
 from services.review.views import event_view
 from shared.http import Problem
 
@@ -59,11 +59,20 @@ async def list_proposals(
     regency: str | None = None,
     round: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+$")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     where = ListFilter(status.value if status else None, agency, regency, round)
-    items, next_position = await list_views(ctx.pool, where, limit, int(cursor) if cursor else None)
-    return {"items": items, "next_cursor": str(next_position) if next_position is not None else None}
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except ValueError:
+        raise Problem(
+            422,
+            "Invalid cursor",
+            "cursor must be a next_cursor this API returned",
+            errors=[{"field": "cursor", "rule": "cursor", "message": "not a cursor of this list"}],
+        ) from None
+    items, next_cursor = await list_views(ctx.pool, where, limit, after)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/{proposal_id}")

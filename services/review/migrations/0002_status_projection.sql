@@ -5,12 +5,13 @@ CREATE TABLE review.proposal_status (
     round              integer NOT NULL,
     agency             text NOT NULL,
     regency            text NOT NULL,
-    submitted_position bigint NOT NULL UNIQUE,  -- newest first, and a stable cursor
+    submitted_at       timestamptz NOT NULL,  -- when intake accepted it: lists are newest first
     version            integer NOT NULL,
     last_position      bigint NOT NULL,
     state              jsonb NOT NULL
 );
-CREATE INDEX proposal_status_by_status ON review.proposal_status (status, submitted_position DESC);
+CREATE INDEX proposal_status_newest ON review.proposal_status (submitted_at DESC, proposal_id DESC);
+CREATE INDEX proposal_status_by_status ON review.proposal_status (status, submitted_at DESC, proposal_id DESC);
 
 -- How far each projection has read the global order.
 CREATE TABLE review.projection_checkpoints (
