@@ -51,3 +51,7 @@ def run_command() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -35,21 +35,29 @@ class Service:
                 self.process.wait()
 
 
-def start_service(name: str, env: dict[str, str], port: int) -> Service:
-    process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
-    service = Service(process, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], within: float = 30) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode} before it was ready")
+            raise RuntimeError(f"{process.args} exited with {process.returncode} before {url} was ready")
         try:
-            if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
-                return service
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    service.stop()
-    raise RuntimeError(f"{name} was not ready within 30 s")
+    raise RuntimeError(f"{url} was not ready within {within} s")
+
+
+def start_service(name: str, env: dict[str, str], port: int) -> Service:
+    process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
+    service = Service(process, f"http://127.0.0.1:{port}")
+    try:
+        wait_until_ready(service.url, process)
+    except Exception:
+        service.stop()
+        raise
+    return service
 
 
 @dataclass

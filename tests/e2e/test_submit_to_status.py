@@ -1,12 +1,18 @@
 """The whole path with both services running as processes: submit -> publish -> record -> status."""
 
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 
 import asyncpg
 import httpx
 
+from shared.contract import Topology
 from tests.apps import eventually
+from tests.e2e.conftest import free_port, wait_until_ready
 from tests.fixtures import a_proposal, demo_proposals
 
 
@@ -154,3 +160,26 @@ async def test_health_and_openapi_docs_are_served(
         assert (await client.get("/readyz")).json() == {"status": "ready", "database": "ok", "broker": "ok"}
         assert "/v1/proposals" in (await client.get("/openapi.json")).json()["paths"]
         assert (await client.get("/docs")).status_code == 200
+
+
+def test_kipp_run_starts_both_services_and_stops_cleanly_on_ctrl_c(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    intake_port, review_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "KIPP_DATABASE_URL": database_url,
+        "KIPP_AMQP_URL": amqp_url,
+        "KIPP_PREFIX": topology.prefix,
+        "KIPP_INTAKE_PORT": str(intake_port),
+        "KIPP_REVIEW_PORT": str(review_port),
+    }
+    kipp = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], env=env)
+    try:
+        for port in (intake_port, review_port):
+            wait_until_ready(f"http://127.0.0.1:{port}", kipp)
+        kipp.send_signal(signal.SIGINT)
+        assert kipp.wait(timeout=30) == 0
+    finally:
+        if kipp.poll() is None:
+            kipp.kill()
