@@ -39,7 +39,7 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], within: float =
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode} before {url} was ready")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} before {url} was ready")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return
