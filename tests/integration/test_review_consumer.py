@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import aio_pika
 import asyncpg
 import httpx
 import pytest
@@ -143,3 +144,17 @@ async def test_an_envelope_the_contract_refuses_is_dead_lettered(
     dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue))
     assert reason in str(dead[0].headers["x-kipp-dead-letter-reason"])
     assert await pool.fetchval("SELECT count(*) FROM review.events") == 0
+
+
+async def test_review_consumes_from_a_durable_quorum_queue(
+    review: httpx.AsyncClient, amqp_url: str, topology: Topology
+) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        # Redeclaring with the same type succeeds; with another type the broker refuses (406).
+        await channel.declare_queue(topology.review_queue, durable=True, passive=True)
+        with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+            await channel.declare_queue(
+                topology.review_queue, durable=True, arguments={"x-queue-type": "classic"}
+            )
