@@ -5,13 +5,64 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import asyncpg
 import typer
 
-from shared.db import ensure_database, migrate
+from shared.access import Role, create_key, list_keys, revoke_key
+from shared.db import create_pool, ensure_database, migrate
 from shared.settings import CommonSettings
 
 app = typer.Typer(help="KIPP proposal ledger: operate, migrate and audit.", no_args_is_help=True)
+keys = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+T = TypeVar("T")
+
+
+def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    async def run() -> T:
+        pool = await create_pool(CommonSettings().database_url, min_size=1, max_size=2)
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+@keys.command("create")
+def keys_create(
+    role: Role = typer.Option(..., "--role", help="submitter, reviewer or auditor"),
+    name: str = typer.Option(..., "--name", help="Who holds the key: recorded as the actor of its events."),
+) -> None:
+    """Create a key. The key is printed once, as the last line, and stored only as a hash."""
+    key_id, key = with_pool(lambda pool: create_key(pool, role, name))
+    typer.echo(f"created {role.value} key {key_id} for {name}")
+    typer.echo(key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every key: id, role, holder, created, revoked."""
+    records = with_pool(list_keys)
+    typer.echo(f"{'id':36}  {'role':9}  {'created':20}  {'revoked':20}  name")
+    for r in records:
+        revoked = r.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.revoked_at else "-"
+        created = r.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        typer.echo(f"{r.id!s:36}  {r.role.value:9}  {created:20}  {revoked:20}  {r.name}")
+
+
+@keys.command("revoke")
+def keys_revoke(key_id: uuid.UUID) -> None:
+    """Revoke a key; both services refuse it from the next request on."""
+    if not with_pool(lambda pool: revoke_key(pool, key_id)):
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
 
 
 @app.command("migrate")

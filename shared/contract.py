@@ -48,11 +48,20 @@ class Topology:
     def intake_queue(self) -> str:
         return f"{self.prefix}.intake.review-events"
 
+    @property
+    def intake_dead_letter_queue(self) -> str:
+        return f"{self.prefix}.intake.review-events.dead"
+
     def all_exchanges(self) -> list[str]:
         return [self.intake_exchange, self.review_exchange, self.dead_letter_exchange]
 
     def all_queues(self) -> list[str]:
-        return [self.review_queue, self.review_dead_letter_queue, self.intake_queue]
+        return [
+            self.review_queue,
+            self.review_dead_letter_queue,
+            self.intake_queue,
+            self.intake_dead_letter_queue,
+        ]
 
 
 class EnvelopeMetadata(BaseModel):

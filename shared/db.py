@@ -42,11 +42,15 @@ class Migration:
     sql: str
 
 
+# Each schema and the package whose migrations/ folder creates it, in the order they are applied.
+SCHEMAS = (("access", "shared.access"), ("intake", "services.intake"), ("review", "services.review"))
+
+
 def shipped_migrations() -> list[Migration]:
-    """Each service's SQL files, in name order: intake's first, then review's."""
+    """Every schema's SQL files, schema by schema, each in name order."""
     found = []
-    for schema in ("intake", "review"):
-        folder = resources.files(f"services.{schema}").joinpath("migrations")
+    for schema, package in SCHEMAS:
+        folder = resources.files(package).joinpath("migrations")
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".sql"):
                 found.append(Migration(schema, entry.name, entry.read_text(encoding="utf-8")))

@@ -9,6 +9,7 @@ import pytest
 from shared.contract import Topology
 from shared.db import create_pool, migrate
 from tests import services
+from tests.keys import Keys, make_keys
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +68,9 @@ async def topology(amqp_url: str) -> AsyncIterator[Topology]:
         yield topology
     finally:
         await services.delete_broker_names(amqp_url, topology.all_exchanges(), topology.all_queues())
+
+
+@pytest.fixture
+async def keys(database_url: str) -> Keys:
+    """One key of each role (two submitters, two reviewers) and a revoked one, in this test's database."""
+    return await make_keys(database_url)

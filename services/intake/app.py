@@ -9,6 +9,7 @@ from faststream.rabbit import RabbitBroker
 
 from services.intake.api import proposals
 from services.intake.api.deps import IntakeContext
+from services.intake.follower import attach_follower
 from services.intake.relay import OutboxRelay
 from services.intake.settings import IntakeSettings
 from shared.broker import declare_topology
@@ -27,16 +28,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, max_size=20)
         broker = RabbitBroker(settings.amqp_url, logger=None)
+        attach_follower(broker, topology, pool)
         await broker.connect()
         await declare_topology(broker, topology)
         await broker.start()
         relay = OutboxRelay(pool, broker, topology)
-        await relay.start()
+        relay.worker.start()
         app.state.context = IntakeContext(settings, pool, broker, relay, shipped_rounds())
         try:
             yield
         finally:
-            await relay.stop()
+            await relay.worker.stop()
             await broker.stop()
             await pool.close()
 

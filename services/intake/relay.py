@@ -7,35 +7,17 @@ keeps each proposal's events in the order they were accepted.
 """
 
 import asyncio
-import contextlib
-import logging
 from itertools import groupby
-from typing import Any
 
 import asyncpg
-from aio_pika import DeliveryMode, Message
 from faststream.rabbit import RabbitBroker
 
-from shared.broker import exchange
+from shared.broker import envelope_message, exchange
 from shared.contract import Topology
-
-log = logging.getLogger(__name__)
+from shared.worker import Worker
 
 RELAY_LOCK = 7_401_0001
 WINDOW = 100  # events published before waiting for their confirms
-POLL_SECONDS = 0.5
-RETRY_SECONDS = 1.0
-
-
-def message_for(envelope: dict[str, Any], body: bytes) -> Message:
-    return Message(
-        body,
-        message_id=envelope["event_id"],
-        type=envelope["event_type"],
-        content_type="application/json",
-        correlation_id=envelope["metadata"]["correlation_id"],
-        delivery_mode=DeliveryMode.PERSISTENT,
-    )
 
 
 class OutboxRelay:
@@ -43,20 +25,7 @@ class OutboxRelay:
         self._pool = pool
         self._broker = broker
         self._exchange = exchange(topology.intake_exchange)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self.worker = Worker("outbox-relay", self._relay_window)
 
     async def relay_once(self) -> int:
         """Publishes up to one window of events. Returns how many were confirmed and removed."""
@@ -70,32 +39,25 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            by_proposal = groupby(
-                sorted(rows, key=lambda r: (r["proposal_id"], r["id"])), lambda r: r["proposal_id"]
-            )
+            ordered = sorted(rows, key=lambda r: (r["proposal_id"], r["id"]))
+            by_proposal = groupby(ordered, lambda r: r["proposal_id"])
             await asyncio.gather(*(self._publish_in_order(list(group)) for _, group in by_proposal))
             await conn.execute("DELETE FROM intake.outbox WHERE id = ANY($1)", [row["id"] for row in rows])
             return len(rows)
 
+    async def _relay_window(self) -> bool:
+        return await self.relay_once() == WINDOW
+
     async def _publish_in_order(self, rows: list[asyncpg.Record]) -> None:
         # Proposals are published side by side; one proposal's events strictly one after the other.
         for row in rows:
-            await self._broker.publish(
-                message_for(row["envelope"], row["body"].encode()),
-                exchange=self._exchange,
-                routing_key=row["routing_key"],
-                persist=True,
+            envelope = row["envelope"]
+            message = envelope_message(
+                row["body"].encode(),
+                event_id=envelope["event_id"],
+                event_type=envelope["event_type"],
+                correlation_id=envelope["metadata"]["correlation_id"],
             )
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                while await self.relay_once() == WINDOW:
-                    pass
-            except Exception as error:  # broker or database away: everything stays in the outbox
-                log.warning("outbox relay paused, will retry: %s", error)
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            await self._broker.publish(
+                message, exchange=self._exchange, routing_key=row["routing_key"], persist=True
+            )

@@ -1,5 +1,7 @@
-"""Intake's tables: a proposal and the event announcing it are written in one transaction."""
+"""Intake's tables. A change and the event announcing it are written in one transaction."""
 
+import base64
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -10,16 +12,58 @@ from shared.contract import Envelope
 from shared.db import Connection
 
 
-async def record_submission(pool: asyncpg.Pool, envelope: Envelope, body: dict[str, Any]) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO intake.proposals (proposal_id, body, status, submitted_at, updated_at)"
-            " VALUES ($1, $2, 'submitted', $3, $3)",
-            envelope.proposal_id,
-            body,
-            envelope.occurred_at,
-        )
-        await add_to_outbox(conn, envelope)
+@dataclass(frozen=True)
+class StoredAnswer:
+    """What was answered the first time an Idempotency-Key was used."""
+
+    status_code: int
+    body: dict[str, Any]
+    location: str | None
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was used before with a different request."""
+
+
+async def claim_idempotency_key(
+    conn: Connection, owner: str, key: str, request_hash: bytes
+) -> StoredAnswer | None:
+    """None when this request is the key's first use (the caller goes on and saves its answer in the same
+    transaction); the stored answer when the same request was answered before.
+
+    A second request racing with the first blocks on the primary key until the first commits, then sees
+    its answer: of two racing requests with one key, exactly one does the work."""
+    claimed = await conn.fetchval(
+        "INSERT INTO intake.idempotency_keys (owner, key, request_hash) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        owner,
+        key,
+        request_hash,
+    )
+    if claimed:
+        return None
+    row = await conn.fetchrow(
+        "SELECT request_hash, status_code, response, location FROM intake.idempotency_keys"
+        " WHERE owner = $1 AND key = $2",
+        owner,
+        key,
+    )
+    assert row is not None
+    if bytes(row["request_hash"]) != request_hash:
+        raise IdempotencyKeyReused()
+    return StoredAnswer(row["status_code"], row["response"], row["location"])
+
+
+async def save_answer(conn: Connection, owner: str, key: str, answer: StoredAnswer) -> None:
+    await conn.execute(
+        "UPDATE intake.idempotency_keys SET status_code = $3, response = $4, location = $5"
+        " WHERE owner = $1 AND key = $2",
+        owner,
+        key,
+        answer.status_code,
+        answer.body,
+        answer.location,
+    )
 
 
 async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
@@ -32,22 +76,118 @@ async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
     )
 
 
+async def insert_proposal(conn: Connection, envelope: Envelope, owner: str, body: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO intake.proposals (proposal_id, owner, body, status, submitted_at, updated_at)"
+        " VALUES ($1, $2, $3, 'submitted', $4, $4)",
+        envelope.proposal_id,
+        owner,
+        body,
+        envelope.occurred_at,
+    )
+
+
+async def lock_own_proposal(conn: Connection, proposal_id: UUID, owner: str) -> asyncpg.Record | None:
+    """The owner's proposal, locked until the transaction ends (so two revisions cannot both pass)."""
+    return await conn.fetchrow(
+        "SELECT proposal_id, status FROM intake.proposals WHERE proposal_id = $1 AND owner = $2 FOR UPDATE",
+        proposal_id,
+        owner,
+    )
+
+
+async def record_revision(conn: Connection, envelope: Envelope, body: dict[str, Any]) -> None:
+    # The proposal is back in review's queue as soon as the revision is accepted: nothing else can move
+    # it out of revision_requested but intake itself, so this local status cannot contradict review.
+    await conn.execute(
+        "UPDATE intake.proposals SET body = $2, status = 'submitted', status_detail = NULL, updated_at = $3"
+        " WHERE proposal_id = $1",
+        envelope.proposal_id,
+        body,
+        envelope.occurred_at,
+    )
+
+
+async def record_withdrawal(conn: Connection, envelope: Envelope) -> None:
+    # Shown at once. If review had moved the proposal on meanwhile (to a status that cannot be withdrawn),
+    # review refuses the withdrawal and its status_changed, of a later version, puts the status right.
+    await conn.execute(
+        "UPDATE intake.proposals SET status = 'withdrawn', status_detail = $2, updated_at = $3"
+        " WHERE proposal_id = $1",
+        envelope.proposal_id,
+        envelope.data,
+        envelope.occurred_at,
+    )
+
+
+async def apply_status_change(
+    conn: Connection | asyncpg.Pool,
+    proposal_id: UUID,
+    status: str,
+    version: int,
+    detail: dict[str, Any],
+    at: datetime,
+) -> bool:
+    """Takes review's word for the status, unless intake already knows a later one (a late or repeated
+    message carries an older review version). True if applied."""
+    result = await conn.execute(
+        "UPDATE intake.proposals SET status = $2, review_version = $3, status_detail = $4, updated_at = $5"
+        " WHERE proposal_id = $1 AND review_version < $3",
+        proposal_id,
+        status,
+        version,
+        detail,
+        at,
+    )
+    return bool(result == "UPDATE 1")
+
+
 def proposal_view(row: asyncpg.Record) -> dict[str, Any]:
-    submitted_at: datetime = row["submitted_at"]
-    updated_at: datetime = row["updated_at"]
     return {
         "proposal_id": str(row["proposal_id"]),
         "status": row["status"],
-        "submitted_at": submitted_at.isoformat(),
-        "updated_at": updated_at.isoformat(),
+        "status_detail": row["status_detail"],
+        "review_version": row["review_version"],
+        "submitted_at": row["submitted_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
         "proposal": row["body"],
     }
 
 
-async def get_proposal(pool: asyncpg.Pool, proposal_id: UUID) -> dict[str, Any] | None:
+_VIEW_COLUMNS = "proposal_id, seq, status, status_detail, review_version, submitted_at, updated_at, body"
+
+
+async def get_own_proposal(pool: asyncpg.Pool, proposal_id: UUID, owner: str) -> dict[str, Any] | None:
     row = await pool.fetchrow(
-        "SELECT proposal_id, status, submitted_at, updated_at, body FROM intake.proposals"
-        " WHERE proposal_id = $1",
+        f"SELECT {_VIEW_COLUMNS} FROM intake.proposals WHERE proposal_id = $1 AND owner = $2",
         proposal_id,
+        owner,
     )
     return proposal_view(row) if row else None
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(str(seq).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    """Raises ValueError for anything this API did not hand out."""
+    return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+
+
+async def list_own_proposals(
+    pool: asyncpg.Pool, owner: str, status: str | None, limit: int, before: int | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The owner's proposals, newest first."""
+    rows = await pool.fetch(
+        f"SELECT {_VIEW_COLUMNS} FROM intake.proposals WHERE owner = $1"
+        " AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3)"
+        " ORDER BY seq DESC LIMIT $4",
+        owner,
+        status,
+        before,
+        limit + 1,
+    )
+    page = rows[:limit]
+    cursor = encode_cursor(page[-1]["seq"]) if len(rows) > limit else None
+    return [proposal_view(row) for row in page], cursor

@@ -7,13 +7,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
 
-from services.review.api import proposals
+from services.review.api import proposals, stats
 from services.review.api.deps import ReviewContext
 from services.review.application import ReviewService
 from services.review.consumer import attach_consumer
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.projection import StatusProjector
 from services.review.settings import ReviewSettings
+from services.review.status_publisher import StatusChangePublisher
+from services.review.wakeup import AppendWakeup
 from shared.broker import declare_topology
 from shared.contract import Topology
 from shared.db import create_pool
@@ -32,18 +34,24 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         await store.start()
         service = ReviewService(store)
         projector = StatusProjector(pool)
-        await projector.start()
         broker = RabbitBroker(settings.amqp_url, logger=None)
+        publisher = StatusChangePublisher(pool, broker, topology)
+        wakeup = AppendWakeup(pool, projector.poke, publisher.worker.poke)
         attach_consumer(broker, topology, service, settings.consumer_concurrency)
         await broker.connect()
         await declare_topology(broker, topology)
         await broker.start()
+        await wakeup.start()
+        projector.worker.start()
+        publisher.worker.start()
         app.state.context = ReviewContext(settings, pool, service, projector, broker)
         try:
             yield
         finally:
             await broker.stop()  # stop taking messages first, then let in-flight appends finish
-            await projector.stop()
+            await wakeup.stop()
+            await publisher.worker.stop()
+            await projector.worker.stop()
             await store.stop()
             await pool.close()
 
@@ -51,6 +59,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     install_problem_handlers(app)
     app.include_router(proposals.router)
+    app.include_router(stats.router)
     app.include_router(
         health_router(
             lambda: {

@@ -5,26 +5,21 @@ turns and every event is applied exactly once, in order, together with the check
 """
 
 import asyncio
-import contextlib
-import logging
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from services.review.domain.events import event_from_stored
 from services.review.domain.lifecycle import evolve
 from services.review.domain.state import ProposalState
 from services.review.eventstore.postgres import row_to_event
 from shared.db import Connection
-
-log = logging.getLogger(__name__)
+from shared.worker import Worker
 
 NAME = "proposal_status"
 BATCH = 1000
-POLL_SECONDS = 0.5
 
 _UPSERT = """
 INSERT INTO review.proposal_status
@@ -100,35 +95,12 @@ class StatusProjector:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self.position = 0
-        self._task: asyncio.Task[None] | None = None
-        self._listener: PoolConnectionProxy | None = None
-
-    async def start(self) -> None:
-        with contextlib.suppress(OSError, asyncpg.PostgresError):
-            # Appends in other review processes NOTIFY; without this we would still see them on the next poll.
-            listener = await self._pool.acquire()
-            await listener.add_listener("review_events", self._on_notify)
-            self._listener = listener
-        self._task = asyncio.create_task(self._run(), name="status-projector")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.remove_listener("review_events", self._on_notify)
-                await self._pool.release(self._listener)
-
-    def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+        self.worker = Worker("status-projection", self._catch_up_step)
 
     def poke(self) -> None:
-        self._wake.set()
+        self.worker.poke()
 
     async def wait_for(self, position: int, within: float = 5.0) -> bool:
         """True once the projection includes `position` (read-your-writes for a decision just made)."""
@@ -144,21 +116,12 @@ class StatusProjector:
         async with self._pool.acquire() as conn:
             while True:
                 checkpoint, applied = await project_batch(conn)
-                await self._advance(checkpoint)
+                async with self._progress:
+                    self.position = checkpoint
+                    self._progress.notify_all()
                 if applied < BATCH:
                     return checkpoint
 
-    async def _advance(self, checkpoint: int) -> None:
-        async with self._progress:
-            self.position = checkpoint
-            self._progress.notify_all()
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()  # before the pass, so a poke that arrives during it starts another
-            try:
-                await self.catch_up()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("status projection paused: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+    async def _catch_up_step(self) -> bool:
+        await self.catch_up()
+        return False

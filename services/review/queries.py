@@ -62,3 +62,22 @@ async def list_views(
     page = rows[:limit]
     cursor = encode_cursor(page[-1]["submitted_at"], page[-1]["proposal_id"]) if len(rows) > limit else None
     return [_view(row) for row in page], cursor
+
+
+async def stats(pool: asyncpg.Pool) -> dict[str, Any]:
+    """Counts of proposals by current status, by agency and by round."""
+    rows = await pool.fetch(
+        "SELECT 'status' AS dimension, status AS key, count(*) AS n FROM review.proposal_status"
+        " GROUP BY status"
+        " UNION ALL SELECT 'agency', agency, count(*) FROM review.proposal_status GROUP BY agency"
+        " UNION ALL SELECT 'round', round::text, count(*) FROM review.proposal_status GROUP BY round"
+    )
+    counts: dict[str, dict[str, int]] = {"status": {}, "agency": {}, "round": {}}
+    for row in rows:
+        counts[row["dimension"]][row["key"]] = row["n"]
+    return {
+        "total": sum(counts["status"].values()),
+        "by_status": dict(sorted(counts["status"].items())),
+        "by_agency": dict(sorted(counts["agency"].items())),
+        "by_round": dict(sorted(counts["round"].items())),
+    }

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from shared.contract import Topology
+from tests.keys import Keys, bearer
 
 
 def free_port() -> int:
@@ -91,12 +92,18 @@ def system(database_url: str, amqp_url: str, topology: Topology) -> Iterator[Sys
 
 
 @pytest.fixture
-async def intake(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.intake.url, timeout=10) as client:
+async def intake(system: System, keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
+    """Intake, as the first submitter."""
+    async with httpx.AsyncClient(
+        base_url=system.intake.url, timeout=10, headers=bearer(keys.submitter)
+    ) as client:
         yield client
 
 
 @pytest.fixture
-async def review(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.review.url, timeout=10) as client:
+async def review(system: System, keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
+    """Review, as the first reviewer."""
+    async with httpx.AsyncClient(
+        base_url=system.review.url, timeout=10, headers=bearer(keys.reviewer)
+    ) as client:
         yield client

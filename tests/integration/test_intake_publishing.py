@@ -10,10 +10,11 @@ import asyncpg
 from shared.contract import Topology
 from tests.apps import eventually, intake_app, running
 from tests.fixtures import a_proposal
+from tests.keys import Keys, bearer
 
 
 async def test_a_submission_is_published_persistent_in_the_envelope_and_leaves_the_outbox(
-    database_url: str, amqp_url: str, topology: Topology, pool: asyncpg.Pool
+    database_url: str, amqp_url: str, topology: Topology, pool: asyncpg.Pool, keys: Keys
 ) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
@@ -28,7 +29,9 @@ async def test_a_submission_is_published_persistent_in_the_envelope_and_leaves_t
 
         async with running(intake_app(database_url, amqp_url, topology)) as intake:
             answer = await intake.post(
-                "/v1/proposals", json=a_proposal(), headers={"X-Correlation-ID": "corr-1"}
+                "/v1/proposals",
+                json=a_proposal(),
+                headers={"X-Correlation-ID": "corr-1", **bearer(keys.submitter)},
             )
             assert answer.status_code == 202
             message = await asyncio.wait_for(received.get(), 10)

@@ -21,6 +21,7 @@ from tests.apps import (
     running,
 )
 from tests.fixtures import a_proposal
+from tests.keys import Keys, bearer
 
 
 def intake_event(event_type: str, proposal_id: uuid.UUID, data: dict[str, Any]) -> Envelope:
@@ -36,8 +37,11 @@ def intake_event(event_type: str, proposal_id: uuid.UUID, data: dict[str, Any]) 
 
 
 @pytest.fixture
-async def review(database_url: str, amqp_url: str, topology: Topology) -> AsyncIterator[httpx.AsyncClient]:
+async def review(
+    database_url: str, amqp_url: str, topology: Topology, keys: Keys
+) -> AsyncIterator[httpx.AsyncClient]:
     async with running(review_app(database_url, amqp_url, topology)) as client:
+        client.headers.update(bearer(keys.reviewer))
         yield client
 
 

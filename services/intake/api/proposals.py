@@ -1,58 +1,240 @@
-"""Submitting systems' routes: submit a proposal, read it back."""
+"""Submitting systems' routes: submit, read, list, revise and withdraw their own proposals."""
 
+import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+import rfc8785
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import repository
 from services.intake.api.deps import Context
-from shared.contract import PROPOSAL_SUBMITTED, new_envelope
+from services.intake.repository import IdempotencyKeyReused, StoredAnswer
+from shared.access import Caller
+from shared.access.http import Submitter
+from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, new_envelope
+from shared.db import Connection
 from shared.http import Problem
+from shared.lifecycle import ALLOWED_MOVES, Status
 from shared.proposal import ProposalBody
+from shared.rounds import RoundBook
 from shared.rules import check_proposal
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=200, description="Repeat a request safely: the same key and body answer the same result"
+    ),
+]
 
-def _correlation_id(request: Request) -> str:
-    return request.headers.get("x-correlation-id") or str(uuid.uuid4())
+
+class WithdrawalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=5_000)
 
 
-@router.post("", status_code=202)
-async def submit(ctx: Context, request: Request, body: ProposalBody) -> JSONResponse:
-    if broken := check_proposal(body, ctx.rounds):
+def not_found(proposal_id: UUID) -> Problem:
+    return Problem(404, "Proposal not found", f"no proposal {proposal_id} of yours")
+
+
+def check_rules(body: ProposalBody, rounds: RoundBook) -> None:
+    if broken := check_proposal(body, rounds):
         errors = [{"field": v.field, "rule": v.rule, "message": v.message} for v in broken]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise Problem(422, "Proposal breaks the round's rules", detail, errors=errors)
-    # The data published is the proposal exactly as posted (already parsed and cached by FastAPI).
-    posted: dict[str, Any] = await request.json()
-    envelope = new_envelope(
-        PROPOSAL_SUBMITTED,
-        uuid.uuid4(),
-        datetime.now(UTC),
-        posted,
-        actor={"name": "submitter"},
-        source="intake-api",
-        correlation_id=_correlation_id(request),
+
+
+def refuse_move(current: str, attempted: Status) -> Problem:
+    allowed = [s.value for s in ALLOWED_MOVES[Status(current)]]
+    moves = ", ".join(allowed) or "none (final status)"
+    return Problem(
+        409,
+        "Move not allowed",
+        f"cannot move to '{attempted.value}': proposal is '{current}'; allowed moves: {moves}",
+        current_status=current,
+        allowed_moves=allowed,
     )
-    await repository.record_submission(ctx.pool, envelope, posted)
-    ctx.relay.poke()
-    location = f"/v1/proposals/{envelope.proposal_id}"
-    answer = {
-        "proposal_id": str(envelope.proposal_id),
-        "status": "submitted",
-        "submitted_at": envelope.occurred_at.isoformat(),
+
+
+def request_hash(request: Request, posted: Any) -> bytes:
+    return hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + rfc8785.dumps(posted)).digest()
+
+
+def metadata(caller: Caller, request: Request) -> dict[str, Any]:
+    return {
+        "actor": caller.as_actor(),
+        "source": "intake-api",
+        "correlation_id": request.headers.get("x-correlation-id") or str(uuid.uuid4()),
     }
-    return JSONResponse(answer, status_code=202, headers={"Location": location})
+
+
+def answer(stored: StoredAnswer) -> JSONResponse:
+    headers = {"Location": stored.location} if stored.location else None
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+
+
+async def _once(
+    ctx: Context,
+    caller: Caller,
+    request: Request,
+    idempotency_key: str | None,
+    work: Callable[[Connection], Awaitable[StoredAnswer]],
+) -> JSONResponse:
+    """Runs `work` in one transaction; with an Idempotency-Key, at most once per key and request."""
+    posted = await request.json() if await request.body() else None
+    try:
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            if idempotency_key is not None:
+                digest = request_hash(request, posted)
+                stored = await repository.claim_idempotency_key(conn, caller.name, idempotency_key, digest)
+                if stored is not None:
+                    return answer(stored)
+            result = await work(conn)
+            if idempotency_key is not None:
+                await repository.save_answer(conn, caller.name, idempotency_key, result)
+    except IdempotencyKeyReused:
+        raise Problem(
+            422,
+            "Idempotency-Key reused",
+            "this Idempotency-Key was used before with a different request",
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "rule": "same_request",
+                    "message": "key used for another request",
+                }
+            ],
+        ) from None
+    ctx.relay.worker.poke()
+    return answer(result)
+
+
+@router.post("", status_code=202)
+async def submit(
+    ctx: Context,
+    caller: Submitter,
+    request: Request,
+    body: ProposalBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    check_rules(body, ctx.rounds)
+    # The data published is the proposal exactly as posted (parsed once already, cached by the request).
+    posted: dict[str, Any] = await request.json()
+
+    async def work(conn: Connection) -> StoredAnswer:
+        envelope = new_envelope(
+            PROPOSAL_SUBMITTED, uuid.uuid4(), datetime.now(UTC), posted, **metadata(caller, request)
+        )
+        await repository.insert_proposal(conn, envelope, caller.name, posted)
+        await repository.add_to_outbox(conn, envelope)
+        body = {
+            "proposal_id": str(envelope.proposal_id),
+            "status": Status.SUBMITTED.value,
+            "submitted_at": envelope.occurred_at.isoformat(),
+        }
+        return StoredAnswer(202, body, f"/v1/proposals/{envelope.proposal_id}")
+
+    return await _once(ctx, caller, request, idempotency_key, work)
+
+
+@router.get("")
+async def list_proposals(
+    ctx: Context,
+    caller: Submitter,
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    try:
+        before = repository.decode_cursor(cursor) if cursor else None
+    except ValueError:
+        raise Problem(
+            422,
+            "Invalid cursor",
+            "cursor must be a next_cursor this API returned",
+            errors=[{"field": "cursor", "rule": "cursor", "message": "not a cursor of this list"}],
+        ) from None
+    items, next_cursor = await repository.list_own_proposals(
+        ctx.pool, caller.name, status.value if status else None, limit, before
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/{proposal_id}")
-async def get_proposal(ctx: Context, proposal_id: UUID) -> dict[str, Any]:
-    view = await repository.get_proposal(ctx.pool, proposal_id)
+async def get_proposal(ctx: Context, caller: Submitter, proposal_id: UUID) -> dict[str, Any]:
+    view = await repository.get_own_proposal(ctx.pool, proposal_id, caller.name)
     if view is None:
-        raise Problem(404, "Proposal not found", f"no proposal {proposal_id}")
+        raise not_found(proposal_id)
     return view
+
+
+@router.put("/{proposal_id}", status_code=202)
+async def revise(
+    ctx: Context,
+    caller: Submitter,
+    request: Request,
+    proposal_id: UUID,
+    body: ProposalBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    check_rules(body, ctx.rounds)
+    posted: dict[str, Any] = await request.json()
+
+    async def work(conn: Connection) -> StoredAnswer:
+        current = await repository.lock_own_proposal(conn, proposal_id, caller.name)
+        if current is None:
+            raise not_found(proposal_id)
+        if current["status"] != Status.REVISION_REQUESTED:
+            raise refuse_move(current["status"], Status.SUBMITTED)
+        envelope = new_envelope(
+            PROPOSAL_REVISED, proposal_id, datetime.now(UTC), posted, **metadata(caller, request)
+        )
+        await repository.record_revision(conn, envelope, posted)
+        await repository.add_to_outbox(conn, envelope)
+        answer = {
+            "proposal_id": str(proposal_id),
+            "status": "submitted",
+            "revised_at": envelope.occurred_at.isoformat(),
+        }
+        return StoredAnswer(202, answer, f"/v1/proposals/{proposal_id}")
+
+    return await _once(ctx, caller, request, idempotency_key, work)
+
+
+@router.post("/{proposal_id}/withdrawal", status_code=202)
+async def withdraw(
+    ctx: Context,
+    caller: Submitter,
+    request: Request,
+    proposal_id: UUID,
+    body: WithdrawalIn,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def work(conn: Connection) -> StoredAnswer:
+        current = await repository.lock_own_proposal(conn, proposal_id, caller.name)
+        if current is None:
+            raise not_found(proposal_id)
+        if Status.WITHDRAWN not in ALLOWED_MOVES[Status(current["status"])]:
+            raise refuse_move(current["status"], Status.WITHDRAWN)
+        data = {"reason": body.reason}
+        envelope = new_envelope(
+            PROPOSAL_WITHDRAWN, proposal_id, datetime.now(UTC), data, **metadata(caller, request)
+        )
+        await repository.record_withdrawal(conn, envelope)
+        await repository.add_to_outbox(conn, envelope)
+        answer = {
+            "proposal_id": str(proposal_id),
+            "status": "withdrawn",
+            "withdrawn_at": envelope.occurred_at.isoformat(),
+        }
+        return StoredAnswer(202, answer, f"/v1/proposals/{proposal_id}")
+
+    return await _once(ctx, caller, request, idempotency_key, work)

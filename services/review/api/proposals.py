@@ -12,12 +12,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.review.api.deps import Context
 from services.review.application import StaleVersion
-from services.review.domain.commands import Command, ValidateProposal, VerifyProposal
+from services.review.domain.commands import (
+    Command,
+    RecordSelection,
+    RegisterNationally,
+    RequestRevision,
+    ValidateProposal,
+    VerifyProposal,
+)
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.domain.state import Status
 from services.review.eventstore.base import ConcurrencyError
 from services.review.queries import ListFilter, decode_cursor, get_view, list_views
 from services.review.views import event_view
+from shared.access import Caller
+from shared.access.http import Reader, Reviewer
 from shared.http import Problem
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
@@ -38,6 +47,21 @@ class ValidationIn(_Body):
     notes: str = Field(default="", max_length=10_000)
 
 
+class RevisionRequestIn(_Body):
+    reasons: list[Annotated[str, Field(min_length=1, max_length=2_000)]] = Field(min_length=1, max_length=50)
+    notes: str = Field(default="", max_length=10_000)
+
+
+class NationalRegistrationIn(_Body):
+    sinovik_reference: str = Field(min_length=1, max_length=200)
+
+
+class SelectionIn(_Body):
+    stage: Literal["top99", "top45", "winner"]
+    outcome: Literal["selected", "not_selected"]
+    notes: str = Field(default="", max_length=10_000)
+
+
 def not_found(proposal_id: UUID) -> Problem:
     return Problem(404, "Proposal not found", f"no proposal {proposal_id}")
 
@@ -54,6 +78,7 @@ def parse_if_match(header: str | None) -> int | None:
 @router.get("")
 async def list_proposals(
     ctx: Context,
+    _: Reader,
     status: Status | None = None,
     agency: str | None = None,
     regency: str | None = None,
@@ -76,7 +101,7 @@ async def list_proposals(
 
 
 @router.get("/{proposal_id}")
-async def get_proposal(ctx: Context, proposal_id: UUID) -> JSONResponse:
+async def get_proposal(ctx: Context, _: Reader, proposal_id: UUID) -> JSONResponse:
     view = await get_view(ctx.pool, proposal_id)
     if view is None:
         raise not_found(proposal_id)
@@ -84,50 +109,103 @@ async def get_proposal(ctx: Context, proposal_id: UUID) -> JSONResponse:
 
 
 @router.get("/{proposal_id}/history")
-async def get_history(ctx: Context, proposal_id: UUID) -> dict[str, Any]:
+async def get_history(ctx: Context, _: Reader, proposal_id: UUID) -> dict[str, Any]:
     history = await ctx.service.store.read_stream(proposal_id)
     if not history:
         raise not_found(proposal_id)
     return {"proposal_id": str(proposal_id), "events": [event_view(event) for event in history]}
 
 
+IfMatch = Annotated[
+    str | None, Header(description='The ETag the decision was made on, e.g. "3" (412 if stale)')
+]
+
+
 @router.post("/{proposal_id}/verification")
 async def verify(
     ctx: Context,
+    caller: Reviewer,
     request: Request,
     proposal_id: UUID,
     body: VerificationIn,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     def command(at: datetime) -> Command:
         return VerifyProposal(at=at, outcome=body.outcome, checklist=body.checklist, notes=body.notes)
 
-    return await _decide(ctx, request, proposal_id, command, if_match)
+    return await _decide(ctx, caller, request, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/validation")
 async def validate(
     ctx: Context,
+    caller: Reviewer,
     request: Request,
     proposal_id: UUID,
     body: ValidationIn,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     def command(at: datetime) -> Command:
         return ValidateProposal(at=at, outcome=body.outcome, notes=body.notes)
 
-    return await _decide(ctx, request, proposal_id, command, if_match)
+    return await _decide(ctx, caller, request, proposal_id, command, if_match)
+
+
+@router.post("/{proposal_id}/revision-request")
+async def request_revision(
+    ctx: Context,
+    caller: Reviewer,
+    request: Request,
+    proposal_id: UUID,
+    body: RevisionRequestIn,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    def command(at: datetime) -> Command:
+        return RequestRevision(at=at, reasons=tuple(body.reasons), notes=body.notes)
+
+    return await _decide(ctx, caller, request, proposal_id, command, if_match)
+
+
+@router.post("/{proposal_id}/national-registration")
+async def register_nationally(
+    ctx: Context,
+    caller: Reviewer,
+    request: Request,
+    proposal_id: UUID,
+    body: NationalRegistrationIn,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    def command(at: datetime) -> Command:
+        return RegisterNationally(at=at, sinovik_reference=body.sinovik_reference)
+
+    return await _decide(ctx, caller, request, proposal_id, command, if_match)
+
+
+@router.post("/{proposal_id}/selection")
+async def record_selection(
+    ctx: Context,
+    caller: Reviewer,
+    request: Request,
+    proposal_id: UUID,
+    body: SelectionIn,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    def command(at: datetime) -> Command:
+        return RecordSelection(at=at, stage=body.stage, outcome=body.outcome, notes=body.notes)
+
+    return await _decide(ctx, caller, request, proposal_id, command, if_match)
 
 
 async def _decide(
     ctx: Context,
+    caller: Caller,
     request: Request,
     proposal_id: UUID,
     command: Callable[[datetime], Command],
     if_match: str | None,
 ) -> JSONResponse:
     metadata = {
-        "actor": {"name": "reviewer"},
+        "actor": caller.as_actor(),
         "correlation_id": request.headers.get("x-correlation-id") or str(uuid.uuid4()),
         "causation_id": None,
         "source": "review-api",

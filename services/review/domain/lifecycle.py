@@ -49,7 +49,7 @@ def decide(command: Command, state: ProposalState | None) -> list[ev.DomainEvent
     if state is None:
         raise ProposalNotFound()
     event = _event_for(command, state)
-    target = evolve(state, event).status
+    target = status_after(event)
     if target not in ALLOWED_MOVES[state.status]:
         raise TransitionRefused(state.status, target.value)
     return [event]
@@ -84,40 +84,59 @@ def _event_for(command: Command, state: ProposalState) -> ev.DomainEvent:
     raise TypeError(f"unknown command {command!r}")  # pragma: no cover - the match is exhaustive
 
 
+# The status each kind of event leads to. A selection's depends on its stage and outcome.
+_STATUS_AFTER: dict[type[ev.DomainEvent], Status] = {
+    ev.ProposalSubmitted: Status.SUBMITTED,
+    ev.ProposalRevised: Status.SUBMITTED,
+    ev.ProposalWithdrawn: Status.WITHDRAWN,
+    ev.ProposalVerified: Status.VERIFIED,
+    ev.VerificationFailed: Status.VERIFICATION_FAILED,
+    ev.ProposalValidated: Status.VALIDATED,
+    ev.ValidationFailed: Status.VALIDATION_FAILED,
+    ev.RevisionRequested: Status.REVISION_REQUESTED,
+    ev.ProposalRegistered: Status.REGISTERED,
+}
+
+
+def status_after(event: ev.DomainEvent) -> Status:
+    """The status a proposal has right after `event`, whatever it had before."""
+    if isinstance(event, ev.SelectionRecorded):
+        return Status(event.stage) if event.outcome == "selected" else Status.NOT_SELECTED
+    return _STATUS_AFTER[type(event)]
+
+
 def evolve(state: ProposalState | None, event: ev.DomainEvent) -> ProposalState:
+    status = status_after(event)
     if isinstance(event, ev.ProposalSubmitted):
         return ProposalState(
-            status=Status.SUBMITTED, proposal=event.proposal, submitted_at=event.at, updated_at=event.at
+            status=status, proposal=event.proposal, submitted_at=event.at, updated_at=event.at
         )
     if state is None:
         raise ValueError(f"{event.type} cannot start a stream")
-    moved = state.model_copy(update={"updated_at": event.at})
+    moved = state.model_copy(update={"status": status, "updated_at": event.at})
     match event:
         case ev.ProposalRevised(proposal=proposal):
-            return moved.model_copy(
-                update={"status": Status.SUBMITTED, "proposal": proposal, "revisions": state.revisions + 1}
-            )
+            return moved.model_copy(update={"proposal": proposal, "revisions": state.revisions + 1})
         case ev.ProposalWithdrawn(reason=reason):
-            return moved.model_copy(update={"status": Status.WITHDRAWN, "withdrawal_reason": reason})
+            return moved.model_copy(update={"withdrawal_reason": reason})
         case ev.ProposalVerified() | ev.VerificationFailed():
-            status = Status.VERIFIED if isinstance(event, ev.ProposalVerified) else Status.VERIFICATION_FAILED
-            outcome = "passed" if status is Status.VERIFIED else "failed"
+            outcome = "passed" if isinstance(event, ev.ProposalVerified) else "failed"
             record = {"outcome": outcome, "at": event.at, "checklist": event.checklist, "notes": event.notes}
-            return moved.model_copy(update={"status": status, "verification": record})
+            return moved.model_copy(update={"verification": record})
         case ev.ProposalValidated() | ev.ValidationFailed():
-            status = Status.VALIDATED if isinstance(event, ev.ProposalValidated) else Status.VALIDATION_FAILED
-            record = {"outcome": "passed" if status is Status.VALIDATED else "failed", "at": event.at}
-            record["notes"] = event.notes
-            return moved.model_copy(update={"status": status, "validation": record})
+            outcome = "passed" if isinstance(event, ev.ProposalValidated) else "failed"
+            return moved.model_copy(
+                update={"validation": {"outcome": outcome, "at": event.at, "notes": event.notes}}
+            )
         case ev.RevisionRequested(reasons=reasons, notes=notes):
-            request = {"reasons": reasons, "notes": notes, "at": event.at}
-            return moved.model_copy(update={"status": Status.REVISION_REQUESTED, "revision_request": request})
+            return moved.model_copy(
+                update={"revision_request": {"reasons": reasons, "notes": notes, "at": event.at}}
+            )
         case ev.ProposalRegistered(sinovik_reference=reference):
-            return moved.model_copy(update={"status": Status.REGISTERED, "sinovik_reference": reference})
+            return moved.model_copy(update={"sinovik_reference": reference})
         case ev.SelectionRecorded(stage=stage, outcome=outcome, notes=notes):
-            status = Status(stage) if outcome == "selected" else Status.NOT_SELECTED
             result = {"stage": stage, "outcome": outcome, "notes": notes, "at": event.at}
-            return moved.model_copy(update={"status": status, "selections": [*state.selections, result]})
+            return moved.model_copy(update={"selections": [*state.selections, result]})
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover
 
 

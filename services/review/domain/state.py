@@ -1,44 +1,13 @@
-"""A proposal's state as folded from its events, and the lifecycle table of PRODUCT.md."""
+"""A proposal's state as folded from its events."""
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.lifecycle import ALLOWED_MOVES, Status
 
-class Status(StrEnum):
-    SUBMITTED = "submitted"
-    REVISION_REQUESTED = "revision_requested"
-    VERIFIED = "verified"
-    VALIDATED = "validated"
-    REGISTERED = "registered"
-    TOP99 = "top99"
-    TOP45 = "top45"
-    WINNER = "winner"
-    NOT_SELECTED = "not_selected"
-    VERIFICATION_FAILED = "verification_failed"
-    VALIDATION_FAILED = "validation_failed"
-    WITHDRAWN = "withdrawn"
-
-
-S = Status
-
-# Every move the lifecycle allows, from each status. Anything else is refused.
-ALLOWED_MOVES: dict[Status, tuple[Status, ...]] = {
-    S.SUBMITTED: (S.VERIFIED, S.VERIFICATION_FAILED, S.REVISION_REQUESTED, S.WITHDRAWN),
-    S.REVISION_REQUESTED: (S.SUBMITTED, S.WITHDRAWN),
-    S.VERIFIED: (S.VALIDATED, S.VALIDATION_FAILED, S.REVISION_REQUESTED, S.WITHDRAWN),
-    S.VALIDATED: (S.REGISTERED, S.WITHDRAWN),
-    S.REGISTERED: (S.TOP99, S.NOT_SELECTED),
-    S.TOP99: (S.TOP45, S.NOT_SELECTED),
-    S.TOP45: (S.WINNER, S.NOT_SELECTED),
-    S.WINNER: (),
-    S.NOT_SELECTED: (),
-    S.VERIFICATION_FAILED: (),
-    S.VALIDATION_FAILED: (),
-    S.WITHDRAWN: (),
-}
+__all__ = ["ALLOWED_MOVES", "ProposalState", "Status"]
 
 
 class ProposalState(BaseModel):

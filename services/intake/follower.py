@@ -1,0 +1,68 @@
+"""Intake follows review's `proposal.status_changed` into its own view of each proposal.
+
+Applying an announcement is idempotent and order-proof: it carries the review stream version, and a
+version not newer than the one intake holds changes nothing. A message that is not a status change
+of the contract is rejected without requeue and goes to the queue's dead-letter queue.
+"""
+
+import logging
+from typing import Any
+
+import asyncpg
+from faststream import AckPolicy
+from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+from pydantic import ValidationError
+
+from services.intake.repository import apply_status_change
+from shared.broker import exchange
+from shared.contract import PROPOSAL_STATUS_CHANGED, Envelope, Topology
+from shared.lifecycle import Status
+
+log = logging.getLogger(__name__)
+
+
+def review_events_queue(topology: Topology) -> RabbitQueue:
+    return RabbitQueue(
+        topology.intake_queue,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key=PROPOSAL_STATUS_CHANGED,
+        arguments={
+            "x-dead-letter-exchange": topology.dead_letter_exchange,
+            "x-dead-letter-routing-key": topology.intake_queue,
+        },
+    )
+
+
+async def _raw_body(message: Any) -> bytes:
+    return bytes(message.body)
+
+
+def attach_follower(broker: RabbitBroker, topology: Topology, pool: asyncpg.Pool) -> None:
+    @broker.subscriber(
+        review_events_queue(topology),
+        exchange(topology.review_exchange),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_raw_body,
+        channel=Channel(prefetch_count=32),
+    )
+    async def follow_status(body: bytes, message: RabbitMessage) -> None:
+        try:
+            envelope = Envelope.model_validate_json(body)
+            status = Status(envelope.data["status"])
+            version = int(envelope.data["version"])
+        except (ValidationError, KeyError, ValueError, TypeError) as error:
+            log.error("not a status change, dead-lettered: %s", error)
+            await message.reject(requeue=False)
+            return
+        detail = {k: v for k, v in envelope.data.items() if k not in ("status", "version", "position")}
+        try:
+            await apply_status_change(
+                pool, envelope.proposal_id, status.value, version, detail, envelope.occurred_at
+            )
+        except Exception as error:  # the database is away: keep the message
+            log.warning("status change not applied yet, requeued: %s", error)
+            await message.nack(requeue=True)
+            return
+        await message.ack()

@@ -1,0 +1,16 @@
+"""Counts for the status board."""
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from services.review.api.deps import Context
+from services.review.queries import stats
+from shared.access.http import Reader
+
+router = APIRouter(prefix="/v1/stats", tags=["stats"])
+
+
+@router.get("")
+async def get_stats(ctx: Context, _: Reader) -> dict[str, Any]:
+    return await stats(ctx.pool)
