@@ -43,6 +43,14 @@ def check_proposal(proposal: ProposalBody, book: RoundBook) -> list[Violation]:
     ]
 
 
+def check_revision(original_round: int, revision: ProposalBody) -> list[Violation]:
+    """What a revision must keep from the proposal it revises."""
+    if revision.round != original_round:
+        message = f"a revision stays in round {original_round}; submit anew for round {revision.round}"
+        return [Violation("round", "same_round", message)]
+    return []
+
+
 def _check_group_and_category(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
     found: list[Violation] = []
     group = rules.groups.get(proposal.group)

@@ -90,7 +90,8 @@ async def insert_proposal(conn: Connection, envelope: Envelope, owner: str, body
 async def lock_own_proposal(conn: Connection, proposal_id: UUID, owner: str) -> asyncpg.Record | None:
     """The owner's proposal, locked until the transaction ends (so two revisions cannot both pass)."""
     return await conn.fetchrow(
-        "SELECT proposal_id, status FROM intake.proposals WHERE proposal_id = $1 AND owner = $2 FOR UPDATE",
+        "SELECT proposal_id, status, (body->>'round')::int AS round FROM intake.proposals"
+        " WHERE proposal_id = $1 AND owner = $2 FOR UPDATE",
         proposal_id,
         owner,
     )

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from shared.proposal import ProposalBody
 from shared.rounds import shipped_rounds
-from shared.rules import Violation, check_proposal, years_before
+from shared.rules import Violation, check_proposal, check_revision, years_before
 from tests.fixtures import a_proposal, demo_proposals
 
 
@@ -116,3 +116,9 @@ def test_the_shape_of_a_proposal_is_checked_before_its_rules(change: dict[str, A
     with pytest.raises(ValidationError) as refused:
         ProposalBody.model_validate(a_proposal(**change))
     assert field in {".".join(str(part) for part in error["loc"]) for error in refused.value.errors()}
+
+
+def test_a_revision_stays_in_its_round() -> None:
+    assert check_revision(2023, ProposalBody.model_validate(a_proposal())) == []
+    [moved] = check_revision(2022, ProposalBody.model_validate(a_proposal()))
+    assert (moved.field, moved.rule) == ("round", "same_round")

@@ -23,7 +23,7 @@ from shared.http import Problem
 from shared.lifecycle import ALLOWED_MOVES, Status
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook
-from shared.rules import check_proposal
+from shared.rules import Violation, check_proposal, check_revision
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
@@ -45,11 +45,15 @@ def not_found(proposal_id: UUID) -> Problem:
     return Problem(404, "Proposal not found", f"no proposal {proposal_id} of yours")
 
 
+def rules_problem(broken: list[Violation]) -> Problem:
+    errors = [{"field": v.field, "rule": v.rule, "message": v.message} for v in broken]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return Problem(422, "Proposal breaks the round's rules", detail, errors=errors)
+
+
 def check_rules(body: ProposalBody, rounds: RoundBook) -> None:
     if broken := check_proposal(body, rounds):
-        errors = [{"field": v.field, "rule": v.rule, "message": v.message} for v in broken]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise Problem(422, "Proposal breaks the round's rules", detail, errors=errors)
+        raise rules_problem(broken)
 
 
 def refuse_move(current: str, attempted: Status) -> Problem:
@@ -194,6 +198,8 @@ async def revise(
             raise not_found(proposal_id)
         if current["status"] != Status.REVISION_REQUESTED:
             raise refuse_move(current["status"], Status.SUBMITTED)
+        if broken := check_revision(current["round"], body):
+            raise rules_problem(broken)
         envelope = new_envelope(
             PROPOSAL_REVISED, proposal_id, datetime.now(UTC), posted, **metadata(caller, request)
         )

@@ -1,0 +1,127 @@
+"""Review's use cases on the in-memory event store: no database, no broker."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.review.application import ReviewService, StaleVersion, UnprocessableMessage
+from services.review.domain.commands import RequestRevision, VerifyProposal
+from services.review.domain.lifecycle import ProposalNotFound
+from services.review.eventstore.base import ConcurrencyError, RecordedEvent
+from services.review.eventstore.memory import InMemoryEventStore
+from services.review.status_publisher import status_changed
+from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, new_envelope
+from tests.fixtures import a_proposal
+
+NOW = datetime(2023, 4, 10, 8, tzinfo=UTC)
+REVIEWER = {"actor": {"name": "Rina"}, "correlation_id": "c-1", "source": "test"}
+
+
+def intake_event(event_type: str, proposal_id: uuid.UUID, data: dict[str, Any]) -> Envelope:
+    return new_envelope(
+        event_type, proposal_id, NOW, data, actor={"name": "Portal"}, source="test", correlation_id="c-0"
+    )
+
+
+@pytest.fixture
+def service() -> ReviewService:
+    return ReviewService(InMemoryEventStore(), clock=lambda: NOW)
+
+
+async def test_records_an_intake_event_under_its_own_id_once(service: ReviewService) -> None:
+    envelope = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal())
+    first = await service.record_intake_event(envelope)
+    again = await service.record_intake_event(envelope)
+    assert (first.recorded, again.recorded) == (True, False)
+    [event] = await service.store.read_stream(envelope.proposal_id)
+    assert event.event_id == envelope.event_id
+    assert event.metadata["actor"] == {"name": "Portal"}
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "reason"),
+    [
+        ("proposal.renamed", {}, "unknown event type"),
+        (PROPOSAL_SUBMITTED, {"title": "only"}, "not a valid proposal"),
+        (PROPOSAL_SUBMITTED, a_proposal(round=1999), "round 1999 is not open"),
+        (PROPOSAL_WITHDRAWN, {}, "data.reason"),
+    ],
+)
+async def test_refuses_what_no_retry_can_fix(
+    service: ReviewService, event_type: str, data: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(UnprocessableMessage, match=reason):
+        await service.record_intake_event(intake_event(event_type, uuid.uuid4(), data))
+
+
+async def test_a_revision_before_its_submission_finds_no_proposal(service: ReviewService) -> None:
+    with pytest.raises(ProposalNotFound):
+        await service.record_intake_event(intake_event(PROPOSAL_REVISED, uuid.uuid4(), a_proposal()))
+
+
+async def test_a_decision_on_a_stale_version_is_refused(service: ReviewService) -> None:
+    proposal_id = uuid.uuid4()
+    await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    with pytest.raises(StaleVersion) as stale:
+        await service.decide(
+            proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER, if_match=3
+        )
+    assert (stale.value.expected, stale.value.actual) == (3, 1)
+    result = await service.decide(
+        proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER, if_match=1
+    )
+    assert result.stream_version == 2
+
+
+class InterleavingStore(InMemoryEventStore):
+    """Lets another reviewer decide between one reviewer's read and append."""
+
+    between: Callable[[], Awaitable[Any]] | None = None
+
+    async def read_stream(self, stream_id: uuid.UUID, until: datetime | None = None) -> list[RecordedEvent]:
+        events = await super().read_stream(stream_id, until)
+        if self.between is not None:
+            step, self.between = self.between, None
+            await step()
+        return events
+
+
+async def test_a_decision_made_on_a_version_that_moved_on_is_refused_not_applied() -> None:
+    store = InterleavingStore()
+    service = ReviewService(store, clock=lambda: NOW)
+    proposal_id = uuid.uuid4()
+    await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    budi = {**REVIEWER, "actor": {"name": "Budi"}}
+    store.between = lambda: service.decide(
+        proposal_id, lambda at: VerifyProposal(at=at, outcome="failed"), budi
+    )
+    with pytest.raises(ConcurrencyError):
+        await service.decide(proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER)
+    events = await store.read_stream(proposal_id)
+    assert [(e.type, e.metadata["actor"]["name"]) for e in events[1:]] == [("VerificationFailed", "Budi")]
+
+
+async def test_announces_each_status_change_with_what_the_submitter_needs(service: ReviewService) -> None:
+    proposal_id = uuid.uuid4()
+    await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    await service.decide(
+        proposal_id, lambda at: RequestRevision(at=at, reasons=("tambahkan data",), notes="n"), REVIEWER
+    )
+    submitted, asked = await service.store.read_stream(proposal_id)
+    first, second = status_changed(submitted), status_changed(asked)
+    assert first.data["status"] == "submitted"
+    assert second.data | {"decided_at": None} == {
+        "status": "revision_requested",
+        "version": 2,
+        "position": 2,
+        "cause": "RevisionRequested",
+        "decided_at": None,
+        "reasons": ["tambahkan data"],
+        "notes": "n",
+    }
+    assert second.metadata.causation_id == str(asked.event_id)
+    assert second.metadata.correlation_id == "c-1"
+    assert status_changed(asked).event_id == second.event_id  # announced again, recognisably the same
