@@ -1,26 +1,80 @@
-"""Declares the broker topology of the message contract: exchanges, and the dead-letter queue."""
+"""The broker side of the message contract, declared once for both services: exchanges, the consuming
+queues with their dead-letter queues, and how an envelope travels as an AMQP message."""
+
+import asyncio
 
 from aio_pika import DeliveryMode, Message
-from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
-from shared.contract import Topology
+from shared.contract import INTAKE_EVENT_TYPES, PROPOSAL_STATUS_CHANGED, Topology
+
+# A confirm that has not come after this long is treated as a failed publish (and published again).
+PUBLISH_TIMEOUT_SECONDS = 10.0
+# A last resort against a message that kills its consumer every time it is delivered: the broker
+# dead-letters it after this many deliveries, far above any retry path the consumers take themselves.
+DELIVERY_LIMIT = 1000
 
 
 def exchange(name: str) -> RabbitExchange:
     return RabbitExchange(name, type=ExchangeType.TOPIC, durable=True)
 
 
+def _consuming_queue(name: str, topology: Topology, routing_key: str) -> RabbitQueue:
+    return RabbitQueue(
+        name,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key=routing_key,
+        arguments={
+            "x-dead-letter-exchange": topology.dead_letter_exchange,
+            # Dead letters keep the name of the queue they left, so each lands in its own ".dead" queue.
+            "x-dead-letter-routing-key": name,
+            "x-delivery-limit": DELIVERY_LIMIT,
+        },
+    )
+
+
+def intake_events_queue(topology: Topology) -> RabbitQueue:
+    """Review consumes intake's events from here."""
+    return _consuming_queue(topology.review_queue, topology, "proposal.*")
+
+
+def review_events_queue(topology: Topology) -> RabbitQueue:
+    """Intake follows review's status changes from here."""
+    return _consuming_queue(topology.intake_queue, topology, PROPOSAL_STATUS_CHANGED)
+
+
+def new_broker(amqp_url: str) -> RabbitBroker:
+    # A message the broker cannot route to any queue is an error for the publisher (who keeps it and
+    # retries), never a silent drop.
+    return RabbitBroker(amqp_url, logger=None, default_channel=Channel(on_return_raises=True))
+
+
 async def declare_topology(broker: RabbitBroker, topology: Topology) -> None:
-    """Idempotent: every process declares what it relies on, so start-up order does not matter."""
+    """Declares every exchange, queue and binding of the contract. Idempotent. Both services do it at
+    start-up, so no event is published before the queue that must receive it exists."""
     for name in topology.all_exchanges():
         await broker.declare_exchange(exchange(name))
-    # Each consuming queue dead-letters under its own name as routing key, into its own ".dead" queue.
-    for source, dead in (
-        (topology.review_queue, topology.review_dead_letter_queue),
-        (topology.intake_queue, topology.intake_dead_letter_queue),
-    ):
+    consuming = (
+        (
+            intake_events_queue(topology),
+            topology.intake_exchange,
+            INTAKE_EVENT_TYPES,
+            topology.review_dead_letter_queue,
+        ),
+        (
+            review_events_queue(topology),
+            topology.review_exchange,
+            (PROPOSAL_STATUS_CHANGED,),
+            topology.intake_dead_letter_queue,
+        ),
+    )
+    for queue, source, routing_keys, dead in consuming:
+        declared = await broker.declare_queue(queue)
+        for routing_key in routing_keys:
+            await declared.bind(source, routing_key=routing_key)
         dead_queue = await broker.declare_queue(RabbitQueue(dead, queue_type=QueueType.QUORUM, durable=True))
-        await dead_queue.bind(topology.dead_letter_exchange, routing_key=source)
+        await dead_queue.bind(topology.dead_letter_exchange, routing_key=queue.name)
 
 
 def envelope_message(body: bytes, *, event_id: str, event_type: str, correlation_id: str) -> Message:
@@ -32,4 +86,14 @@ def envelope_message(body: bytes, *, event_id: str, event_type: str, correlation
         content_type="application/json",
         correlation_id=correlation_id,
         delivery_mode=DeliveryMode.PERSISTENT,
+    )
+
+
+async def publish_confirmed(
+    broker: RabbitBroker, message: Message, to: RabbitExchange, routing_key: str
+) -> None:
+    """Returns once the broker confirmed the message; raises otherwise (nack, unroutable, timeout, lost
+    connection), and the caller keeps the message to publish again."""
+    await asyncio.wait_for(
+        broker.publish(message, exchange=to, routing_key=routing_key, persist=True), PUBLISH_TIMEOUT_SECONDS
     )

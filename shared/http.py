@@ -8,6 +8,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.startup import UNREACHABLE
+
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -66,6 +68,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(422, "Invalid request", detail, errors=errors)
+
+    async def _unavailable(_: Request, error: Exception) -> JSONResponse:
+        # Nothing was acknowledged: the client may retry (with the same Idempotency-Key, if it sent one).
+        detail = f"a dependency is not reachable right now ({type(error).__name__}); retry shortly"
+        return problem_response(503, "Service unavailable", detail, {"Retry-After": "1"})
+
+    for unreachable in UNREACHABLE:
+        app.add_exception_handler(unreachable, _unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:

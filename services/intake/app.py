@@ -5,19 +5,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from faststream.rabbit import RabbitBroker
 
 from services.intake.api import proposals
 from services.intake.api.deps import IntakeContext
 from services.intake.follower import attach_follower
 from services.intake.relay import OutboxRelay
 from services.intake.settings import IntakeSettings
-from shared.broker import declare_topology
+from shared.broker import declare_topology, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
 from shared.rounds import shipped_rounds
+from shared.startup import keep_trying
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -26,10 +26,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, max_size=20)
-        broker = RabbitBroker(settings.amqp_url, logger=None)
+        pool = await keep_trying("PostgreSQL", lambda: create_pool(settings.database_url, max_size=20))
+        broker = new_broker(settings.amqp_url)
         attach_follower(broker, topology, pool)
-        await broker.connect()
+        await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)
         await broker.start()
         relay = OutboxRelay(pool, broker, topology)

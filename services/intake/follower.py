@@ -10,29 +10,16 @@ from typing import Any
 
 import asyncpg
 from faststream import AckPolicy
-from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitQueue
+from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
 from services.intake.repository import apply_status_change
-from shared.broker import exchange
-from shared.contract import PROPOSAL_STATUS_CHANGED, Envelope, Topology
+from shared.broker import exchange, review_events_queue
+from shared.contract import Envelope, Topology
 from shared.lifecycle import Status
 
 log = logging.getLogger(__name__)
-
-
-def review_events_queue(topology: Topology) -> RabbitQueue:
-    return RabbitQueue(
-        topology.intake_queue,
-        queue_type=QueueType.QUORUM,
-        durable=True,
-        routing_key=PROPOSAL_STATUS_CHANGED,
-        arguments={
-            "x-dead-letter-exchange": topology.dead_letter_exchange,
-            "x-dead-letter-routing-key": topology.intake_queue,
-        },
-    )
 
 
 async def _raw_body(message: Any) -> bytes:

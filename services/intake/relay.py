@@ -12,7 +12,7 @@ from itertools import groupby
 import asyncpg
 from faststream.rabbit import RabbitBroker
 
-from shared.broker import envelope_message, exchange
+from shared.broker import envelope_message, exchange, publish_confirmed
 from shared.contract import Topology
 from shared.worker import Worker
 
@@ -58,6 +58,4 @@ class OutboxRelay:
                 event_type=envelope["event_type"],
                 correlation_id=envelope["metadata"]["correlation_id"],
             )
-            await self._broker.publish(
-                message, exchange=self._exchange, routing_key=row["routing_key"], persist=True
-            )
+            await publish_confirmed(self._broker, message, self._exchange, row["routing_key"])

@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from faststream.rabbit import RabbitBroker
 
 from services.review.api import proposals, stats
 from services.review.api.deps import ReviewContext
@@ -16,11 +15,12 @@ from services.review.projection import StatusProjector
 from services.review.settings import ReviewSettings
 from services.review.status_publisher import StatusChangePublisher
 from services.review.wakeup import AppendWakeup
-from shared.broker import declare_topology
+from shared.broker import declare_topology, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
+from shared.startup import keep_trying
 
 
 def create_app(settings: ReviewSettings | None = None) -> FastAPI:
@@ -29,16 +29,16 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, max_size=20)
+        pool = await keep_trying("PostgreSQL", lambda: create_pool(settings.database_url, max_size=20))
         store = PostgresEventStore(pool)
         await store.start()
         service = ReviewService(store)
         projector = StatusProjector(pool)
-        broker = RabbitBroker(settings.amqp_url, logger=None)
+        broker = new_broker(settings.amqp_url)
         publisher = StatusChangePublisher(pool, broker, topology)
         wakeup = AppendWakeup(pool, projector.poke, publisher.worker.poke)
         attach_consumer(broker, topology, service, settings.consumer_concurrency)
-        await broker.connect()
+        await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)
         await broker.start()
         await wakeup.start()

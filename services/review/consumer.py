@@ -15,7 +15,7 @@ from typing import Any
 
 from aio_pika import DeliveryMode, Message
 from faststream import AckPolicy
-from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import Channel, RabbitBroker, RabbitExchange
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
@@ -23,30 +23,13 @@ from pydantic import ValidationError
 from services.review.application import ReviewService, UnprocessableMessage
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError
-from shared.broker import exchange
+from shared.broker import exchange, intake_events_queue, publish_confirmed
 from shared.contract import Envelope, Topology
 
 log = logging.getLogger(__name__)
 
 MAX_REFUSALS = 10
 DEAD_LETTER_REASON = "x-kipp-dead-letter-reason"
-# A last resort against a message that kills the process every time it is delivered: the broker
-# dead-letters it after this many deliveries. Far above any retry path the consumer itself takes.
-DELIVERY_LIMIT = 1000
-
-
-def intake_events_queue(topology: Topology) -> RabbitQueue:
-    return RabbitQueue(
-        topology.review_queue,
-        queue_type=QueueType.QUORUM,
-        durable=True,
-        routing_key="proposal.*",
-        arguments={
-            "x-dead-letter-exchange": topology.dead_letter_exchange,
-            "x-dead-letter-routing-key": topology.review_queue,
-            "x-delivery-limit": DELIVERY_LIMIT,
-        },
-    )
 
 
 async def _raw_body(message: Any) -> bytes:
@@ -122,16 +105,12 @@ async def _dead_letter(
         DEAD_LETTER_REASON: reason[:1000],
         "x-kipp-routing-key": raw.routing_key,
     }
-    await broker.publish(
-        Message(
-            raw.body,
-            headers=headers,
-            message_id=raw.message_id,
-            type=raw.type,
-            content_type=raw.content_type,
-            delivery_mode=DeliveryMode.PERSISTENT,
-        ),
-        exchange=dead,
-        routing_key=topology.review_queue,
-        persist=True,
+    message_out = Message(
+        raw.body,
+        headers=headers,
+        message_id=raw.message_id,
+        type=raw.type,
+        content_type=raw.content_type,
+        delivery_mode=DeliveryMode.PERSISTENT,
     )
+    await publish_confirmed(broker, message_out, dead, topology.review_queue)

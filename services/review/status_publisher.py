@@ -18,7 +18,7 @@ from services.review.domain.lifecycle import status_after
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import timestamp_text
 from services.review.eventstore.postgres import row_to_event
-from shared.broker import envelope_message, exchange
+from shared.broker import envelope_message, exchange, publish_confirmed
 from shared.contract import PROPOSAL_STATUS_CHANGED, Envelope, EnvelopeMetadata, Topology
 from shared.worker import Worker
 
@@ -100,6 +100,4 @@ class StatusChangePublisher:
                 event_type=envelope.event_type,
                 correlation_id=envelope.metadata.correlation_id,
             )
-            await self._broker.publish(
-                message, exchange=self._exchange, routing_key=PROPOSAL_STATUS_CHANGED, persist=True
-            )
+            await publish_confirmed(self._broker, message, self._exchange, PROPOSAL_STATUS_CHANGED)
