@@ -7,12 +7,15 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import TypeVar
 
 import asyncpg
 import typer
 
+from services.dead_letters import list_dead_letters, replay_dead_letters, sources
 from shared.access import Role, create_key, list_keys, revoke_key
+from shared.contract import Topology
 from shared.db import create_pool, ensure_database, migrate
 from shared.settings import CommonSettings
 
@@ -32,6 +35,46 @@ def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
             await pool.close()
 
     return asyncio.run(run())
+
+
+dead = typer.Typer(help="Dead letters: list them, replay them.", no_args_is_help=True)
+app.add_typer(dead, name="dead-letters")
+
+
+class DeadLetterQueue(StrEnum):
+    REVIEW = "review"
+    INTAKE = "intake"
+
+
+QueueOption = typer.Option(
+    DeadLetterQueue.REVIEW, "--queue", help="review: intake's events; intake: status changes"
+)
+
+
+@dead.command("list")
+def dead_letters_list(queue: DeadLetterQueue = QueueOption) -> None:
+    """Every dead letter in the queue, with why it is there; nothing is taken out."""
+    settings = CommonSettings()
+    name, _ = sources(Topology(settings.prefix))[queue.value]
+    letters = asyncio.run(list_dead_letters(settings.amqp_url, name))
+    for letter in letters:
+        typer.echo(f"{letter.message_id}  {letter.routing_key}  replayed {letter.replayed}x  {letter.reason}")
+    typer.echo(f"{len(letters)} dead letter(s) in {name}")
+
+
+@dead.command("replay")
+def dead_letters_replay(
+    queue: DeadLetterQueue = QueueOption,
+    message_id: str | None = typer.Option(None, "--id", help="Replay only the message with this id."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Replay at most this many."),
+) -> None:
+    """Publish dead letters again to where they were first sent, then remove them from the queue."""
+    settings = CommonSettings()
+    name, exchange = sources(Topology(settings.prefix))[queue.value]
+    replayed = asyncio.run(replay_dead_letters(settings.amqp_url, name, exchange, message_id, limit))
+    for letter in replayed:
+        typer.echo(f"replayed {letter.message_id} to {exchange} ({letter.routing_key})")
+    typer.echo(f"{len(replayed)} dead letter(s) replayed")
 
 
 @keys.command("create")

@@ -47,7 +47,9 @@ def review_events_queue(topology: Topology) -> RabbitQueue:
 def new_broker(amqp_url: str) -> RabbitBroker:
     # A message the broker cannot route to any queue is an error for the publisher (who keeps it and
     # retries), never a silent drop.
-    return RabbitBroker(amqp_url, logger=None, default_channel=Channel(on_return_raises=True))
+    return RabbitBroker(
+        amqp_url, logger=None, default_channel=Channel(on_return_raises=True), reconnect_interval=1.0
+    )
 
 
 async def declare_topology(broker: RabbitBroker, topology: Topology) -> None:

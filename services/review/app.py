@@ -41,7 +41,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)
         await broker.start()
-        await wakeup.start()
+        wakeup.worker.start()
         projector.worker.start()
         publisher.worker.start()
         app.state.context = ReviewContext(settings, pool, service, projector, broker)

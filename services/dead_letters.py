@@ -1,0 +1,101 @@
+"""Operators' view of dead letters: list them, and replay them to where they came from.
+
+A dead letter arrives either from a consumer that found it unprocessable (reason in the
+x-kipp-dead-letter-reason header, original routing key in x-kipp-routing-key) or from the broker after
+the delivery limit (reason and routing key in x-death).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from shared.contract import Topology
+
+REASON = "x-kipp-dead-letter-reason"
+ROUTING_KEY = "x-kipp-routing-key"
+REPLAYED = "x-kipp-replayed"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str | None
+    type: str | None
+    routing_key: str
+    reason: str
+    replayed: int
+    body_preview: str
+
+
+def sources(topology: Topology) -> dict[str, tuple[str, str]]:
+    """Dead-letter queue by short name -> (its queue, the exchange its messages were published to)."""
+    return {
+        "review": (topology.review_dead_letter_queue, topology.intake_exchange),
+        "intake": (topology.intake_dead_letter_queue, topology.review_exchange),
+    }
+
+
+def describe(message: AbstractIncomingMessage) -> DeadLetter:
+    headers: dict[str, Any] = dict(message.headers or {})
+    deaths = headers.get("x-death") or []
+    first_death: dict[str, Any] = deaths[0] if deaths and isinstance(deaths[0], dict) else {}
+    routing_keys = first_death.get("routing-keys") or [""]
+    reason = headers.get(REASON) or f"broker: {first_death.get('reason', 'unknown')}"
+    return DeadLetter(
+        message_id=message.message_id,
+        type=message.type,
+        routing_key=str(headers.get(ROUTING_KEY) or routing_keys[0]),
+        reason=str(reason),
+        replayed=int(headers.get(REPLAYED) or 0),
+        body_preview=message.body[:120].decode("utf-8", "replace"),
+    )
+
+
+async def list_dead_letters(amqp_url: str, queue: str) -> list[DeadLetter]:
+    """Reads without taking: every message goes back to the queue when the channel closes."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        source = await channel.get_queue(queue, ensure=True)
+        found = []
+        while (message := await source.get(no_ack=False, fail=False)) is not None:
+            found.append(describe(message))
+        return found
+
+
+async def replay_dead_letters(
+    amqp_url: str, queue: str, exchange: str, message_id: str | None = None, limit: int | None = None
+) -> list[DeadLetter]:
+    """Publishes dead letters again to their original exchange and routing key (confirmed), then removes
+    them from the dead-letter queue. With `message_id`, only that one. Returns what was replayed."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        source = await channel.get_queue(queue, ensure=True)
+        target = await channel.get_exchange(exchange, ensure=True)
+        replayed: list[DeadLetter] = []
+        while limit is None or len(replayed) < limit:
+            message = await source.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            letter = describe(message)
+            if message_id is not None and letter.message_id != message_id:
+                continue  # left unacknowledged: back in the queue when the channel closes
+            headers = {
+                k: v for k, v in (message.headers or {}).items() if k not in ("x-death", REASON, ROUTING_KEY)
+            }
+            headers[REPLAYED] = letter.replayed + 1
+            again = aio_pika.Message(
+                message.body,
+                headers=headers,
+                message_id=message.message_id,
+                type=message.type,
+                content_type=message.content_type,
+                correlation_id=message.correlation_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            )
+            await target.publish(again, routing_key=letter.routing_key)
+            await message.ack()
+            replayed.append(letter)
+        return replayed

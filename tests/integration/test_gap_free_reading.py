@@ -1,0 +1,93 @@
+"""Readers following the global position never skip an append that commits late.
+
+Deterministic: one append transaction is held open by hand while later appends try to commit."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+
+from services.review.eventstore.base import NewEvent, RecordedEvent
+from services.review.eventstore.chain import sealed
+from services.review.eventstore.postgres import PostgresEventStore
+from services.review.projection import StatusProjector
+from shared.db import connect
+from tests.fixtures import a_proposal
+
+
+def submitted() -> NewEvent:
+    data = {"at": datetime.now(UTC).isoformat(), "proposal": a_proposal()}
+    return NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, data, {"actor": {"name": "test"}})
+
+
+async def begin_append_and_hold(conn: asyncpg.Connection, stream: uuid.UUID) -> None:
+    """Starts an append of one event at the head, exactly as the store's writer would, and does not commit."""
+    head = await conn.fetchrow(
+        "SELECT position, hash, recorded_at FROM review.events ORDER BY position DESC LIMIT 1"
+    )
+    assert head is not None
+    new = submitted()
+    event = sealed(
+        bytes(head["hash"]),
+        RecordedEvent(
+            head["position"] + 1,
+            stream,
+            1,
+            new.event_id,
+            new.type,
+            1,
+            new.data,
+            new.metadata,
+            datetime.now(UTC),
+            b"",
+        ),
+    )
+    await conn.execute("BEGIN")
+    outcome = await conn.fetchval(
+        "SELECT outcome FROM review.append_batch(" + ", ".join(f"${n}" for n in range(1, 15)) + ")",
+        head["position"],
+        bytes(head["hash"]),
+        [0],
+        [0],
+        [event.position],
+        [stream],
+        [1],
+        [event.event_id],
+        [event.type],
+        [1],
+        [event.data],
+        [event.metadata],
+        [event.recorded_at],
+        [event.hash],
+    )
+    assert outcome == "ok"
+
+
+async def test_a_reader_never_skips_an_append_that_commits_after_later_ones(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    store = PostgresEventStore(pool)
+    projector = StatusProjector(pool)
+    await store.append(uuid.uuid4(), 0, [submitted()])  # position 1
+
+    slow = await connect(database_url)
+    try:
+        await begin_append_and_hold(slow, uuid.uuid4())  # position 2, not committed
+        later = [asyncio.create_task(store.append(uuid.uuid4(), 0, [submitted()])) for _ in range(3)]
+        await asyncio.sleep(0.3)  # the later appends are now waiting to commit
+
+        assert [e.position async for e in store.read_all()] == [1]
+        assert await projector.catch_up() == 1  # the projection does not move past the open append
+        assert not any(task.done() for task in later)
+
+        await slow.execute("COMMIT")
+        results = await asyncio.gather(*later)
+    finally:
+        await slow.close()
+        await store.stop()
+
+    assert sorted(r.last_position for r in results) == [3, 4, 5]
+    assert [e.position async for e in store.read_all()] == [1, 2, 3, 4, 5]
+    assert await projector.catch_up() == 5
+    assert await pool.fetchval("SELECT count(*) FROM review.proposal_status") == 5
