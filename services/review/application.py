@@ -16,7 +16,7 @@ from services.review.domain.commands import (
     RecordWithdrawal,
 )
 from services.review.domain.events import event_from_stored, event_to_data
-from services.review.domain.lifecycle import decide, fold
+from services.review.domain.lifecycle import ProposalNotFound, decide, fold
 from services.review.domain.state import ProposalState
 from services.review.eventstore.base import AppendResult, EventStore, NewEvent, RecordedEvent
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope
@@ -74,6 +74,8 @@ class ReviewService:
         """A reviewer's decision. Appends at the version it decided on, so of two racing decisions one
         wins and the other gets ConcurrencyError instead of silently overwriting it."""
         current = await self.load(proposal_id)
+        if current.state is None:
+            raise ProposalNotFound()
         if if_match is not None and if_match != current.version:
             raise StaleVersion(if_match, current.version)
         events = decide(make_command(self.clock()), current.state)

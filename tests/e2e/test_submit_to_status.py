@@ -1,6 +1,5 @@
 """The whole path with both services running as processes: submit -> publish -> record -> status."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,8 +11,8 @@ import httpx
 
 from shared.contract import Topology
 from tests.apps import eventually
-from tests.e2e.conftest import free_port, wait_until_ready
 from tests.fixtures import a_proposal, demo_proposals
+from tests.processes import free_port, service_env
 
 
 async def submit(intake: httpx.AsyncClient, body: dict[str, object]) -> str:
@@ -165,21 +164,26 @@ async def test_health_and_openapi_docs_are_served(
 def test_kipp_run_starts_both_services_and_stops_cleanly_on_ctrl_c(
     database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    intake_port, review_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "KIPP_DATABASE_URL": database_url,
-        "KIPP_AMQP_URL": amqp_url,
-        "KIPP_PREFIX": topology.prefix,
-        "KIPP_INTAKE_PORT": str(intake_port),
-        "KIPP_REVIEW_PORT": str(review_port),
-    }
+    env = service_env(database_url, amqp_url, topology.prefix, free_port(), free_port())
     kipp = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], env=env)
     try:
-        for port in (intake_port, review_port):
+        for port in (env["KIPP_INTAKE_PORT"], env["KIPP_REVIEW_PORT"]):
             wait_until_ready(f"http://127.0.0.1:{port}", kipp)
         kipp.send_signal(signal.SIGINT)
         assert kipp.wait(timeout=30) == 0
     finally:
         if kipp.poll() is None:
             kipp.kill()
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"exited with {process.returncode} before {url} was ready"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} was not ready within {within} s")

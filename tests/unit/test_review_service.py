@@ -125,3 +125,12 @@ async def test_announces_each_status_change_with_what_the_submitter_needs(servic
     assert second.metadata.causation_id == str(asked.event_id)
     assert second.metadata.correlation_id == "c-1"
     assert status_changed(asked).event_id == second.event_id  # announced again, recognisably the same
+
+
+async def test_a_decision_on_an_unknown_proposal_is_not_found_even_with_if_match(
+    service: ReviewService,
+) -> None:
+    with pytest.raises(ProposalNotFound):
+        await service.decide(
+            uuid.uuid4(), lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER, if_match=1
+        )
