@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate test test-unit test-integration test-e2e lint format clean
+.PHONY: install run migrate test test-unit test-integration test-e2e test-faults lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test-integration: install
 
 test-e2e: install
 	$(BIN)/pytest -q tests/e2e
+
+## The fault drills alone (they also run in `make test`); each prints what it injected and counted.
+test-faults: install
+	$(BIN)/pytest -q -s -p no:logging tests/faults
 
 lint: install
 	$(BIN)/ruff check .

@@ -74,3 +74,12 @@ async def topology(amqp_url: str) -> AsyncIterator[Topology]:
 async def keys(database_url: str) -> Keys:
     """One key of each role (two submitters, two reviewers) and a revoked one, in this test's database."""
     return await make_keys(database_url)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.faults.harness import REPORT
+
+    if REPORT:
+        terminalreporter.section("fault drills")
+        for line in REPORT:
+            terminalreporter.write_line(line)

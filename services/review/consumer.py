@@ -77,16 +77,21 @@ async def handle_delivery(
             )
             await message.ack()
         else:
-            await asyncio.sleep(min(0.1 * 2**deliveries, 5.0))
+            await asyncio.sleep(backoff(deliveries))
             await message.nack(requeue=True)
     except ConcurrencyError:
         await message.nack(requeue=True)  # another process appended to the stream first: decide again
     except Exception as error:
         log.warning("intake event not recorded yet, requeued: %s", error)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(backoff(deliveries))
         await message.nack(requeue=True)
     else:
         await message.ack()
+
+
+def backoff(deliveries: int) -> float:
+    """Seconds to wait before requeueing: 0.2, 0.4, 0.8, ... up to 5."""
+    return min(0.1 * 2.0**deliveries, 5.0)
 
 
 def _delivery_count(message: RabbitMessageType) -> int:

@@ -29,6 +29,9 @@ from tests.processes import ServiceProcess, free_port, service_env
 
 VERIFICATIONS = ("ProposalVerified", "VerificationFailed")
 
+# What each drill injected and counted, printed at the end of the test run (see tests/conftest.py).
+REPORT: list[str] = []
+
 
 def through(url: str, proxy: TcpProxy) -> str:
     parts = urlsplit(url)
@@ -252,9 +255,10 @@ async def settle_and_check(drill: Drill, within: float = 60) -> dict[str, int]:
             "lost": len(lost_submissions) + len(lost_decisions),
             "requests that failed and were retried": drill.failed_requests,
         }
-        print(f"[{drill.name}] injected: {'; '.join(drill.injected) or 'nothing'}")
-        print(f"[{drill.name}] decision answers by status: {dict(sorted(drill.answers.items()))}")
-        print(f"[{drill.name}] " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+        REPORT.append(f"{drill.name}: injected: {'; '.join(drill.injected) or 'nothing'}")
+        REPORT.append(f"{drill.name}: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+        REPORT.append(f"{drill.name}: decision answers by status: {dict(sorted(drill.answers.items()))}")
+        print("\n".join(REPORT[-3:]))
         return counts
     finally:
         await conn.close()
