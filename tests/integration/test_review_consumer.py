@@ -1,5 +1,6 @@
 """Review consumes intake's events from a real RabbitMQ into the real event store."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -10,7 +11,14 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, Envelope, Topology, new_envelope
+from shared.contract import (
+    PROPOSAL_REVISED,
+    PROPOSAL_SUBMITTED,
+    PROPOSAL_WITHDRAWN,
+    Envelope,
+    Topology,
+    new_envelope,
+)
 from tests.apps import (
     drain_queue,
     eventually,
@@ -162,3 +170,20 @@ async def test_review_consumes_from_a_durable_quorum_queue(
             await channel.declare_queue(
                 topology.review_queue, durable=True, arguments={"x-queue-type": "classic"}
             )
+
+
+async def test_a_withdrawal_that_arrives_before_its_submission_waits_and_then_applies(
+    review: httpx.AsyncClient, amqp_url: str, topology: Topology, pool: asyncpg.Pool
+) -> None:
+    proposal_id = uuid.uuid4()
+    withdrawn = intake_event(PROPOSAL_WITHDRAWN, proposal_id, {"reason": "digabung"})
+    submitted = intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal())
+    await publish_envelope(amqp_url, topology, withdrawn)
+    await asyncio.sleep(0.3)  # the withdrawal has been refused (no such proposal yet) and requeued
+    await publish_envelope(amqp_url, topology, submitted)
+
+    async def both() -> list[str] | None:
+        types = await stream_types(pool, proposal_id)
+        return types if len(types) == 2 else None
+
+    assert await eventually(both, within=15) == ["ProposalSubmitted", "ProposalWithdrawn"]
