@@ -1,6 +1,7 @@
 """The `kipp` command line for operators and auditors. Reads the same KIPP_* settings as the services."""
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -8,12 +9,23 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
 import typer
 
 from services.dead_letters import list_dead_letters, replay_dead_letters, sources
+from services.review.api.events import ndjson_lines
+from services.review.audit import (
+    ChainReport,
+    DigestRefused,
+    DigestSigner,
+    verify_against_digest,
+    verify_chain,
+)
+from services.review.eventstore.postgres import PostgresEventStore
+from services.review.rebuild import RebuildReport, rebuild_status_projection
 from shared.access import Role, create_key, list_keys, revoke_key
 from shared.contract import Topology
 from shared.db import create_pool, ensure_database, migrate
@@ -77,6 +89,90 @@ def dead_letters_replay(
     typer.echo(f"{len(replayed)} dead letter(s) replayed")
 
 
+audit = typer.Typer(help="Proof that history was not altered.", no_args_is_help=True)
+app.add_typer(audit, name="audit")
+events = typer.Typer(help="The global event feed.", no_args_is_help=True)
+app.add_typer(events, name="events")
+projections = typer.Typer(help="Projections derived from the events.", no_args_is_help=True)
+app.add_typer(projections, name="projections")
+
+
+async def _head(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events"))
+
+
+@audit.command("verify")
+def audit_verify(
+    digest_file: Path | None = typer.Option(None, "--digest", help="A digest from `kipp audit digest`."),
+) -> None:
+    """Walk the hash chain (up to a digest, if given). Exit status 1 when it does not verify."""
+    settings = CommonSettings()
+    digest = json.loads(digest_file.read_text()) if digest_file else None
+
+    async def run(pool: asyncpg.Pool) -> ChainReport:
+        store = PostgresEventStore(pool)
+        total = int(digest["position"]) if digest else await _head(pool)
+        with typer.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+            if digest is None:
+                return await verify_chain(store.read_all(), progress=bar.update)
+            signer = DigestSigner.from_file(settings.audit_key_file)
+            return await verify_against_digest(store.read_all(), signer, digest, progress=bar.update)
+
+    try:
+        report = with_pool(run)
+    except DigestRefused as refused:
+        typer.echo(f"digest refused: {refused}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report.as_dict()))
+    if not report.intact:
+        typer.echo(f"history does NOT verify: first mismatch at position {report.first_mismatch}", err=True)
+        raise typer.Exit(1)
+
+
+@audit.command("digest")
+def audit_digest() -> None:
+    """Print a signed digest of the head (JSON), to keep outside the system. Needs a verifying chain."""
+    settings = CommonSettings()
+
+    async def run(pool: asyncpg.Pool) -> ChainReport:
+        return await verify_chain(PostgresEventStore(pool).read_all())
+
+    report = with_pool(run)
+    if not report.intact:
+        typer.echo(f"history does NOT verify (position {report.first_mismatch}): no digest signed", err=True)
+        raise typer.Exit(1)
+    signer = DigestSigner.from_file(settings.audit_key_file)
+    typer.echo(json.dumps(signer.digest(report.head_position, report.head_hash), indent=2))
+
+
+@events.command("export")
+def events_export(
+    after: int = typer.Option(0, "--after", min=0, help="Only events after this position."),
+) -> None:
+    """Write every event after a position as NDJSON to standard output, in position order."""
+
+    async def run(pool: asyncpg.Pool) -> None:
+        async for line in ndjson_lines(PostgresEventStore(pool), after):
+            sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+
+    with_pool(run)
+
+
+@projections.command("rebuild")
+def projections_rebuild() -> None:
+    """Rebuild the status projection from history beside the live one, then swap it in atomically."""
+
+    async def run(pool: asyncpg.Pool) -> RebuildReport:
+        with typer.progressbar(length=await _head(pool), label="replaying", file=sys.stderr) as bar:
+            return await rebuild_status_projection(pool, progress=bar.update)
+
+    report = with_pool(run)
+    typer.echo(
+        f"rebuilt the status projection from {report.events} events (up to position {report.position})"
+    )
+
+
 @keys.command("create")
 def keys_create(
     role: Role = typer.Option(..., "--role", help="submitter, reviewer or auditor"),
@@ -127,18 +223,28 @@ def migrate_command(
 @app.command("run")
 def run_command() -> None:
     """Run intake and review side by side until Ctrl-C, then stop both cleanly."""
-    children = [subprocess.Popen([sys.executable, "-m", f"services.{name}"]) for name in ("intake", "review")]
+    # In their own sessions, so a Ctrl-C in the terminal reaches only this process, which asks each child
+    # once, with SIGINT, to stop (uvicorn exits 0 after a graceful shutdown on SIGINT; it re-raises SIGTERM,
+    # and a second signal would make it abandon its graceful shutdown).
+    children = [
+        subprocess.Popen([sys.executable, "-m", f"services.{name}"], start_new_session=True)
+        for name in ("intake", "review")
+    ]
+    stopping = False
 
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+    def stop_all(*_: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    while all(child.poll() is None for child in children):
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    while not stopping and all(child.poll() is None for child in children):
         time.sleep(0.2)
-    forward(signal.SIGTERM, None)  # one stopped: stop the other too
+    stop_all()  # one stopped by itself: stop the other too
     codes = [child.wait() for child in children]
     raise typer.Exit(max(codes, key=abs))
 

@@ -12,3 +12,6 @@ class CommonSettings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     # Every exchange and queue name starts with this, so tests and tenants can share one broker.
     prefix: str = "kipp"
+    # The Ed25519 key that signs audit digests (PEM, created on first use). Keep it out of the database:
+    # whoever can rewrite the database should not also be able to sign digests of the rewrite.
+    audit_key_file: str = ".kipp/audit-signing-key.pem"

@@ -1,5 +1,6 @@
 """Fixtures shared by every tier: real PostgreSQL and RabbitMQ, isolated per run and cleaned up."""
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -10,6 +11,19 @@ from shared.contract import Topology
 from shared.db import create_pool, migrate
 from tests import services
 from tests.keys import Keys, make_keys
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The services and the CLI in this run sign digests with a key of the run's own, not the repo's."""
+    path = str(tmp_path_factory.mktemp("audit") / "signing-key.pem")
+    previous = os.environ.get("KIPP_AUDIT_KEY_FILE")
+    os.environ["KIPP_AUDIT_KEY_FILE"] = path
+    yield path
+    if previous is None:
+        del os.environ["KIPP_AUDIT_KEY_FILE"]
+    else:
+        os.environ["KIPP_AUDIT_KEY_FILE"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.review.api import proposals, stats
+from services.review.api import audit, events, proposals, stats
 from services.review.api.deps import ReviewContext
 from services.review.application import ReviewService
+from services.review.audit import DigestSigner
 from services.review.consumer import attach_consumer
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.projection import StatusProjector
@@ -44,7 +45,8 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         wakeup.worker.start()
         projector.worker.start()
         publisher.worker.start()
-        app.state.context = ReviewContext(settings, pool, service, projector, broker)
+        signer = DigestSigner.from_file(settings.audit_key_file)
+        app.state.context = ReviewContext(settings, pool, service, projector, broker, signer)
         try:
             yield
         finally:
@@ -60,6 +62,8 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(proposals.router)
     app.include_router(stats.router)
+    app.include_router(events.router)
+    app.include_router(audit.router)
     app.include_router(
         health_router(
             lambda: {

@@ -19,6 +19,7 @@ from shared.db import Connection
 from shared.worker import Worker
 
 NAME = "proposal_status"
+TABLE = "review.proposal_status"
 BATCH = 1000
 
 _UPSERT = """
@@ -38,11 +39,11 @@ class _Row:
     last_position: int = 0
 
 
-async def project_batch(conn: Connection, table: str = "review.proposal_status") -> tuple[int, int]:
+async def project_batch(conn: Connection, table: str = TABLE, checkpoint_name: str = NAME) -> tuple[int, int]:
     """Applies the next batch of events after the checkpoint. Returns (checkpoint, events applied)."""
     async with conn.transaction():
         checkpoint = await conn.fetchval(
-            "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", NAME
+            "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", checkpoint_name
         )
         rows = await conn.fetch(
             "SELECT * FROM review.events WHERE position > $1 ORDER BY position LIMIT $2", checkpoint, BATCH
@@ -64,12 +65,14 @@ async def project_batch(conn: Connection, table: str = "review.proposal_status")
             row.version = event.version
             row.last_position = event.position
         await conn.executemany(
-            _UPSERT.replace("review.proposal_status", table),
+            _UPSERT.replace(TABLE, table),
             [_upsert_args(proposal_id, row) for proposal_id, row in current.items() if row.last_position],
         )
         checkpoint = events[-1].position
         await conn.execute(
-            "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1", NAME, checkpoint
+            "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1",
+            checkpoint_name,
+            checkpoint,
         )
         return checkpoint, len(events)
 

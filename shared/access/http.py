@@ -34,4 +34,5 @@ def require(*roles: Role) -> Callable[..., Awaitable[Caller]]:
 
 Submitter = Annotated[Caller, Depends(require(Role.SUBMITTER))]
 Reviewer = Annotated[Caller, Depends(require(Role.REVIEWER))]
+Auditor = Annotated[Caller, Depends(require(Role.AUDITOR))]
 Reader = Annotated[Caller, Depends(require(Role.REVIEWER, Role.AUDITOR))]

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from faststream.rabbit import RabbitBroker
 
 from services.review.application import ReviewService
+from services.review.audit import DigestSigner
 from services.review.projection import StatusProjector
 from services.review.settings import ReviewSettings
 
@@ -19,6 +20,7 @@ class ReviewContext:
     service: ReviewService
     projector: StatusProjector
     broker: RabbitBroker
+    signer: DigestSigner
 
 
 def _context(request: Request) -> ReviewContext:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.review.api.deps import Context
 from services.review.application import StaleVersion
@@ -24,7 +24,7 @@ from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.domain.state import Status
 from services.review.eventstore.base import ConcurrencyError
 from services.review.queries import ListFilter, decode_cursor, get_view, list_views
-from services.review.views import event_view
+from services.review.views import event_view, proposal_view
 from shared.access import Caller
 from shared.access.http import Reader, Reviewer
 from shared.http import Problem
@@ -101,7 +101,24 @@ async def list_proposals(
 
 
 @router.get("/{proposal_id}")
-async def get_proposal(ctx: Context, _: Reader, proposal_id: UUID) -> JSONResponse:
+async def get_proposal(
+    ctx: Context,
+    _: Reader,
+    proposal_id: UUID,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(description="RFC 3339 time: the proposal as it stood then, from its events"),
+    ] = None,
+) -> JSONResponse:
+    if as_of is not None:
+        then = await ctx.service.load(proposal_id, until=as_of)
+        if then.state is None:
+            raise Problem(
+                404, "Proposal not found", f"no proposal {proposal_id} existed at {as_of.isoformat()}"
+            )
+        return JSONResponse(
+            {**proposal_view(proposal_id, then.state, then.version), "as_of": as_of.isoformat()}
+        )
     view = await get_view(ctx.pool, proposal_id)
     if view is None:
         raise not_found(proposal_id)

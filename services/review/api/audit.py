@@ -1,0 +1,40 @@
+"""Auditors' proof that history is intact: the chain walked, and signed digests of its head."""
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from services.review.api.deps import Context
+from services.review.audit import DigestRefused, verify_against_digest, verify_chain
+from shared.access.http import Auditor
+from shared.http import Problem
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("/verification")
+async def verification(ctx: Context, _: Auditor) -> dict[str, Any]:
+    """Walks the whole hash chain: intact or not, how many events were checked, the head, the first
+    position that does not match."""
+    return (await verify_chain(ctx.service.store.read_all())).as_dict()
+
+
+@router.get("/digest")
+async def digest(ctx: Context, _: Auditor) -> dict[str, Any]:
+    """A signed digest of the head, to keep outside the system. Given only for a history that verifies."""
+    report = await verify_chain(ctx.service.store.read_all())
+    if not report.intact:
+        raise Problem(
+            409, "History does not verify", "no digest is signed over a broken chain", **report.as_dict()
+        )
+    return ctx.signer.digest(report.head_position, report.head_hash)
+
+
+@router.post("/digest/verification")
+async def verify_digest(ctx: Context, _: Auditor, digest: dict[str, Any]) -> dict[str, Any]:
+    """Whether the history up to a digest taken earlier is unchanged."""
+    try:
+        report = await verify_against_digest(ctx.service.store.read_all(), ctx.signer, digest)
+    except DigestRefused as refused:
+        raise Problem(422, "Digest refused", str(refused)) from None
+    return report.as_dict()

@@ -1,0 +1,146 @@
+"""Proof that history was not altered: walking the hash chain, and signed digests of its head.
+
+Walking the chain detects any change to a stored event (a field, its hash, its position), a deleted or
+inserted event, and swapped events: the first position where the recomputed chain and the stored one
+part is reported. Someone able to rewrite the whole table could recompute every hash after a change, so
+an auditor also keeps a signed digest (position, head hash, time) outside the system; a digest taken
+before such a rewrite no longer matches the history after it. That is what Amazon QLDB's digests offered.
+"""
+
+import base64
+import hashlib
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.review.eventstore.base import RecordedEvent
+from services.review.eventstore.chain import GENESIS_HASH, chain_hash, timestamp_text
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    intact: bool
+    checked: int
+    head_position: int
+    head_hash: str
+    first_mismatch: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def verify_chain(
+    events: AsyncIterator[RecordedEvent],
+    until: int | None = None,
+    progress: Callable[[int], None] = lambda _: None,
+) -> ChainReport:
+    """Recomputes the chain from the genesis over the events in stored position order."""
+    previous, expected, checked = GENESIS_HASH, 1, 0
+    async for event in events:
+        if until is not None and event.position > until:
+            break
+        if event.position != expected:
+            why = "an event is missing here" if event.position > expected else "positions out of order"
+            return ChainReport(False, checked, expected - 1, previous.hex(), expected, why)
+        if chain_hash(previous, event) != event.hash:
+            why = "the stored event does not match its hash, or the hash does not follow the previous one"
+            return ChainReport(False, checked, expected - 1, previous.hex(), event.position, why)
+        previous, expected, checked = event.hash, expected + 1, checked + 1
+        progress(1)
+    if until is not None and expected - 1 < until:
+        return ChainReport(
+            False, checked, expected - 1, previous.hex(), expected, "history ends before the digest"
+        )
+    return ChainReport(True, checked, expected - 1, previous.hex())
+
+
+class DigestRefused(Exception):
+    """The digest is not one this service signed, or has been altered."""
+
+
+class DigestSigner:
+    """Signs and checks digests with the service's Ed25519 key (a PEM file, created on first use)."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.public_key = base64.b64encode(raw).decode()
+        self.key_id = hashlib.sha256(raw).hexdigest()[:16]
+
+    @classmethod
+    def from_file(cls, path: str) -> "DigestSigner":
+        file = Path(path)
+        if not file.exists():
+            file.parent.mkdir(parents=True, exist_ok=True)
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            # Created readable by its owner only; O_EXCL so two processes starting at once keep one key.
+            try:
+                descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "wb") as out:
+                    out.write(pem)
+            except FileExistsError:
+                pass
+        key = serialization.load_pem_private_key(file.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return cls(key)
+
+    def digest(self, position: int, head_hash: str, taken_at: datetime | None = None) -> dict[str, Any]:
+        claim: dict[str, Any] = {
+            "position": position,
+            "head_hash": head_hash,
+            "taken_at": timestamp_text(taken_at or datetime.now(UTC)),
+            "key_id": self.key_id,
+        }
+        signature = base64.b64encode(self._key.sign(rfc8785.dumps(claim))).decode()
+        return {**claim, "algorithm": "Ed25519", "public_key": self.public_key, "signature": signature}
+
+    def check(self, digest: dict[str, Any]) -> tuple[int, str]:
+        """Returns (position, head hash) of a digest this key signed; raises DigestRefused otherwise."""
+        try:
+            claim: dict[str, Any] = {k: digest[k] for k in ("position", "head_hash", "taken_at", "key_id")}
+            signature = base64.b64decode(digest["signature"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise DigestRefused(f"not a digest: {error}") from error
+        if claim["key_id"] != self.key_id:
+            raise DigestRefused(
+                f"signed with another key ({claim['key_id']}), not this service's ({self.key_id})"
+            )
+        public: Ed25519PublicKey = self._key.public_key()
+        try:
+            public.verify(signature, rfc8785.dumps(claim))
+        except InvalidSignature:
+            raise DigestRefused("the signature does not match the digest: it was altered") from None
+        return int(claim["position"]), str(claim["head_hash"])
+
+
+async def verify_against_digest(
+    events: AsyncIterator[RecordedEvent],
+    signer: DigestSigner,
+    digest: dict[str, Any],
+    progress: Callable[[int], None] = lambda _: None,
+) -> ChainReport:
+    """The history up to the digest's position must verify and end exactly at the digest's head hash."""
+    position, head_hash = signer.check(digest)
+    report = await verify_chain(events, until=position, progress=progress)
+    if report.intact and report.head_hash != head_hash:
+        return ChainReport(
+            False,
+            report.checked,
+            report.head_position,
+            report.head_hash,
+            position,
+            "the history up to the digest was rewritten: its head hash differs",
+        )
+    return report

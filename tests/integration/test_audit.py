@@ -1,0 +1,169 @@
+"""Tamper evidence: a superuser who disables the triggers and edits history is caught at the right place."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.review.application import ReviewService
+from services.review.audit import DigestRefused, DigestSigner, verify_against_digest, verify_chain
+from services.review.domain.commands import RequestRevision, ValidateProposal, VerifyProposal
+from services.review.eventstore.chain import GENESIS_HASH, sealed
+from services.review.eventstore.postgres import PostgresEventStore
+from shared.contract import PROPOSAL_SUBMITTED, new_envelope
+from tests.fixtures import demo_proposals
+
+REVIEWER = {"actor": {"name": "Rina"}, "correlation_id": "c", "source": "test"}
+
+
+async def record_history(store: PostgresEventStore) -> list[uuid.UUID]:
+    """Eight events over three proposals."""
+    service = ReviewService(store)
+    ids = []
+    for text in demo_proposals()[:3]:
+        envelope = new_envelope(
+            PROPOSAL_SUBMITTED,
+            uuid.uuid4(),
+            datetime.now(UTC),
+            text,
+            actor={},
+            source="t",
+            correlation_id="c",
+        )
+        await service.record_intake_event(envelope)
+        ids.append(envelope.proposal_id)
+    for proposal_id in ids:
+        await service.decide(proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER)
+    await service.decide(ids[0], lambda at: ValidateProposal(at=at, outcome="passed"), REVIEWER)
+    await service.decide(ids[1], lambda at: RequestRevision(at=at, reasons=("r",)), REVIEWER)
+    return ids
+
+
+@pytest.fixture
+async def store(pool: asyncpg.Pool) -> AsyncIterator[PostgresEventStore]:
+    store = PostgresEventStore(pool)
+    await record_history(store)
+    yield store
+    await store.stop()
+
+
+async def tamper(pool: asyncpg.Pool, *statements: str) -> None:
+    """As a superuser: the append-only triggers switched off, the statements run, the triggers back on."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE review.events DISABLE TRIGGER USER")
+        for statement in statements:
+            await conn.execute(statement)
+        await conn.execute("ALTER TABLE review.events ENABLE TRIGGER USER")
+
+
+async def test_an_untouched_history_verifies(store: PostgresEventStore) -> None:
+    report = await verify_chain(store.read_all())
+    assert (report.intact, report.checked, report.head_position, report.first_mismatch) == (True, 8, 8, None)
+
+
+@pytest.mark.parametrize(
+    ("statements", "first_mismatch"),
+    [
+        (["UPDATE review.events SET data = jsonb_set(data, '{notes}', '\"changed\"') WHERE position = 5"], 5),
+        (["UPDATE review.events SET metadata = '{}' WHERE position = 2"], 2),
+        (["UPDATE review.events SET recorded_at = recorded_at - interval '1 day' WHERE position = 7"], 7),
+        (["DELETE FROM review.events WHERE position = 3"], 3),
+        (["UPDATE review.events SET hash = sha256(hash) WHERE position = 4"], 4),
+        (
+            [  # two events swapped in the global order
+                "UPDATE review.events SET position = 1000 WHERE position = 6",
+                "UPDATE review.events SET position = 6 WHERE position = 4",
+                "UPDATE review.events SET position = 4 WHERE position = 1000",
+            ],
+            4,
+        ),
+        (
+            [  # an event inserted at position 3, the rest moved up by one
+                "UPDATE review.events SET position = position + 1000 WHERE position >= 3",
+                "UPDATE review.events SET position = position - 999 WHERE position >= 1000",
+                "INSERT INTO review.events (position, stream_id, version, event_id, type, schema_version,"
+                " data, metadata, recorded_at, hash) SELECT 3, stream_id, 99, gen_random_uuid(), type,"
+                " schema_version, data, metadata, recorded_at, hash FROM review.events WHERE position = 2",
+            ],
+            3,
+        ),
+    ],
+    ids=["changed-data", "changed-metadata", "changed-time", "deleted", "edited-hash", "swapped", "inserted"],
+)
+async def test_tampering_is_found_at_the_position_it_happened(
+    store: PostgresEventStore, pool: asyncpg.Pool, statements: list[str], first_mismatch: int
+) -> None:
+    await tamper(pool, *statements)
+    report = await verify_chain(store.read_all())
+    assert report.intact is False
+    assert report.first_mismatch == first_mismatch
+    assert report.checked == first_mismatch - 1
+
+
+async def rewrite_whole_chain_from(pool: asyncpg.Pool, store: PostgresEventStore, position: int) -> None:
+    """What a superuser who knows the scheme could do: change an event and recompute every hash after it."""
+    events = [event async for event in store.read_all()]
+    previous = GENESIS_HASH if position == 1 else events[position - 2].hash
+    statements = []
+    for event in events[position - 1 :]:
+        if event.position == position:
+            event = replace(event, data={**event.data, "notes": "rewritten"})
+        event = sealed(previous, event)
+        previous = event.hash
+        data = "jsonb_set(data, '{notes}', '\"rewritten\"')" if event.position == position else "data"
+        statements.append(
+            f"UPDATE review.events SET data = {data}, hash = '\\x{event.hash.hex()}'"
+            f" WHERE position = {event.position}"
+        )
+    await tamper(pool, *statements)
+
+
+async def test_a_digest_taken_before_a_full_rewrite_exposes_it(
+    store: PostgresEventStore, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    signer = DigestSigner.from_file(str(tmp_path / "key.pem"))
+    before = await verify_chain(store.read_all())
+    digest = signer.digest(before.head_position, before.head_hash)
+    assert (await verify_against_digest(store.read_all(), signer, digest)).intact
+
+    await rewrite_whole_chain_from(pool, store, 5)
+    assert (await verify_chain(store.read_all())).intact  # the chain alone cannot tell
+    after = await verify_against_digest(store.read_all(), signer, digest)
+    assert after.intact is False
+    assert after.first_mismatch == 8
+    assert "rewritten" in (after.reason or "")
+
+
+async def test_a_digest_still_verifies_after_later_appends(
+    store: PostgresEventStore, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    signer = DigestSigner.from_file(str(tmp_path / "key.pem"))
+    before = await verify_chain(store.read_all())
+    digest = signer.digest(before.head_position, before.head_hash)
+    await record_history(store)
+    report = await verify_against_digest(store.read_all(), signer, digest)
+    assert (report.intact, report.checked) == (True, 8)
+
+
+async def test_a_digest_from_another_key_or_altered_is_refused(
+    store: PostgresEventStore, tmp_path: Path
+) -> None:
+    ours = DigestSigner.from_file(str(tmp_path / "ours.pem"))
+    theirs = DigestSigner.from_file(str(tmp_path / "theirs.pem"))
+    head = await verify_chain(store.read_all())
+    with pytest.raises(DigestRefused, match="another key"):
+        ours.check(theirs.digest(head.head_position, head.head_hash))
+    altered = {**ours.digest(head.head_position, head.head_hash), "position": 3}
+    with pytest.raises(DigestRefused, match="altered"):
+        ours.check(altered)
+
+
+async def test_the_signing_key_is_kept_in_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "audit.pem"
+    first = DigestSigner.from_file(str(path))
+    assert DigestSigner.from_file(str(path)).key_id == first.key_id
+    assert path.stat().st_mode & 0o777 == 0o600
