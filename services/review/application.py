@@ -46,7 +46,7 @@ class Folded:
 
 
 def fold_history(history: list[RecordedEvent]) -> Folded:
-    state = fold(event_from_stored(event.type, event.data) for event in history)
+    state = fold(event_from_stored(event.type, event.schema_version, event.data) for event in history)
     return Folded(state, len(history), history)
 
 

@@ -61,7 +61,7 @@ async def project_batch(conn: Connection, table: str = TABLE, checkpoint_name: s
         }
         for event in events:
             row = current.setdefault(event.stream_id, _Row(None))
-            row.state = evolve(row.state, event_from_stored(event.type, event.data))
+            row.state = evolve(row.state, event_from_stored(event.type, event.schema_version, event.data))
             row.version = event.version
             row.last_position = event.position
         await conn.executemany(

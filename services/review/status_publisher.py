@@ -31,7 +31,7 @@ _DETAILS = ("reasons", "notes", "sinovik_reference", "stage", "outcome", "reason
 
 
 def status_changed(event: RecordedEvent) -> Envelope:
-    status = status_after(event_from_stored(event.type, event.data))
+    status = status_after(event_from_stored(event.type, event.schema_version, event.data))
     details = {key: event.data[key] for key in _DETAILS if key in event.data}
     return Envelope(
         event_id=uuid.uuid5(_ANNOUNCEMENTS, str(event.event_id)),

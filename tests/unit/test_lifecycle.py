@@ -26,7 +26,7 @@ T1 = T0 + timedelta(hours=1)
 TEXT = a_proposal()
 
 submitted = ev.ProposalSubmitted(at=T0, proposal=TEXT)
-verified = ev.ProposalVerified(at=T0, checklist={"documents": True}, notes="")
+verified = ev.ProposalVerified(at=T0, checklist={"documents": ev.ChecklistItem(passed=True)}, notes="")
 validated = ev.ProposalValidated(at=T0, notes="")
 revision_requested = ev.RevisionRequested(at=T0, reasons=["shorten the summary"], notes="")
 registered = ev.ProposalRegistered(at=T0, sinovik_reference="SINOVIK-2023-0042")
@@ -144,15 +144,32 @@ def test_a_selection_must_follow_the_stages_in_order() -> None:
     )
 
 
-def test_verification_keeps_the_checklist_and_notes() -> None:
+def test_verification_keeps_the_checklist_with_its_notes() -> None:
+    unsigned = {"decree signed": ev.ChecklistItem(passed=False, note="no signature on page 2")}
     state = (
         given(submitted)
-        .when(VerifyProposal(at=T1, outcome="failed", checklist={"decree signed": False}, notes="no decree"))
-        .then(ev.VerificationFailed(at=T1, checklist={"decree signed": False}, notes="no decree"))
+        .when(VerifyProposal(at=T1, outcome="failed", checklist=unsigned, notes="no decree"))
+        .then(ev.VerificationFailed(at=T1, checklist=unsigned, notes="no decree"))
     )
     assert state.verification == {
         "outcome": "failed",
         "at": T1,
-        "checklist": {"decree signed": False},
+        "checklist": {"decree signed": {"passed": False, "note": "no signature on page 2"}},
         "notes": "no decree",
     }
+
+
+def test_a_verification_stored_at_version_1_is_read_as_version_2() -> None:
+    stored = {"at": T0.isoformat(), "checklist": {"documents": True, "decree": False}, "notes": "lama"}
+    event = ev.event_from_stored("ProposalVerified", 1, stored)
+    assert event == ev.ProposalVerified(
+        at=T0,
+        checklist={"documents": ev.ChecklistItem(passed=True), "decree": ev.ChecklistItem(passed=False)},
+        notes="lama",
+    )
+    assert ev.event_from_stored("ProposalVerified", 2, ev.event_to_data(event)) == event
+
+
+def test_an_event_newer_than_the_code_is_not_guessed_at() -> None:
+    with pytest.raises(ev.UnknownEventType, match="newer than this code"):
+        ev.event_from_stored("ProposalVerified", 3, {})

@@ -20,6 +20,7 @@ from services.review.domain.commands import (
     ValidateProposal,
     VerifyProposal,
 )
+from services.review.domain.events import ChecklistItem
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.domain.state import Status
 from services.review.eventstore.base import ConcurrencyError
@@ -36,10 +37,22 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ChecklistItemIn(_Body):
+    passed: bool
+    note: str = Field(default="", max_length=2_000)
+
+
 class VerificationIn(_Body):
     outcome: Literal["passed", "failed"]
-    checklist: dict[str, bool] = {}
+    # Each item either passed/failed, or with a note: {"SK inisiator": {"passed": false, "note": "unsigned"}}.
+    checklist: dict[str, bool | ChecklistItemIn] = {}
     notes: str = Field(default="", max_length=10_000)
+
+    def checklist_items(self) -> dict[str, ChecklistItem]:
+        return {
+            name: ChecklistItem(passed=item) if isinstance(item, bool) else ChecklistItem(**item.model_dump())
+            for name, item in self.checklist.items()
+        }
 
 
 class ValidationIn(_Body):
@@ -148,7 +161,7 @@ async def verify(
     if_match: IfMatch = None,
 ) -> JSONResponse:
     def command(at: datetime) -> Command:
-        return VerifyProposal(at=at, outcome=body.outcome, checklist=body.checklist, notes=body.notes)
+        return VerifyProposal(at=at, outcome=body.outcome, checklist=body.checklist_items(), notes=body.notes)
 
     return await _decide(ctx, caller, request, proposal_id, command, if_match)
 

@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from services.review.domain.events import ChecklistItem
+
 
 @dataclass(frozen=True)
 class RecordSubmission:
@@ -27,7 +29,7 @@ class RecordWithdrawal:
 class VerifyProposal:
     at: datetime
     outcome: Literal["passed", "failed"]
-    checklist: dict[str, bool] = field(default_factory=dict)
+    checklist: dict[str, ChecklistItem] = field(default_factory=dict)
     notes: str = ""
 
 

@@ -1,8 +1,12 @@
 """Events of a proposal's stream, named in the past tense, each with an explicit type name and schema version.
 
 The stored `type` is the name below, never a module path, so code can move without rewriting history.
+History is never rewritten when an event's shape changes either: an event stored at an older schema
+version is read through upcasters, one version step at a time, into the current shape. (The hash chain
+covers what was stored, so upcasting changes nothing an auditor verifies.)
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -33,15 +37,25 @@ class ProposalWithdrawn(DomainEvent):
     reason: str
 
 
+class ChecklistItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    passed: bool
+    note: str = ""
+
+
 class ProposalVerified(DomainEvent):
     type: ClassVar[str] = "ProposalVerified"
-    checklist: dict[str, bool]
+    # Version 2: each checklist item carries a note (version 1 had only passed/failed per item).
+    schema_version: ClassVar[int] = 2
+    checklist: dict[str, ChecklistItem]
     notes: str
 
 
 class VerificationFailed(DomainEvent):
     type: ClassVar[str] = "VerificationFailed"
-    checklist: dict[str, bool]
+    schema_version: ClassVar[int] = 2
+    checklist: dict[str, ChecklistItem]
     notes: str
 
 
@@ -94,10 +108,30 @@ class UnknownEventType(ValueError):
     pass
 
 
-def event_from_stored(type_name: str, data: dict[str, Any]) -> DomainEvent:
+def _checklist_items_gain_a_note(data: dict[str, Any]) -> dict[str, Any]:
+    """Verification v1 -> v2: {"item": true} becomes {"item": {"passed": true, "note": ""}}."""
+    items = {name: {"passed": passed, "note": ""} for name, passed in data.get("checklist", {}).items()}
+    return {**data, "checklist": items}
+
+
+# (type, stored version) -> the function that lifts its data one version up.
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    ("ProposalVerified", 1): _checklist_items_gain_a_note,
+    ("VerificationFailed", 1): _checklist_items_gain_a_note,
+}
+
+
+def event_from_stored(type_name: str, schema_version: int, data: dict[str, Any]) -> DomainEvent:
     cls = EVENT_TYPES.get(type_name)
     if cls is None:
         raise UnknownEventType(f"no event type named {type_name!r}")
+    if schema_version > cls.schema_version:
+        raise UnknownEventType(
+            f"{type_name} v{schema_version} is newer than this code (v{cls.schema_version})"
+        )
+    while schema_version < cls.schema_version:
+        data = UPCASTERS[(type_name, schema_version)](data)
+        schema_version += 1
     return cls.model_validate(data)
 
 

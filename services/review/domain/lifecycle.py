@@ -121,7 +121,8 @@ def evolve(state: ProposalState | None, event: ev.DomainEvent) -> ProposalState:
             return moved.model_copy(update={"withdrawal_reason": reason})
         case ev.ProposalVerified() | ev.VerificationFailed():
             outcome = "passed" if isinstance(event, ev.ProposalVerified) else "failed"
-            record = {"outcome": outcome, "at": event.at, "checklist": event.checklist, "notes": event.notes}
+            checklist = {name: item.model_dump() for name, item in event.checklist.items()}
+            record = {"outcome": outcome, "at": event.at, "checklist": checklist, "notes": event.notes}
             return moved.model_copy(update={"verification": record})
         case ev.ProposalValidated() | ev.ValidationFailed():
             outcome = "passed" if isinstance(event, ev.ProposalValidated) else "failed"

@@ -1,0 +1,136 @@
+"""The status projection rebuilt from history beside the live one, while appends continue; old events
+read through their upcasters."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from services.review.application import ReviewService, fold_history
+from services.review.audit import verify_chain
+from services.review.domain.commands import VerifyProposal
+from services.review.eventstore.base import NewEvent
+from services.review.eventstore.postgres import PostgresEventStore, row_to_event
+from services.review.projection import StatusProjector
+from services.review.rebuild import rebuild_status_projection
+from shared.contract import PROPOSAL_SUBMITTED, new_envelope
+from tests.fixtures import demo_proposals
+
+REVIEWER = {"actor": {"name": "Rina"}, "correlation_id": "c", "source": "test"}
+
+
+async def submit(service: ReviewService, number: int) -> uuid.UUID:
+    text = demo_proposals()[number % 5]
+    envelope = new_envelope(
+        PROPOSAL_SUBMITTED, uuid.uuid4(), datetime.now(UTC), text, actor={}, source="t", correlation_id="c"
+    )
+    await service.record_intake_event(envelope)
+    return envelope.proposal_id
+
+
+async def replayed(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:
+    """What the projection must hold: every stream folded from the store."""
+    streams: dict[uuid.UUID, list[Any]] = {}
+    for row in await pool.fetch("SELECT * FROM review.events ORDER BY position"):
+        event = row_to_event(row)
+        streams.setdefault(event.stream_id, []).append(event)
+    folded = {stream: fold_history(history) for stream, history in streams.items()}
+    return {stream: (f.version, f.state.model_dump(mode="json")) for stream, f in folded.items() if f.state}
+
+
+async def projected(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:
+    rows = await pool.fetch("SELECT proposal_id, version, state FROM review.proposal_status")
+    return {row["proposal_id"]: (row["version"], row["state"]) for row in rows}
+
+
+async def test_a_rebuild_while_appends_continue_equals_the_history_and_readers_never_see_a_partial_table(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    service = ReviewService(store)
+    live = StatusProjector(pool)
+    ids = [await submit(service, n) for n in range(400)]
+    for proposal_id in ids[:200]:
+        await service.decide(proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER)
+    await live.catch_up()
+    before = await pool.fetchval("SELECT count(*) FROM review.proposal_status")
+
+    appending = True
+    smallest_seen = before
+
+    async def keep_appending() -> int:
+        count = 0
+        while appending:
+            await submit(service, count)
+            await live.catch_up()
+            count += 1
+        return count
+
+    async def keep_reading() -> None:
+        nonlocal smallest_seen
+        while appending:
+            smallest_seen = min(
+                smallest_seen, await pool.fetchval("SELECT count(*) FROM review.proposal_status")
+            )
+            await asyncio.sleep(0.005)
+
+    writer, reader = asyncio.create_task(keep_appending()), asyncio.create_task(keep_reading())
+    report = await rebuild_status_projection(pool)
+    appending = False
+    added = await writer
+    await reader
+    await live.catch_up()
+    await store.stop()
+
+    assert added > 0  # events really did arrive during the rebuild
+    assert report.events >= 600
+    assert smallest_seen >= before
+    assert await projected(pool) == await replayed(pool)
+    assert await pool.fetchval("SELECT count(*) FROM review.projection_checkpoints") == 2  # no leftovers
+
+
+async def test_an_event_stored_at_an_old_schema_version_is_read_upcast_and_still_verifies(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    store = PostgresEventStore(pool)
+    service = ReviewService(store)
+    proposal_id = await submit(service, 0)
+    # A verification as the first release stored it: checklist items were plain booleans (version 1).
+    old = NewEvent(
+        uuid.uuid4(),
+        "ProposalVerified",
+        1,
+        {"at": datetime.now(UTC).isoformat(), "checklist": {"SK inisiator": True}, "notes": "lengkap"},
+        REVIEWER,
+    )
+    await store.append(proposal_id, 1, [old])
+
+    folded = await service.load(proposal_id)
+    assert folded.state is not None
+    assert folded.state.verification is not None
+    assert folded.state.verification["checklist"] == {"SK inisiator": {"passed": True, "note": ""}}
+    assert (await verify_chain(store.read_all())).intact
+    stored = await pool.fetchrow(
+        "SELECT schema_version, data FROM review.events WHERE event_id = $1", old.event_id
+    )
+    assert stored is not None
+    assert (stored["schema_version"], stored["data"]["checklist"]) == (1, {"SK inisiator": True})  # untouched
+
+    env = {**os.environ, "KIPP_DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "projections", "rebuild"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "rebuilt the status projection from 2 events (up to position 2)"
+    row = await pool.fetchrow("SELECT state FROM review.proposal_status WHERE proposal_id = $1", proposal_id)
+    assert row is not None
+    assert row["state"]["verification"]["checklist"] == {"SK inisiator": {"passed": True, "note": ""}}
+    await store.stop()
