@@ -140,7 +140,8 @@ async def test_verification_digest_and_tampering_from_the_api_and_the_cli(
     try:
         await conn.execute("ALTER TABLE review.events DISABLE TRIGGER USER")
         await conn.execute(
-            "UPDATE review.events SET data = jsonb_set(data, '{at}', '\"2023-01-01T00:00:00Z\"') WHERE position = 2"
+            "UPDATE review.events SET data = jsonb_set(data, '{at}', '\"2023-01-01T00:00:00Z\"')"
+            " WHERE position = 2"
         )
         await conn.execute("ALTER TABLE review.events ENABLE TRIGGER USER")
     finally:

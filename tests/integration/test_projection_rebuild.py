@@ -122,12 +122,8 @@ async def test_an_event_stored_at_an_old_schema_version_is_read_upcast_and_still
     assert (stored["schema_version"], stored["data"]["checklist"]) == (1, {"SK inisiator": True})  # untouched
 
     env = {**os.environ, "KIPP_DATABASE_URL": database_url}
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "projections", "rebuild"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    command = [sys.executable, "-m", "services.cli", "projections", "rebuild"]
+    done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "rebuilt the status projection from 2 events (up to position 2)"
     row = await pool.fetchrow("SELECT state FROM review.proposal_status WHERE proposal_id = $1", proposal_id)
