@@ -1,0 +1,104 @@
+"""Auditors' commands: verify the chain (against a digest), take a digest, export the feed, rebuild."""
+
+import json
+import sys
+from pathlib import Path
+
+import asyncpg
+import typer
+
+from services.cli import app, with_pool
+from services.review.api.events import ndjson_lines
+from services.review.audit import (
+    ChainReport,
+    DigestRefused,
+    DigestSigner,
+    verify_against_digest,
+    verify_chain,
+)
+from services.review.eventstore.postgres import PostgresEventStore
+from services.review.rebuild import RebuildReport, rebuild_status_projection
+from shared.settings import CommonSettings
+
+audit = typer.Typer(help="Proof that history was not altered.", no_args_is_help=True)
+app.add_typer(audit, name="audit")
+events = typer.Typer(help="The global event feed.", no_args_is_help=True)
+app.add_typer(events, name="events")
+projections = typer.Typer(help="Projections derived from the events.", no_args_is_help=True)
+app.add_typer(projections, name="projections")
+
+
+async def _head(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events"))
+
+
+@audit.command("verify")
+def audit_verify(
+    digest_file: Path | None = typer.Option(None, "--digest", help="A digest from `kipp audit digest`."),
+) -> None:
+    """Walk the hash chain (up to a digest, if given). Exit status 1 when it does not verify."""
+    settings = CommonSettings()
+    digest = json.loads(digest_file.read_text()) if digest_file else None
+
+    async def run(pool: asyncpg.Pool) -> ChainReport:
+        store = PostgresEventStore(pool)
+        total = int(digest["position"]) if digest else await _head(pool)
+        with typer.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+            if digest is None:
+                return await verify_chain(store.read_all(), progress=bar.update)
+            signer = DigestSigner.from_file(settings.audit_key_file)
+            return await verify_against_digest(store.read_all(), signer, digest, progress=bar.update)
+
+    try:
+        report = with_pool(run)
+    except DigestRefused as refused:
+        typer.echo(f"digest refused: {refused}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report.as_dict()))
+    if not report.intact:
+        typer.echo(f"history does NOT verify: first mismatch at position {report.first_mismatch}", err=True)
+        raise typer.Exit(1)
+
+
+@audit.command("digest")
+def audit_digest() -> None:
+    """Print a signed digest of the head (JSON), to keep outside the system. Needs a verifying chain."""
+    settings = CommonSettings()
+
+    async def run(pool: asyncpg.Pool) -> ChainReport:
+        return await verify_chain(PostgresEventStore(pool).read_all())
+
+    report = with_pool(run)
+    if not report.intact:
+        typer.echo(f"history does NOT verify (position {report.first_mismatch}): no digest signed", err=True)
+        raise typer.Exit(1)
+    signer = DigestSigner.from_file(settings.audit_key_file)
+    typer.echo(json.dumps(signer.digest(report.head_position, report.head_hash), indent=2))
+
+
+@events.command("export")
+def events_export(
+    after: int = typer.Option(0, "--after", min=0, help="Only events after this position."),
+) -> None:
+    """Write every event after a position as NDJSON to standard output, in position order."""
+
+    async def run(pool: asyncpg.Pool) -> None:
+        async for line in ndjson_lines(PostgresEventStore(pool), after):
+            sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+
+    with_pool(run)
+
+
+@projections.command("rebuild")
+def projections_rebuild() -> None:
+    """Rebuild the status projection from history beside the live one, then swap it in atomically."""
+
+    async def run(pool: asyncpg.Pool) -> RebuildReport:
+        with typer.progressbar(length=await _head(pool), label="replaying", file=sys.stderr) as bar:
+            return await rebuild_status_projection(pool, progress=bar.update)
+
+    report = with_pool(run)
+    typer.echo(
+        f"rebuilt the status projection from {report.events} events (up to position {report.position})"
+    )

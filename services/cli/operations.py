@@ -1,0 +1,100 @@
+"""Operating the system: schema migrations, running both services, dead letters."""
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from enum import StrEnum
+
+import typer
+
+from services.cli import app
+from services.dead_letters import list_dead_letters, replay_dead_letters, sources
+from shared.contract import Topology
+from shared.db import ensure_database, migrate
+from shared.settings import CommonSettings
+
+dead = typer.Typer(help="Dead letters: list them, replay them.", no_args_is_help=True)
+app.add_typer(dead, name="dead-letters")
+
+
+@app.command("migrate")
+def migrate_command(
+    create_database: bool = typer.Option(False, "--create-database", help="Create the database if missing."),
+) -> None:
+    """Create or update both services' schemas (idempotent; safe from several processes at once)."""
+    url = CommonSettings().database_url
+
+    async def run() -> list[str]:
+        if create_database and await ensure_database(url):
+            typer.echo("created the database")
+        return await migrate(url)
+
+    applied = asyncio.run(run())
+    typer.echo("\n".join(f"applied {name}" for name in applied) or "schema is up to date")
+
+
+@app.command("run")
+def run_command() -> None:
+    """Run intake and review side by side until Ctrl-C, then stop both cleanly."""
+    # In their own sessions, so a Ctrl-C in the terminal reaches only this process, which asks each child
+    # once, with SIGINT, to stop (uvicorn exits 0 after a graceful shutdown on SIGINT; it re-raises SIGTERM,
+    # and a second signal would make it abandon its graceful shutdown).
+    children = [
+        subprocess.Popen([sys.executable, "-m", f"services.{name}"], start_new_session=True)
+        for name in ("intake", "review")
+    ]
+    stopping = False
+
+    def stop_all(*_: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    stop_all()  # one stopped by itself: stop the other too
+    codes = [child.wait() for child in children]
+    raise typer.Exit(max(codes, key=abs))
+
+
+class DeadLetterQueue(StrEnum):
+    REVIEW = "review"
+    INTAKE = "intake"
+
+
+QueueOption = typer.Option(
+    DeadLetterQueue.REVIEW, "--queue", help="review: intake's events; intake: status changes"
+)
+
+
+@dead.command("list")
+def dead_letters_list(queue: DeadLetterQueue = QueueOption) -> None:
+    """Every dead letter in the queue, with why it is there; nothing is taken out."""
+    settings = CommonSettings()
+    name, _ = sources(Topology(settings.prefix))[queue.value]
+    letters = asyncio.run(list_dead_letters(settings.amqp_url, name))
+    for letter in letters:
+        typer.echo(f"{letter.message_id}  {letter.routing_key}  replayed {letter.replayed}x  {letter.reason}")
+    typer.echo(f"{len(letters)} dead letter(s) in {name}")
+
+
+@dead.command("replay")
+def dead_letters_replay(
+    queue: DeadLetterQueue = QueueOption,
+    message_id: str | None = typer.Option(None, "--id", help="Replay only the message with this id."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Replay at most this many."),
+) -> None:
+    """Publish dead letters again to where they were first sent, then remove them from the queue."""
+    settings = CommonSettings()
+    name, exchange = sources(Topology(settings.prefix))[queue.value]
+    replayed = asyncio.run(replay_dead_letters(settings.amqp_url, name, exchange, message_id, limit))
+    for letter in replayed:
+        typer.echo(f"replayed {letter.message_id} to {exchange} ({letter.routing_key})")
+    typer.echo(f"{len(replayed)} dead letter(s) replayed")
