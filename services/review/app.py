@@ -15,7 +15,6 @@ from services.review.eventstore.postgres import PostgresEventStore
 from services.review.projection import StatusProjector
 from services.review.settings import ReviewSettings
 from services.review.status_publisher import StatusChangePublisher
-from services.review.wakeup import AppendWakeup
 from shared.broker import declare_topology, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
@@ -31,18 +30,18 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await keep_trying("PostgreSQL", lambda: create_pool(settings.database_url, max_size=20))
-        store = PostgresEventStore(pool)
-        await store.start()
-        service = ReviewService(store)
         projector = StatusProjector(pool)
         broker = new_broker(settings.amqp_url)
         publisher = StatusChangePublisher(pool, broker, topology)
-        wakeup = AppendWakeup(pool, projector.poke, publisher.worker.poke)
+        # Each process wakes its own readers after its own appends; a reader that falls behind another
+        # process's appends catches up on its next poll (or when it is asked to wait for a position).
+        store = PostgresEventStore(pool, on_append=(projector.poke, publisher.worker.poke))
+        await store.start()
+        service = ReviewService(store)
         attach_consumer(broker, topology, service, settings.consumer_concurrency)
         await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)
         await broker.start()
-        wakeup.worker.start()
         projector.worker.start()
         publisher.worker.start()
         signer = DigestSigner.from_file(settings.audit_key_file)
@@ -51,7 +50,6 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             yield
         finally:
             await broker.stop()  # stop taking messages first, then let in-flight appends finish
-            await wakeup.stop()
             await publisher.worker.stop()
             await projector.worker.stop()
             await store.stop()

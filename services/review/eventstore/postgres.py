@@ -9,13 +9,14 @@ EventStoreDB's single writer.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from services.review.eventstore.base import AppendResult, ConcurrencyError, NewEvent, RecordedEvent
 from services.review.eventstore.chain import GENESIS_HASH, sealed
@@ -61,10 +62,13 @@ def row_to_event(row: asyncpg.Record) -> RecordedEvent:
 
 
 class PostgresEventStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, on_append: Sequence[Callable[[], None]] = ()) -> None:
+        """`on_append` callbacks run after every committed batch (to wake this process's readers)."""
         self._pool = pool
+        self._on_append = on_append
         self._queue: asyncio.Queue[_PendingAppend] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._connection: PoolConnectionProxy | None = None  # the writer's own, kept between batches
         self._head: _Head | None = None  # our belief of the head; append_batch corrects it when stale
 
     async def start(self) -> None:
@@ -77,6 +81,7 @@ class PostgresEventStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
+        await self._drop_connection()
 
     async def append(
         self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]
@@ -134,35 +139,49 @@ class PostgresEventStore:
                 await self._write(batch)
             except Exception as error:  # the database is away or refused: every caller in the batch hears it
                 self._head = None  # the outcome is unknown; re-read the head next time
+                await self._drop_connection()
                 for pending in batch:
                     _resolve(pending, error)
+            else:
+                for callback in self._on_append:
+                    callback()
+
+    async def _drop_connection(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(Exception):
+                await self._pool.release(connection)
 
     async def _write(self, batch: list[_PendingAppend]) -> None:
-        async with self._pool.acquire() as conn:
-            while batch:
-                if self._head is None:
-                    self._head = await _read_head(conn)
-                rows, results = _prepare(batch, self._head)
-                outcome = await conn.fetchrow(
-                    _APPEND_BATCH,
-                    self._head.position,
-                    self._head.hash,
-                    *rows,
+        # The writer keeps one connection: returning it to the pool after every batch would cost a reset
+        # round trip per append.
+        if self._connection is None:
+            self._connection = await self._pool.acquire()
+        conn = self._connection
+        while batch:
+            if self._head is None:
+                self._head = await _read_head(conn)
+            rows, results = _prepare(batch, self._head)
+            outcome = await conn.fetchrow(
+                _APPEND_BATCH,
+                self._head.position,
+                self._head.hash,
+                *rows,
+            )
+            assert outcome is not None
+            if outcome["outcome"] == "ok":
+                self._head = _Head(
+                    outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"]
                 )
-                assert outcome is not None
-                if outcome["outcome"] == "ok":
-                    self._head = _Head(
-                        outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"]
-                    )
-                    for pending, result in zip(batch, results, strict=True):
-                        _resolve(pending, result)
-                    return
-                if outcome["outcome"] == "stale_head":
-                    self._head = _Head(
-                        outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"]
-                    )
-                    continue
-                batch = _answer_rejected(batch, outcome)
+                for pending, result in zip(batch, results, strict=True):
+                    _resolve(pending, result)
+                return
+            if outcome["outcome"] == "stale_head":
+                self._head = _Head(
+                    outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"]
+                )
+                continue
+            batch = _answer_rejected(batch, outcome)
 
 
 def _take_batch(waiting: list[_PendingAppend]) -> tuple[list[_PendingAppend], list[_PendingAppend]]:
@@ -250,6 +269,8 @@ def _answer_rejected(batch: list[_PendingAppend], outcome: asyncpg.Record) -> li
     """Answers the appends append_batch refused and returns the rest, to be written again."""
     duplicates = set(outcome["duplicate_appends"] or [])
     conflicts = dict(zip(outcome["conflicting_appends"] or [], outcome["actual_versions"] or [], strict=True))
+    if not duplicates and not conflicts:  # refused, but for no reason it can name: never loop on it
+        raise RuntimeError("review.append_batch refused a batch without naming a duplicate or a conflict")
     rest = []
     for number, pending in enumerate(batch):
         if number in duplicates:

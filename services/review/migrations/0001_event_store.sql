@@ -67,51 +67,61 @@ CREATE FUNCTION review.append_batch(
     actual_versions integer[]
 ) LANGUAGE plpgsql AS $$
 DECLARE
-    v_head record;
-    v_duplicates integer[];
-    v_conflicts integer[];
-    v_actual integer[];
+    v_position bigint;
+    v_hash bytea;
+    v_recorded_at timestamptz;
     v_last integer := array_upper(p_position, 1);
 BEGIN
     LOCK TABLE review.events IN EXCLUSIVE MODE;
 
-    SELECT e.position, e.hash, e.recorded_at INTO v_head
+    SELECT e.position, e.hash, e.recorded_at INTO v_position, v_hash, v_recorded_at
       FROM review.events e ORDER BY e.position DESC LIMIT 1;
-    IF coalesce(v_head.position, 0) <> p_head_position
-       OR coalesce(v_head.hash, decode(repeat('00', 32), 'hex')) <> p_head_hash THEN
-        RETURN QUERY SELECT 'stale_head', coalesce(v_head.position, 0::bigint),
-            coalesce(v_head.hash, decode(repeat('00', 32), 'hex')), v_head.recorded_at,
+    IF coalesce(v_position, 0) <> p_head_position
+       OR coalesce(v_hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) <> p_head_hash THEN
+        RETURN QUERY SELECT 'stale_head', coalesce(v_position, 0::bigint),
+            coalesce(v_hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea), v_recorded_at,
             NULL::integer[], NULL::integer[], NULL::integer[];
         RETURN;
     END IF;
 
-    SELECT array_agg(DISTINCT n.append_no) INTO v_duplicates
-      FROM unnest(p_event_id, p_append_no) AS n(event_id, append_no)
-      JOIN review.events e ON e.event_id = n.event_id;
-
-    SELECT array_agg(a.append_no), array_agg(a.actual) INTO v_conflicts, v_actual
-      FROM (
-        SELECT DISTINCT n.append_no, n.expected,
-               coalesce((SELECT max(e.version) FROM review.events e WHERE e.stream_id = n.stream_id), 0)
-                   AS actual
-          FROM unnest(p_append_no, p_stream_id, p_expected_version) AS n(append_no, stream_id, expected)
-      ) a
-     WHERE a.actual <> a.expected AND NOT (a.append_no = ANY (coalesce(v_duplicates, '{}')));
-
-    IF v_duplicates IS NOT NULL OR v_conflicts IS NOT NULL THEN
-        RETURN QUERY SELECT 'rejected', p_head_position, p_head_hash, v_head.recorded_at,
-            v_duplicates, v_conflicts, v_actual;
-        RETURN;
+    -- The fast path: the unique constraints refuse a repeated event id and a version already taken (an
+    -- expected version that is too low); an expected version that is too high is the one case they cannot
+    -- see, so it is looked up first. Anything refused falls to the slow path, which says what it was.
+    IF NOT EXISTS (
+        SELECT 1 FROM unnest(p_stream_id, p_expected_version) AS n(stream_id, expected)
+         WHERE n.expected > 0 AND NOT EXISTS (
+               SELECT 1 FROM review.events e WHERE e.stream_id = n.stream_id AND e.version = n.expected)
+    ) THEN
+        BEGIN
+            INSERT INTO review.events
+                (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash)
+            SELECT * FROM unnest(p_position, p_stream_id, p_version, p_event_id, p_type, p_schema_version,
+                                 p_data, p_metadata, p_recorded_at, p_hash);
+            RETURN QUERY SELECT 'ok', p_position[v_last], p_hash[v_last], p_recorded_at[v_last],
+                NULL::integer[], NULL::integer[], NULL::integer[];
+            RETURN;
+        EXCEPTION WHEN unique_violation THEN
+            NULL;  -- fall through to say which appends were refused
+        END;
     END IF;
 
-    INSERT INTO review.events
-        (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash)
-    SELECT * FROM unnest(p_position, p_stream_id, p_version, p_event_id, p_type, p_schema_version,
-                         p_data, p_metadata, p_recorded_at, p_hash);
-
-    -- Wakes projections in every review process; delivered only if this transaction commits.
-    PERFORM pg_notify('review_events', p_position[v_last]::text);
-
-    RETURN QUERY SELECT 'ok', p_position[v_last], p_hash[v_last], p_recorded_at[v_last],
-        NULL::integer[], NULL::integer[], NULL::integer[];
+    RETURN QUERY
+    WITH appends AS (
+        SELECT DISTINCT n.append_no, n.stream_id, n.expected
+          FROM unnest(p_append_no, p_stream_id, p_expected_version) AS n(append_no, stream_id, expected)
+    ), duplicates AS (
+        SELECT DISTINCT n.append_no
+          FROM unnest(p_event_id, p_append_no) AS n(event_id, append_no)
+          JOIN review.events e ON e.event_id = n.event_id
+    ), conflicts AS (
+        SELECT a.append_no,
+               coalesce((SELECT max(e.version) FROM review.events e WHERE e.stream_id = a.stream_id), 0) AS actual,
+               a.expected
+          FROM appends a
+         WHERE a.append_no NOT IN (SELECT d.append_no FROM duplicates d)
+    )
+    SELECT 'rejected', p_head_position, p_head_hash, v_recorded_at,
+           (SELECT array_agg(d.append_no) FROM duplicates d),
+           (SELECT array_agg(c.append_no) FROM conflicts c WHERE c.actual <> c.expected),
+           (SELECT array_agg(c.actual) FROM conflicts c WHERE c.actual <> c.expected);
 END $$;

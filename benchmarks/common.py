@@ -1,0 +1,81 @@
+"""What every benchmark needs: a scratch database, timing, percentiles."""
+
+import contextlib
+import os
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from shared.db import migrate
+
+SERVER_URL = os.environ.get("KIPP_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("KIPP_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def database_url(name: str) -> str:
+    return urlsplit(SERVER_URL)._replace(path=f"/{name}").geturl()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(migrated: bool = True) -> AsyncIterator[str]:
+    """A fresh database for one measurement, dropped afterwards."""
+    name = f"kipp_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(SERVER_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = database_url(name)
+        if migrated:
+            await migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Throughput and per-operation latency of one measured run."""
+
+    count: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies, 0.50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies, 0.99) * 1000
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "per_s": round(self.per_second, 1),
+            "p50_ms": round(self.p50_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
+            "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else 0.0,
+        }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
