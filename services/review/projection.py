@@ -22,14 +22,27 @@ NAME = "proposal_status"
 TABLE = "review.proposal_status"
 BATCH = 1000
 
-_UPSERT = """
+# Two statements for the whole batch: new proposals inserted, known ones updated. A known proposal's text
+# (and what derives from it) is sent only when an event of the batch changed it, NULL otherwise: most
+# events are decisions, and rewriting a proposal's full text with each one would be most of the work.
+_INSERT = """
 INSERT INTO review.proposal_status
-    (proposal_id, status, round, agency, regency, submitted_at, version, last_position, state)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (proposal_id) DO UPDATE SET
-    status = excluded.status, round = excluded.round, agency = excluded.agency, regency = excluded.regency,
-    version = excluded.version, last_position = excluded.last_position, state = excluded.state
+    (proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, body)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
+                     $8::bigint[], $9::jsonb[], $10::jsonb[])
 """
+_UPDATE = """
+UPDATE review.proposal_status AS p SET
+    status = u.status, round = coalesce(u.round, p.round), agency = coalesce(u.agency, p.agency),
+    regency = coalesce(u.regency, p.regency), version = u.version, last_position = u.last_position,
+    state = u.state, body = coalesce(u.body, p.body)
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
+            $8::bigint[], $9::jsonb[], $10::jsonb[])
+     AS u(proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, body)
+WHERE p.proposal_id = u.proposal_id
+"""
+
+_TEXT_EVENTS = ("ProposalSubmitted", "ProposalRevised")
 
 
 @dataclass
@@ -37,6 +50,17 @@ class _Row:
     state: ProposalState | None
     version: int = 0
     last_position: int = 0
+    stored: bool = False  # already a row of the table (updated, not inserted)
+    text_changed: bool = False
+
+
+def stored_state(state: ProposalState) -> dict[str, Any]:
+    """What the state column holds: the state without the proposal's text (that is the body column)."""
+    return state.model_dump(mode="json", exclude={"proposal"})
+
+
+def state_from_columns(state: dict[str, Any], body: dict[str, Any] | None) -> ProposalState:
+    return ProposalState.model_validate({**state, "proposal": body or {}})
 
 
 async def project_batch(conn: Connection, table: str = TABLE, checkpoint_name: str = NAME) -> tuple[int, int]:
@@ -52,11 +76,11 @@ async def project_batch(conn: Connection, table: str = TABLE, checkpoint_name: s
             return checkpoint, 0
         events = [row_to_event(row) for row in rows]
         streams = list({event.stream_id for event in events})
+        # The text is not needed to fold decisions, so it is not read back (it stays in its column).
         current = {
-            row["proposal_id"]: _Row(ProposalState.model_validate(row["state"]), row["version"])
+            row["proposal_id"]: _Row(state_from_columns(row["state"], None), row["version"], stored=True)
             for row in await conn.fetch(
-                f"SELECT proposal_id, state, version FROM {table} WHERE proposal_id = ANY($1)",
-                streams,
+                f"SELECT proposal_id, state, version FROM {table} WHERE proposal_id = ANY($1)", streams
             )
         }
         for event in events:
@@ -64,10 +88,12 @@ async def project_batch(conn: Connection, table: str = TABLE, checkpoint_name: s
             row.state = evolve(row.state, event_from_stored(event.type, event.schema_version, event.data))
             row.version = event.version
             row.last_position = event.position
-        await conn.executemany(
-            _UPSERT.replace(TABLE, table),
-            [_upsert_args(proposal_id, row) for proposal_id, row in current.items() if row.last_position],
-        )
+            row.text_changed = row.text_changed or event.type in _TEXT_EVENTS
+        touched = [(proposal_id, row) for proposal_id, row in current.items() if row.last_position]
+        for statement, stored in ((_INSERT, False), (_UPDATE, True)):
+            rows_of_kind = [(proposal_id, row) for proposal_id, row in touched if row.stored is stored]
+            if rows_of_kind:
+                await conn.execute(statement.replace(TABLE, table), *_columns(rows_of_kind))
         checkpoint = events[-1].position
         await conn.execute(
             "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1",
@@ -77,20 +103,26 @@ async def project_batch(conn: Connection, table: str = TABLE, checkpoint_name: s
         return checkpoint, len(events)
 
 
-def _upsert_args(proposal_id: UUID, row: _Row) -> tuple[Any, ...]:
-    assert row.state is not None
-    body = row.state.proposal
-    return (
-        proposal_id,
-        row.state.status.value,
-        body["round"],
-        body["agency"]["name"],
-        body["region"]["regency"],
-        row.state.submitted_at,
-        row.version,
-        row.last_position,
-        row.state.model_dump(mode="json"),
-    )
+def _columns(rows: list[tuple[UUID, _Row]]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for proposal_id, row in rows:
+        assert row.state is not None
+        body = row.state.proposal if row.text_changed else None
+        values = (
+            proposal_id,
+            row.state.status.value,
+            body["round"] if body else None,
+            body["agency"]["name"] if body else None,
+            body["region"]["regency"] if body else None,
+            row.state.submitted_at,
+            row.version,
+            row.last_position,
+            stored_state(row.state),
+            body,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
 
 
 class StatusProjector:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.review.domain.state import ProposalState
+from services.review.projection import state_from_columns
 from services.review.views import proposal_view
 
 
@@ -21,12 +21,13 @@ class ListFilter:
 
 
 def _view(row: asyncpg.Record) -> dict[str, Any]:
-    return proposal_view(row["proposal_id"], ProposalState.model_validate(row["state"]), row["version"])
+    return proposal_view(row["proposal_id"], state_from_columns(row["state"], row["body"]), row["version"])
 
 
 async def get_view(pool: asyncpg.Pool, proposal_id: UUID) -> dict[str, Any] | None:
     row = await pool.fetchrow(
-        "SELECT proposal_id, state, version FROM review.proposal_status WHERE proposal_id = $1", proposal_id
+        "SELECT proposal_id, state, body, version FROM review.proposal_status WHERE proposal_id = $1",
+        proposal_id,
     )
     return _view(row) if row else None
 
@@ -46,7 +47,7 @@ async def list_views(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest submission first; the cursor is the (submitted_at, proposal_id) of the page's last item."""
     rows = await pool.fetch(
-        "SELECT proposal_id, state, version, submitted_at FROM review.proposal_status"
+        "SELECT proposal_id, state, body, version, submitted_at FROM review.proposal_status"
         " WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR agency = $2)"
         " AND ($3::text IS NULL OR regency = $3) AND ($4::int IS NULL OR round = $4)"
         " AND ($5::timestamptz IS NULL OR (submitted_at, proposal_id) < ($5, $6))"

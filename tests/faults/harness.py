@@ -235,8 +235,10 @@ async def settle_and_check(drill: Drill, within: float = 60) -> dict[str, int]:
         assert [e.position for e in events] == list(range(1, len(events) + 1)), "positions have a gap"
 
         projected = {
-            row["proposal_id"]: (row["version"], row["state"])
-            for row in await conn.fetch("SELECT proposal_id, version, state FROM review.proposal_status")
+            row["proposal_id"]: (row["version"], {**row["state"], "proposal": row["body"]})
+            for row in await conn.fetch(
+                "SELECT proposal_id, version, state, body FROM review.proposal_status"
+            )
         }
         by_stream: dict[uuid.UUID, list[object]] = {}
         for event in events:

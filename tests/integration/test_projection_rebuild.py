@@ -44,8 +44,8 @@ async def replayed(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, A
 
 
 async def projected(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:
-    rows = await pool.fetch("SELECT proposal_id, version, state FROM review.proposal_status")
-    return {row["proposal_id"]: (row["version"], row["state"]) for row in rows}
+    rows = await pool.fetch("SELECT proposal_id, version, state, body FROM review.proposal_status")
+    return {row["proposal_id"]: (row["version"], {**row["state"], "proposal": row["body"]}) for row in rows}
 
 
 async def test_a_rebuild_while_appends_continue_equals_the_history_and_readers_never_see_a_partial_table(

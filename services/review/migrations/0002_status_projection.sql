@@ -8,7 +8,8 @@ CREATE TABLE review.proposal_status (
     submitted_at       timestamptz NOT NULL,  -- when intake accepted it: lists are newest first
     version            integer NOT NULL,
     last_position      bigint NOT NULL,
-    state              jsonb NOT NULL
+    state              jsonb NOT NULL,  -- the folded state, without the proposal's text
+    body               jsonb NOT NULL   -- the latest text: written only when a submission or revision changes it
 );
 CREATE INDEX proposal_status_newest ON review.proposal_status (submitted_at DESC, proposal_id DESC);
 CREATE INDEX proposal_status_by_status ON review.proposal_status (status, submitted_at DESC, proposal_id DESC);
