@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate test test-unit test-integration test-e2e test-faults lint format clean
+.PHONY: install run migrate test test-unit test-integration test-e2e test-faults bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test-e2e: install
 ## The fault drills alone (they also run in `make test`); each prints what it injected and counted.
 test-faults: install
 	$(BIN)/pytest -q -s -p no:logging tests/faults
+
+## The benchmark (not a test): the product against raw PostgreSQL and RabbitMQ on this machine.
+bench: install
+	$(BIN)/python -m benchmarks 2>&1 | grep -v -e '^INFO:' -e 'Uvicorn running'
 
 lint: install
 	$(BIN)/ruff check .

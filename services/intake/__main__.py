@@ -8,7 +8,13 @@ from services.intake.settings import IntakeSettings
 
 def main() -> None:
     settings = IntakeSettings()
-    uvicorn.run(create_app(settings), host=settings.intake_host, port=settings.intake_port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.intake_host,
+        port=settings.intake_port,
+        log_level="info",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,13 @@ from services.review.settings import ReviewSettings
 
 def main() -> None:
     settings = ReviewSettings()
-    uvicorn.run(create_app(settings), host=settings.review_host, port=settings.review_port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.review_host,
+        port=settings.review_port,
+        log_level="info",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,8 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await broker.stop()  # stop taking messages first, then let in-flight appends finish
             await publisher.worker.stop()
+            await broker.stop()  # stop taking messages, then let in-flight appends finish
             await projector.worker.stop()
             await store.stop()
             await pool.close()

@@ -8,8 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.review.projection import state_from_columns
-from services.review.views import proposal_view
+from services.review.views import view_from_stored
 
 
 @dataclass(frozen=True)
@@ -21,7 +20,7 @@ class ListFilter:
 
 
 def _view(row: asyncpg.Record) -> dict[str, Any]:
-    return proposal_view(row["proposal_id"], state_from_columns(row["state"], row["body"]), row["version"])
+    return view_from_stored(row["proposal_id"], row["state"], row["body"], row["version"])
 
 
 async def get_view(pool: asyncpg.Pool, proposal_id: UUID) -> dict[str, Any] | None:

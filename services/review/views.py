@@ -9,10 +9,18 @@ from services.review.eventstore.chain import timestamp_text
 
 
 def proposal_view(proposal_id: UUID, state: ProposalState, version: int) -> dict[str, Any]:
-    body = state.proposal
+    return view_from_stored(
+        proposal_id, state.model_dump(mode="json", exclude={"proposal"}), state.proposal, version
+    )
+
+
+def view_from_stored(
+    proposal_id: UUID, state: dict[str, Any], body: dict[str, Any], version: int
+) -> dict[str, Any]:
+    """The view from the projection's columns as stored (JSON already): no model to build on a hot read."""
     return {
         "proposal_id": str(proposal_id),
-        "status": state.status.value,
+        "status": state["status"],
         "version": version,
         "round": body.get("round"),
         "group": body.get("group"),
@@ -20,7 +28,7 @@ def proposal_view(proposal_id: UUID, state: ProposalState, version: int) -> dict
         "title": body.get("title"),
         "agency": body.get("agency"),
         "region": body.get("region"),
-        **state.model_dump(mode="json", exclude={"status", "proposal"}),
+        **{key: value for key, value in state.items() if key != "status"},
         "proposal": body,
     }
 

@@ -21,7 +21,7 @@ class IntakeContext:
     rounds: RoundBook
 
 
-def _context(request: Request) -> IntakeContext:
+async def _context(request: Request) -> IntakeContext:
     context: IntakeContext = request.app.state.context
     return context
 

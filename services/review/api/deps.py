@@ -23,7 +23,7 @@ class ReviewContext:
     signer: DigestSigner
 
 
-def _context(request: Request) -> ReviewContext:
+async def _context(request: Request) -> ReviewContext:
     context: ReviewContext = request.app.state.context
     return context
 

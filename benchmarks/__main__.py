@@ -1,0 +1,125 @@
+"""`python -m benchmarks` (`make bench`): every figure of the benchmark in one run, next to its target,
+also written to benchmarks/results.json so runs can be compared by tools."""
+
+import asyncio
+import json
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import appends, e2e, rebuild
+from benchmarks.common import scratch_database
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+REBUILD_EVENTS = 200_000
+
+
+async def measure_appends(results: dict[str, Any]) -> None:
+    for writers, per_writer in ((1, 3000), (16, 500)):
+        product, raw = await appends.measure(writers, per_writer)
+        results[f"append_{writers}"] = {"product": product.summary(), "raw_insert": raw.summary()}
+        results[f"append_ratio_{writers}"] = round(product.per_second / raw.per_second, 3)
+
+
+async def measure_rebuild(results: dict[str, Any]) -> None:
+    async with scratch_database() as url:
+        generated_in = await rebuild.generate(url, REBUILD_EVENTS)
+        raw = rebuild.measure_in_child("raw", url)
+        product = rebuild.measure_in_child("product", url)
+    raw_rate, product_rate = raw["events"] / raw["seconds"], product["events"] / product["seconds"]
+    results["rebuild"] = {
+        "events": product["events"],
+        "generated_per_s": round(REBUILD_EVENTS / generated_in, 1),
+        "product_per_s": round(product_rate, 1),
+        "raw_scan_per_s": round(raw_rate, 1),
+        "raw_scan_peak_rss_mb": round(raw["peak_rss_mb"], 1),
+    }
+    results["rebuild_ratio"] = round(product_rate / raw_rate, 3)
+    results["rebuild_peak_rss_mb"] = round(product["peak_rss_mb"], 1)
+
+
+async def measure_end_to_end(results: dict[str, Any]) -> None:
+    raw = await e2e.raw_publish()
+    async with scratch_database() as url, e2e.running_system(url) as system:
+        sustained = await e2e.submit_and_watch(system, 3000)
+        half = await e2e.submit_and_watch(system, 1500, rate=sustained.per_second / 2)
+        ids = [
+            str(r["proposal_id"])
+            for r in await system.pool.fetch("SELECT proposal_id FROM review.proposal_status")
+        ]
+        single = await e2e.reads(system, [f"/v1/proposals/{i}" for i in ids])
+        lists = await e2e.reads(
+            system,
+            [
+                "/v1/proposals?status=submitted&limit=20",
+                "/v1/proposals?agency=PDAM%20Tirta%20Sejiran%20Setason&limit=20",
+            ],
+        )
+    results["e2e"] = {
+        "submissions": sustained.count,
+        "sustained_per_s": round(sustained.per_second, 1),
+        "freshness_at_sustained_p50_ms": round(e2e.freshness_ms(sustained, 0.5), 1),
+        "freshness_at_sustained_p99_ms": round(e2e.freshness_ms(sustained, 0.99), 1),
+        "half_rate_per_s": round(half.per_second, 1),
+        "freshness_at_half_p50_ms": round(e2e.freshness_ms(half, 0.5), 1),
+        "raw_publish_confirmed_per_s": round(raw.per_second, 1),
+        "ratio_to_raw_publish": round(sustained.per_second / raw.per_second, 3),
+    }
+    results["e2e_submissions_per_s"] = round(sustained.per_second, 1)
+    results["e2e_freshness_p99_ms"] = round(e2e.freshness_ms(half, 0.99), 1)
+    results["reads"] = {"get": single.summary(), "list": lists.summary()}
+    results["read_p99_ms"] = round(single.p99_ms, 2)
+
+
+# (key, label, target, higher is better)
+TABLE = [
+    ("append_ratio_16", "append, 16 writers / raw INSERT at 16 connections", 0.8, True),
+    ("append_ratio_1", "append, 1 writer / raw INSERT at 1 connection", 0.7, True),
+    ("rebuild_ratio", "rebuild / raw scan-and-decode", 0.6, True),
+    ("rebuild_peak_rss_mb", "rebuild peak RSS, MB (200,000 events)", 200, False),
+    ("e2e_submissions_per_s", "end to end, sustained submissions/s", 1000, True),
+    ("e2e_freshness_p99_ms", "freshness p99 at half that rate, ms", 250, False),
+    ("read_p99_ms", "status GET p99 at 32 clients, ms", 20, False),
+]
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"\n{'figure':55} {'measured':>10} {'target':>8}  met")
+    for key, label, target, higher in TABLE:
+        value = results[key]
+        met = value >= target if higher else value <= target
+        print(
+            f"{label:55} {value:>10} {('>= ' if higher else '<= ') + str(target):>8}  "
+            + ("yes" if met else "NO")
+        )
+    a1, a16, rb, ee = results["append_1"], results["append_16"], results["rebuild"], results["e2e"]
+    print("\ndetails")
+    print(f"  append 1 writer:   product {a1['product']}  raw {a1['raw_insert']}")
+    print(f"  append 16 writers: product {a16['product']}  raw {a16['raw_insert']}")
+    print(f"  rebuild: {rb}")
+    print(f"  end to end: {ee}")
+    print(f"  reads: {results['reads']}")
+
+
+async def main() -> None:
+    results: dict[str, Any] = {"taken_at": datetime.now(UTC).isoformat(), "machine": platform.platform()}
+    for name, section in (
+        ("appends", measure_appends),
+        ("rebuild", measure_rebuild),
+        ("end to end and reads", measure_end_to_end),
+    ):
+        began = time.perf_counter()
+        print(f"measuring {name} ...", flush=True)
+        await section(results)
+        print(f"  done in {time.perf_counter() - began:.0f} s", flush=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print_table(results)
+    print(
+        f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,178 @@
+"""End to end and reads: both services as processes, proposals posted over HTTP by concurrent clients until
+each is visible in review's status projection; then reads under concurrent clients."""
+
+import asyncio
+import contextlib
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aio_pika
+import aiohttp
+import asyncpg
+
+from benchmarks.common import AMQP_URL, Rate, percentile
+from shared.access import Role, create_key
+from shared.db import create_pool
+from tests.fixtures import demo_proposals
+from tests.processes import ServiceProcess, free_port, service_env
+
+
+@dataclass
+class RunningSystem:
+    intake: ServiceProcess
+    review: ServiceProcess
+    submitter: str
+    reviewer: str
+    pool: asyncpg.Pool
+
+
+@contextlib.asynccontextmanager
+async def running_system(database_url: str) -> AsyncIterator[RunningSystem]:
+    prefix = f"kippbench-{uuid.uuid4().hex[:8]}"
+    env = service_env(database_url, AMQP_URL, prefix, free_port(), free_port())
+    review = ServiceProcess("review", env, int(env["KIPP_REVIEW_PORT"]))
+    intake = ServiceProcess("intake", env, int(env["KIPP_INTAKE_PORT"]))
+    pool = await create_pool(database_url, min_size=1, max_size=4)
+    _, submitter = await create_key(pool, Role.SUBMITTER, "bench portal")
+    _, reviewer = await create_key(pool, Role.REVIEWER, "bench reviewer")
+    try:
+        await review.start()
+        await intake.start()
+        yield RunningSystem(intake, review, submitter, reviewer, pool)
+    finally:
+        await intake.shut_down()
+        await review.shut_down()
+        await pool.close()
+        await _delete_broker_names(prefix)
+
+
+async def _delete_broker_names(prefix: str) -> None:
+    from shared.contract import Topology
+
+    topology = Topology(prefix)
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        for queue in topology.all_queues():
+            await channel.queue_delete(queue)
+        for exchange in topology.all_exchanges():
+            await channel.exchange_delete(exchange)
+
+
+@dataclass(frozen=True)
+class Submissions:
+    count: int
+    seconds: float  # from the first post to the last proposal visible in review
+    freshness: list[float]  # per proposal, from its 202 to visible in review's projection
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+
+async def submit_and_watch(
+    system: RunningSystem, count: int, clients: int = 32, rate: float | None = None
+) -> Submissions:
+    """Posts `count` proposals (at most `rate` a second, if given) and times each until it is visible."""
+    acked: dict[uuid.UUID, float] = {}
+    seen: dict[uuid.UUID, float] = {}
+    texts = demo_proposals()
+    numbers = iter(range(count))
+    began = time.perf_counter()
+    posting = True
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        for number in numbers:
+            if rate is not None:
+                await asyncio.sleep(max(0.0, began + number / rate - time.perf_counter()))
+            async with http.post("/v1/proposals", json=texts[number % len(texts)]) as answer:
+                body = await answer.json()
+                if answer.status != 202:
+                    raise RuntimeError(f"intake answered {answer.status}: {body}")
+            acked[uuid.UUID(body["proposal_id"])] = time.perf_counter()
+
+    async def watch() -> None:
+        while posting or len(seen) < len(acked):
+            pending = [p for p in acked if p not in seen]
+            if pending:
+                rows = await system.pool.fetch(
+                    "SELECT proposal_id FROM review.proposal_status WHERE proposal_id = ANY($1)", pending
+                )
+                now = time.perf_counter()
+                for row in rows:
+                    seen[row["proposal_id"]] = now
+            await asyncio.sleep(0.005)
+
+    headers = {"Authorization": f"Bearer {system.submitter}"}
+    async with _client(system.intake.url, headers, clients) as http:
+        watcher = asyncio.create_task(watch())
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        posting = False
+        await asyncio.wait_for(watcher, 120)
+    last_seen = max(seen.values())
+    return Submissions(count, last_seen - began, [seen[p] - acked[p] for p in acked])
+
+
+async def raw_publish(count: int = 10_000, window: int = 100) -> Rate:
+    """aio-pika publishing persistent messages with confirms, `window` at a time, to a quorum queue."""
+    name = f"kippbench-raw-{uuid.uuid4().hex[:8]}"
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        queue = await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+        body = b'{"event_type": "proposal.submitted", "data": {"title": "' + b"x" * 2000 + b'"}}'
+        latencies: list[float] = []
+        began = time.perf_counter()
+        for start in range(0, count, window):
+            sent = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    channel.default_exchange.publish(
+                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        routing_key=name,
+                    )
+                    for _ in range(min(window, count - start))
+                )
+            )
+            latencies.append(time.perf_counter() - sent)
+        seconds = time.perf_counter() - began
+        await queue.delete(if_unused=False, if_empty=False)
+    return Rate(count, seconds, latencies)
+
+
+async def reads(system: RunningSystem, path_for: list[str], seconds: float = 5.0, clients: int = 32) -> Rate:
+    """`clients` clients each GETting a random path of `path_for` for `seconds`."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {system.reviewer}"}
+    async with _client(system.review.url, headers, clients) as http:
+
+        async def client() -> None:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                async with http.get(random.choice(path_for)) as answer:
+                    await answer.read()
+                latencies.append(time.perf_counter() - began)
+                if answer.status != 200:
+                    raise RuntimeError(f"review answered {answer.status}")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        total = time.perf_counter() - began
+    return Rate(len(latencies), total, latencies)
+
+
+def _client(base_url: str, headers: dict[str, str], connections: int) -> aiohttp.ClientSession:
+    # aiohttp, not httpx: measured here, httpx could not drive more than ~300 requests/s from one process,
+    # so it measured itself rather than the services.
+    connector = aiohttp.TCPConnector(limit=connections)
+    return aiohttp.ClientSession(
+        base_url, headers=headers, connector=connector, timeout=aiohttp.ClientTimeout(60)
+    )
+
+
+def freshness_ms(submissions: Submissions, fraction: float) -> float:
+    return percentile(submissions.freshness, fraction) * 1000
