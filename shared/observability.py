@@ -1,0 +1,110 @@
+"""Structured JSON logs carrying the correlation id, and Prometheus metrics, for both services.
+
+The correlation id of the request or message being handled lives in a context variable: every log line
+written while handling it carries it, and so does every event and message it causes. It starts at
+intake (the X-Correlation-ID header, or a new one), travels in each envelope's metadata to review, and
+back in proposal.status_changed, so one id follows a submission across both services and the broker.
+"""
+
+import json
+import logging
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+# Attributes every LogRecord has; anything else passed in `extra=` is written as a field of the line.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if (current := correlation_id.get()) is not None:
+            line["correlation_id"] = current
+        line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(service: str, level: int = logging.INFO) -> None:
+    """One JSON object per line on standard output, for this process and the libraries it uses."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("uvicorn.access", "aiormq", "aio_pika"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+HTTP_REQUESTS = Counter(
+    "kipp_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "kipp_http_request_seconds",
+    "Time to answer an HTTP request",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+class RequestObservation:
+    """Counts and times each request by route template and status, and sets its correlation id."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-correlation-id", b"").decode("latin-1")[:200]
+        token = correlation_id.set(given or str(uuid.uuid4()))
+        status = 500
+        began = time.perf_counter()
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-correlation-id", _current().encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+            HTTP_SECONDS.labels(self.service, scope["method"], route).observe(time.perf_counter() - began)
+            correlation_id.reset(token)
+
+
+def _current() -> str:
+    return correlation_id.get() or ""
+
+
+def metrics_response(_: Request | None = None) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
