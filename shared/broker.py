@@ -2,11 +2,13 @@
 queues with their dead-letter queues, and how an envelope travels as an AMQP message."""
 
 import asyncio
+import contextlib
 
+import aio_pika
 from aio_pika import DeliveryMode, Message
 from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
-from shared.contract import INTAKE_EVENT_TYPES, PROPOSAL_STATUS_CHANGED, Topology
+from shared.contract import INTAKE_EVENT_TYPES, PROPOSAL_STATUS_CHANGED, Envelope, Topology
 
 # A confirm that has not come after this long is treated as a failed publish (and published again).
 PUBLISH_TIMEOUT_SECONDS = 10.0
@@ -99,3 +101,50 @@ async def publish_confirmed(
     await asyncio.wait_for(
         broker.publish(message, exchange=to, routing_key=routing_key, persist=True), PUBLISH_TIMEOUT_SECONDS
     )
+
+
+def document_publications(broker: RabbitBroker, topology: Topology, side: str) -> None:
+    """Declares what each service publishes, so its AsyncAPI document shows it (the services publish
+    through their outbox and event-log readers, with the same exchange and routing keys)."""
+    if side == "intake":
+        for routing_key in INTAKE_EVENT_TYPES:
+            broker.publisher(
+                exchange=exchange(topology.intake_exchange),
+                routing_key=routing_key,
+                title=f"{topology.intake_exchange}:{routing_key}",
+                description=f"{routing_key}: data is the proposal as posted (or the withdrawal reason)",
+                schema=Envelope,
+            )
+    else:
+        broker.publisher(
+            exchange=exchange(topology.review_exchange),
+            routing_key=PROPOSAL_STATUS_CHANGED,
+            title=f"{topology.review_exchange}:{PROPOSAL_STATUS_CHANGED}",
+            description="Every recorded event: status, version, position, cause and the decision's details",
+            schema=Envelope,
+        )
+
+
+class QueueDepths:
+    """Reads queue depths for /metrics with a passive declare on a connection of its own (the broker
+    client's declarer caches its answers)."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self._amqp_url = amqp_url
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    async def depths(self, *queues: str) -> dict[str, int]:
+        if self._connection is None:
+            self._connection = await aio_pika.connect_robust(self._amqp_url)
+        found = {}
+        async with self._connection.channel() as channel:
+            for name in queues:
+                declared = await channel.declare_queue(name, passive=True)
+                found[name] = int(declared.declaration_result.message_count or 0)
+        return found
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None

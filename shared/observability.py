@@ -11,12 +11,13 @@ import logging
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.requests import Request
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,7 +42,9 @@ class JsonFormatter(logging.Formatter):
         }
         if (current := correlation_id.get()) is not None:
             line["correlation_id"] = current
-        line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        line.update(
+            {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+        )
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
@@ -58,6 +61,7 @@ def configure_logging(service: str, level: int = logging.INFO) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+QUEUE_DEPTH = Gauge("kipp_queue_depth", "Messages waiting in a queue (consumer lag)", ["queue"])
 HTTP_REQUESTS = Counter(
     "kipp_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
 )
@@ -106,5 +110,16 @@ def _current() -> str:
     return correlation_id.get() or ""
 
 
-def metrics_response(_: Request | None = None) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics_router(refresh: Callable[[], Awaitable[None]]) -> APIRouter:
+    """GET /metrics: the gauges refreshed first (a failing refresh leaves them as they were), then all."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        try:
+            await refresh()
+        except Exception as error:  # a dependency is away: the counters are still worth scraping
+            logging.getLogger(__name__).warning("metrics gauges not refreshed: %s", error)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -4,15 +4,17 @@ import uvicorn
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
+from shared.observability import configure_logging
 
 
 def main() -> None:
+    configure_logging("intake")
     settings = IntakeSettings()
     uvicorn.run(
         create_app(settings),
         host=settings.intake_host,
         port=settings.intake_port,
-        log_level="info",
+        log_config=None,
         access_log=False,
     )
 

@@ -6,18 +6,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.intake import metrics
 from services.intake.api import proposals
 from services.intake.api.deps import IntakeContext
 from services.intake.follower import attach_follower
 from services.intake.relay import OutboxRelay
 from services.intake.settings import IntakeSettings
-from shared.broker import declare_topology, new_broker
+from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
+from shared.docs import asyncapi_router
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
+from shared.observability import RequestObservation, metrics_router
 from shared.rounds import shipped_rounds
 from shared.startup import keep_trying
+
+VERSION = "0.1.0"
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -29,23 +34,33 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         pool = await keep_trying("PostgreSQL", lambda: create_pool(settings.database_url, max_size=20))
         broker = new_broker(settings.amqp_url)
         attach_follower(broker, topology, pool)
+        document_publications(broker, topology, "intake")
         await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)
         await broker.start()
         relay = OutboxRelay(pool, broker, topology)
         relay.worker.start()
-        app.state.context = IntakeContext(settings, pool, broker, relay, shipped_rounds())
+        queue_depths = QueueDepths(settings.amqp_url)
+        app.state.context = IntakeContext(settings, pool, broker, relay, shipped_rounds(), queue_depths)
         try:
             yield
         finally:
             await relay.worker.stop()
             await broker.stop()
+            await queue_depths.close()
             await pool.close()
 
-    app = FastAPI(title="KIPP intake", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="KIPP intake", version=VERSION, lifespan=lifespan)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestObservation, service="intake")
     install_problem_handlers(app)
     app.include_router(proposals.router)
+    app.include_router(
+        metrics_router(
+            lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
+        )
+    )
+    app.include_router(asyncapi_router(lambda: app.state.context.broker, "KIPP intake messages", VERSION))
     app.include_router(
         health_router(
             lambda: {

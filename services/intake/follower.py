@@ -12,12 +12,15 @@ import asyncpg
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
 
+from services.intake.metrics import STATUS_CHANGES
 from services.intake.repository import apply_status_change
 from shared.broker import exchange, review_events_queue
 from shared.contract import Envelope, Topology
 from shared.lifecycle import Status
+from shared.observability import correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +38,38 @@ def attach_follower(broker: RabbitBroker, topology: Topology, pool: asyncpg.Pool
         channel=Channel(prefetch_count=32),
     )
     async def follow_status(body: bytes, message: RabbitMessage) -> None:
+        token = correlation_id.set(message.raw_message.correlation_id)
         try:
-            envelope = Envelope.model_validate_json(body)
-            status = Status(envelope.data["status"])
-            version = int(envelope.data["version"])
-        except (ValidationError, KeyError, ValueError, TypeError) as error:
-            log.error("not a status change, dead-lettered: %s", error)
-            await message.reject(requeue=False)
-            return
-        detail = {k: v for k, v in envelope.data.items() if k not in ("status", "version", "position")}
-        try:
-            await apply_status_change(
-                pool, envelope.proposal_id, status.value, version, detail, envelope.occurred_at
-            )
-        except Exception as error:  # the database is away: keep the message
-            log.warning("status change not applied yet, requeued: %s", error)
-            await message.nack(requeue=True)
-            return
-        await message.ack()
+            await _follow(body, message, pool)
+        finally:
+            correlation_id.reset(token)
+
+
+async def _follow(body: bytes, message: RabbitMessageType, pool: asyncpg.Pool) -> None:
+    try:
+        envelope = Envelope.model_validate_json(body)
+        status = Status(envelope.data["status"])
+        version = int(envelope.data["version"])
+    except (ValidationError, KeyError, ValueError, TypeError) as error:
+        log.error("not a status change, dead-lettered: %s", error)
+        await message.reject(requeue=False)
+        STATUS_CHANGES.labels("dead_lettered").inc()
+        return
+    correlation_id.set(envelope.metadata.correlation_id)
+    detail = {k: v for k, v in envelope.data.items() if k not in ("status", "version", "position")}
+    try:
+        applied = await apply_status_change(
+            pool, envelope.proposal_id, status.value, version, detail, envelope.occurred_at
+        )
+    except Exception as error:  # the database is away: keep the message
+        log.warning("status change not applied yet, requeued: %s", error)
+        await message.nack(requeue=True)
+        STATUS_CHANGES.labels("requeued").inc()
+        return
+    await message.ack()
+    STATUS_CHANGES.labels("applied" if applied else "already_known").inc()
+    log.info(
+        "status %s followed",
+        status.value,
+        extra={"proposal_id": str(envelope.proposal_id), "version": version},
+    )

@@ -4,15 +4,17 @@ import uvicorn
 
 from services.review.app import create_app
 from services.review.settings import ReviewSettings
+from shared.observability import configure_logging
 
 
 def main() -> None:
+    configure_logging("review")
     settings = ReviewSettings()
     uvicorn.run(
         create_app(settings),
         host=settings.review_host,
         port=settings.review_port,
-        log_level="info",
+        log_config=None,
         access_log=False,
     )
 

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.review import metrics
 from services.review.api import audit, events, proposals, stats
 from services.review.api.deps import ReviewContext
 from services.review.application import ReviewService
@@ -15,12 +16,16 @@ from services.review.eventstore.postgres import PostgresEventStore
 from services.review.projection import StatusProjector
 from services.review.settings import ReviewSettings
 from services.review.status_publisher import StatusChangePublisher
-from shared.broker import declare_topology, new_broker
+from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
+from shared.docs import asyncapi_router
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
+from shared.observability import RequestObservation, metrics_router
 from shared.startup import keep_trying
+
+VERSION = "0.1.0"
 
 
 def create_app(settings: ReviewSettings | None = None) -> FastAPI:
@@ -39,13 +44,15 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         await store.start()
         service = ReviewService(store)
         attach_consumer(broker, topology, service, settings.consumer_concurrency)
+        document_publications(broker, topology, "review")
         await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)
         await broker.start()
         projector.worker.start()
         publisher.worker.start()
         signer = DigestSigner.from_file(settings.audit_key_file)
-        app.state.context = ReviewContext(settings, pool, service, projector, broker, signer)
+        queue_depths = QueueDepths(settings.amqp_url)
+        app.state.context = ReviewContext(settings, pool, service, projector, broker, signer, queue_depths)
         try:
             yield
         finally:
@@ -53,15 +60,23 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             await broker.stop()  # stop taking messages, then let in-flight appends finish
             await projector.worker.stop()
             await store.stop()
+            await queue_depths.close()
             await pool.close()
 
-    app = FastAPI(title="KIPP review", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="KIPP review", version=VERSION, lifespan=lifespan)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestObservation, service="review")
     install_problem_handlers(app)
     app.include_router(proposals.router)
     app.include_router(stats.router)
     app.include_router(events.router)
     app.include_router(audit.router)
+    app.include_router(
+        metrics_router(
+            lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
+        )
+    )
+    app.include_router(asyncapi_router(lambda: app.state.context.broker, "KIPP review messages", VERSION))
     app.include_router(
         health_router(
             lambda: {

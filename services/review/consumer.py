@@ -23,8 +23,10 @@ from pydantic import ValidationError
 from services.review.application import ReviewService, UnprocessableMessage
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError
+from services.review.metrics import INTAKE_MESSAGES
 from shared.broker import exchange, intake_events_queue, publish_confirmed
 from shared.contract import Envelope, Topology
+from shared.observability import correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +65,15 @@ async def handle_delivery(
     topology: Topology,
 ) -> None:
     deliveries = _delivery_count(message)
+    token = correlation_id.set(message.raw_message.correlation_id)
     try:
         envelope = Envelope.model_validate_json(body)
-        await service.record_intake_event(envelope)
+        correlation_id.set(envelope.metadata.correlation_id)
+        result = await service.record_intake_event(envelope)
     except (ValidationError, UnprocessableMessage) as error:
         await _dead_letter(broker, dead, topology, message, f"unprocessable: {error}")
         await message.ack()
+        INTAKE_MESSAGES.labels("dead_lettered").inc()
     except (ProposalNotFound, TransitionRefused) as error:
         reason = "no such proposal yet" if isinstance(error, ProposalNotFound) else str(error)
         if deliveries >= MAX_REFUSALS:
@@ -76,17 +81,34 @@ async def handle_delivery(
                 broker, dead, topology, message, f"refused after {deliveries} deliveries: {reason}"
             )
             await message.ack()
+            INTAKE_MESSAGES.labels("dead_lettered").inc()
         else:
             await asyncio.sleep(backoff(deliveries))
             await message.nack(requeue=True)
+            INTAKE_MESSAGES.labels("requeued").inc()
     except ConcurrencyError:
         await message.nack(requeue=True)  # another process appended to the stream first: decide again
+        INTAKE_MESSAGES.labels("requeued").inc()
     except Exception as error:
         log.warning("intake event not recorded yet, requeued: %s", error)
         await asyncio.sleep(backoff(deliveries))
         await message.nack(requeue=True)
+        INTAKE_MESSAGES.labels("requeued").inc()
     else:
         await message.ack()
+        outcome = "recorded" if result.recorded else "duplicate"
+        INTAKE_MESSAGES.labels(outcome).inc()
+        log.info(
+            "intake event %s",
+            outcome,
+            extra={
+                "event_type": envelope.event_type,
+                "event_id": str(envelope.event_id),
+                "proposal_id": str(envelope.proposal_id),
+            },
+        )
+    finally:
+        correlation_id.reset(token)
 
 
 def backoff(deliveries: int) -> float:

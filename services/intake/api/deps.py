@@ -9,6 +9,7 @@ from faststream.rabbit import RabbitBroker
 
 from services.intake.relay import OutboxRelay
 from services.intake.settings import IntakeSettings
+from shared.broker import QueueDepths
 from shared.rounds import RoundBook
 
 
@@ -19,6 +20,7 @@ class IntakeContext:
     broker: RabbitBroker
     relay: OutboxRelay
     rounds: RoundBook
+    queue_depths: QueueDepths
 
 
 async def _context(request: Request) -> IntakeContext:

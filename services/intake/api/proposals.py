@@ -1,6 +1,7 @@
 """Submitting systems' routes: submit, read, list, revise and withdraw their own proposals."""
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import repository
 from services.intake.api.deps import Context
+from services.intake.metrics import ACCEPTED
 from services.intake.repository import IdempotencyKeyReused, StoredAnswer
 from shared.access import Caller
 from shared.access.http import Submitter
@@ -21,10 +23,12 @@ from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHD
 from shared.db import Connection
 from shared.http import Problem
 from shared.lifecycle import ALLOWED_MOVES, Status
+from shared.observability import correlation_id
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook
 from shared.rules import Violation, check_proposal, check_revision
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
 IdempotencyKey = Annotated[
@@ -76,7 +80,8 @@ def metadata(caller: Caller, request: Request) -> dict[str, Any]:
     return {
         "actor": caller.as_actor(),
         "source": "intake-api",
-        "correlation_id": request.headers.get("x-correlation-id") or str(uuid.uuid4()),
+        # Set for this request by RequestObservation: the X-Correlation-ID sent, or a new one.
+        "correlation_id": correlation_id.get() or str(uuid.uuid4()),
     }
 
 
@@ -91,6 +96,7 @@ async def _once(
     request: Request,
     idempotency_key: str | None,
     work: Callable[[Connection], Awaitable[StoredAnswer]],
+    event_type: str,
 ) -> JSONResponse:
     """Runs `work` in one transaction; with an Idempotency-Key, at most once per key and request."""
     posted = await request.json() if await request.body() else None
@@ -118,6 +124,10 @@ async def _once(
             ],
         ) from None
     ctx.relay.worker.poke()
+    ACCEPTED.labels(event_type).inc()
+    log.info(
+        "accepted %s", event_type, extra={"proposal_id": result.body["proposal_id"], "holder": caller.name}
+    )
     return answer(result)
 
 
@@ -146,7 +156,7 @@ async def submit(
         }
         return StoredAnswer(202, body, f"/v1/proposals/{envelope.proposal_id}")
 
-    return await _once(ctx, caller, request, idempotency_key, work)
+    return await _once(ctx, caller, request, idempotency_key, work, PROPOSAL_SUBMITTED)
 
 
 @router.get("")
@@ -212,7 +222,7 @@ async def revise(
         }
         return StoredAnswer(202, answer, f"/v1/proposals/{proposal_id}")
 
-    return await _once(ctx, caller, request, idempotency_key, work)
+    return await _once(ctx, caller, request, idempotency_key, work, PROPOSAL_REVISED)
 
 
 @router.post("/{proposal_id}/withdrawal", status_code=202)
@@ -243,4 +253,4 @@ async def withdraw(
         }
         return StoredAnswer(202, answer, f"/v1/proposals/{proposal_id}")
 
-    return await _once(ctx, caller, request, idempotency_key, work)
+    return await _once(ctx, caller, request, idempotency_key, work, PROPOSAL_WITHDRAWN)

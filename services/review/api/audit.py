@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from services.review.api.deps import Context
 from services.review.audit import DigestRefused, verify_against_digest, verify_chain
+from services.review.metrics import CHAIN_VERIFICATIONS
 from shared.access.http import Auditor
 from shared.http import Problem
 
@@ -16,7 +17,9 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 async def verification(ctx: Context, _: Auditor) -> dict[str, Any]:
     """Walks the whole hash chain: intact or not, how many events were checked, the head, the first
     position that does not match."""
-    return (await verify_chain(ctx.service.store.read_all())).as_dict()
+    report = await verify_chain(ctx.service.store.read_all())
+    CHAIN_VERIFICATIONS.labels("intact" if report.intact else "broken").inc()
+    return report.as_dict()
 
 
 @router.get("/digest")

@@ -11,6 +11,7 @@ from services.review.application import ReviewService
 from services.review.audit import DigestSigner
 from services.review.projection import StatusProjector
 from services.review.settings import ReviewSettings
+from shared.broker import QueueDepths
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ReviewContext:
     projector: StatusProjector
     broker: RabbitBroker
     signer: DigestSigner
+    queue_depths: QueueDepths
 
 
 async def _context(request: Request) -> ReviewContext:

@@ -29,6 +29,7 @@ from services.review.views import event_view, proposal_view
 from shared.access import Caller
 from shared.access.http import Reader, Reviewer
 from shared.http import Problem
+from shared.observability import correlation_id
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
@@ -236,7 +237,7 @@ async def _decide(
 ) -> JSONResponse:
     metadata = {
         "actor": caller.as_actor(),
-        "correlation_id": request.headers.get("x-correlation-id") or str(uuid.uuid4()),
+        "correlation_id": correlation_id.get() or str(uuid.uuid4()),  # set by RequestObservation
         "causation_id": None,
         "source": "review-api",
     }

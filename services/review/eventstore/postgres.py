@@ -20,6 +20,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from services.review.eventstore.base import AppendResult, ConcurrencyError, NewEvent, RecordedEvent
 from services.review.eventstore.chain import GENESIS_HASH, sealed
+from services.review.metrics import APPEND_SECONDS, EVENTS_APPENDED
 from shared.db import Connection
 
 MAX_BATCH_EVENTS = 500
@@ -91,7 +92,8 @@ class PostgresEventStore:
         await self.start()
         pending = _PendingAppend(stream_id, expected_version, events)
         self._queue.put_nowait(pending)
-        return await pending.done
+        with APPEND_SECONDS.time():
+            return await pending.done
 
     async def read_stream(self, stream_id: UUID, until: datetime | None = None) -> list[RecordedEvent]:
         rows = await self._pool.fetch(
@@ -175,6 +177,8 @@ class PostgresEventStore:
                 )
                 for pending, result in zip(batch, results, strict=True):
                     _resolve(pending, result)
+                    for event in pending.events:
+                        EVENTS_APPENDED.labels(event.type).inc()
                 return
             if outcome["outcome"] == "stale_head":
                 self._head = _Head(
