@@ -33,6 +33,6 @@ def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
 
 
 def main() -> None:
-    from services.cli import audit, keys, operations  # noqa: F401 - registering the commands
+    from services.cli import audit, demo, keys, operations  # noqa: F401 - registering the commands
 
     app()

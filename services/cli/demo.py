@@ -1,0 +1,128 @@
+"""`kipp demo`: the five Bangka Barat proposals of KIPP 2023, through the running services, as the news
+story of that year tells it: Dinas Kominfo's proposal verified, validated and entered into SINOVIK, the
+others still under review. Then the status board, one proposal's history and the audit verification.
+
+It talks to the services over HTTP, like any client, and creates its own keys. Run it again and it
+submits nothing twice (every submission carries an Idempotency-Key) and repeats no decision.
+"""
+
+import json
+import os
+import time
+from importlib import resources
+from typing import Any, NoReturn
+
+import httpx
+import typer
+
+from services.cli import app, with_pool
+from shared.access import Role, create_key
+from shared.settings import CommonSettings
+
+KOMINFO = "Dinas Komunikasi dan Informatika Kabupaten Bangka Barat"
+STORY = [
+    ("verification", {"outcome": "passed", "checklist": {"five documents": True}, "notes": "lengkap"}),
+    ("validation", {"outcome": "passed", "notes": "substansi memenuhi kriteria KIPP 2023"}),
+    ("national-registration", {"sinovik_reference": "SINOVIK-2023-BABAR-001"}),
+]
+
+
+def demo_proposals() -> list[dict[str, Any]]:
+    text = resources.files("shared.demo").joinpath("demo-bangka-barat-2023.json").read_text(encoding="utf-8")
+    proposals: list[dict[str, Any]] = json.loads(text)["proposals"]
+    return proposals
+
+
+def keys_for(agencies: list[str]) -> dict[str, str]:
+    """A submitter key per agency (its holder name is the agency), a reviewer and an auditor."""
+
+    async def create(pool: Any) -> dict[str, str]:
+        made = {agency: (await create_key(pool, Role.SUBMITTER, agency))[1] for agency in agencies}
+        made["reviewer"] = (await create_key(pool, Role.REVIEWER, "Bagian Organisasi Setda Bangka Barat"))[1]
+        made["auditor"] = (await create_key(pool, Role.AUDITOR, "Inspektorat Kabupaten Bangka Barat"))[1]
+        return made
+
+    return with_pool(create)
+
+
+def wait_for(review: httpx.Client, proposal_id: str, within: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        answer = review.get(f"/v1/proposals/{proposal_id}")
+        if answer.status_code == 200:
+            view: dict[str, Any] = answer.json()
+            return view
+        time.sleep(0.1)
+    fail(f"proposal {proposal_id} did not reach review within {within} s: is review running?")
+
+
+@app.command("demo")
+def demo(
+    intake_url: str = typer.Option("", help="Default: http://127.0.0.1:$KIPP_INTAKE_PORT"),
+    review_url: str = typer.Option("", help="Default: http://127.0.0.1:$KIPP_REVIEW_PORT"),
+) -> None:
+    """Walk the five Bangka Barat proposals of KIPP 2023 through the running system."""
+    settings = CommonSettings()
+    intake_url = intake_url or f"http://127.0.0.1:{_port('KIPP_INTAKE_PORT', 8001)}"
+    review_url = review_url or f"http://127.0.0.1:{_port('KIPP_REVIEW_PORT', 8002)}"
+    proposals = demo_proposals()
+    keys = keys_for(sorted({p["agency"]["name"] for p in proposals}))
+    typer.echo(
+        f"KIPP 2023, Kabupaten Bangka Barat: {len(proposals)} proposals (database {settings.database_url})"
+    )
+
+    review = httpx.Client(base_url=review_url, headers=_bearer(keys["reviewer"]), timeout=30)
+    ids: list[str] = []
+    for number, proposal in enumerate(proposals, start=1):
+        headers = {
+            **_bearer(keys[proposal["agency"]["name"]]),
+            "Idempotency-Key": f"demo-bangka-barat-2023-{number}",
+        }
+        answer = httpx.post(f"{intake_url}/v1/proposals", json=proposal, headers=headers, timeout=30)
+        if answer.status_code != 202:
+            fail(f"intake refused proposal {number}: {answer.status_code} {answer.text}")
+        ids.append(answer.json()["proposal_id"])
+        typer.echo(f"  submitted  {proposal['title']}")
+    for proposal_id in ids:
+        wait_for(review, proposal_id)
+
+    kominfo = ids[next(i for i, p in enumerate(proposals) if p["agency"]["name"] == KOMINFO)]
+    for decision, body in STORY:
+        answer = review.post(f"/v1/proposals/{kominfo}/{decision}", json=body)
+        if answer.status_code == 200:
+            typer.echo(f"  {decision:22} Kominfo -> {answer.json()['status']}")
+        elif answer.status_code == 409:  # an earlier run of the demo already recorded it
+            typer.echo(f"  {decision:22} Kominfo: already recorded ({answer.json()['current_status']})")
+        else:
+            fail(f"review refused {decision}: {answer.status_code} {answer.text}")
+
+    typer.echo("\nStatus board")
+    for proposal_id in ids:
+        view = review.get(f"/v1/proposals/{proposal_id}").json()
+        typer.echo(f"  {view['status']:12} {view['agency']['name'][:52]:52} {view['title'][:60]}")
+
+    auditor = httpx.Client(base_url=review_url, headers=_bearer(keys["auditor"]), timeout=60)
+    typer.echo("\nHistory of the Kominfo proposal")
+    for event in auditor.get(f"/v1/proposals/{kominfo}/history").json()["events"]:
+        actor = event["metadata"].get("actor", {}).get("name", "")
+        when, kind = event["recorded_at"], event["type"]
+        typer.echo(f"  #{event['position']:<5} v{event['version']} {when}  {kind:20} by {actor}")
+
+    report = auditor.get("/v1/audit/verification").json()
+    verdict = "intact" if report["intact"] else f"BROKEN at position {report['first_mismatch']}"
+    typer.echo(
+        f"\nAudit: {report['checked']} events checked, history {verdict}, head {report['head_hash'][:16]}..."
+    )
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable, default))
