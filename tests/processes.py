@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -36,6 +37,7 @@ class ServiceProcess:
     name: str  # "intake" or "review"
     env: dict[str, str]
     port: int
+    log_path: Path | None = None  # where its standard output (its JSON log) goes; inherited when None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -44,7 +46,12 @@ class ServiceProcess:
 
     def launch(self) -> None:
         env = {**self.env, f"KIPP_{self.name.upper()}_PORT": str(self.port)}
-        self.process = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], env=env)
+        command = [sys.executable, "-m", f"services.{self.name}"]
+        if self.log_path is None:
+            self.process = subprocess.Popen(command, env=env)
+        else:
+            with self.log_path.open("ab") as log:
+                self.process = subprocess.Popen(command, env=env, stdout=log)
 
     async def start(self, within: float = 30) -> None:
         """Launches the process and waits (without blocking the event loop) until /readyz says ready."""

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,10 +19,12 @@ class System:
 
 
 @pytest.fixture
-async def system(database_url: str, amqp_url: str, topology: Topology) -> AsyncIterator[System]:
+async def system(
+    database_url: str, amqp_url: str, topology: Topology, tmp_path: Path
+) -> AsyncIterator[System]:
     env = service_env(database_url, amqp_url, topology.prefix, free_port(), free_port())
-    review = ServiceProcess("review", env, int(env["KIPP_REVIEW_PORT"]))
-    intake = ServiceProcess("intake", env, int(env["KIPP_INTAKE_PORT"]))
+    review = ServiceProcess("review", env, int(env["KIPP_REVIEW_PORT"]), tmp_path / "review.log")
+    intake = ServiceProcess("intake", env, int(env["KIPP_INTAKE_PORT"]), tmp_path / "intake.log")
     try:
         await review.start()
         await intake.start()
