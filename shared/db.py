@@ -20,10 +20,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Returning a connection to the pool skips the reset query (UNLISTEN, RESET ALL, advisory unlocks):
+    a round trip on every use, for session state this code never leaves on a pooled connection. asyncpg
+    still rolls back a transaction left open and drops listeners before calling this."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
     """A pool whose connections read and write json/jsonb as Python values."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session, **kwargs
     )
     assert pool is not None
     return pool
