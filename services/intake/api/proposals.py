@@ -99,11 +99,12 @@ async def _once(
     event_type: str,
 ) -> JSONResponse:
     """Runs `work` in one transaction; with an Idempotency-Key, at most once per key and request."""
-    posted = await request.json() if await request.body() else None
+    digest = None
+    if idempotency_key is not None:
+        digest = request_hash(request, await request.json() if await request.body() else None)
     try:
         async with ctx.pool.acquire() as conn, conn.transaction():
-            if idempotency_key is not None:
-                digest = request_hash(request, posted)
+            if idempotency_key is not None and digest is not None:
                 stored = await repository.claim_idempotency_key(conn, caller.name, idempotency_key, digest)
                 if stored is not None:
                     return answer(stored)
