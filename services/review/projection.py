@@ -63,14 +63,16 @@ def state_from_columns(state: dict[str, Any], body: dict[str, Any] | None) -> Pr
     return ProposalState.model_validate({**state, "proposal": body or {}})
 
 
-async def project_batch(conn: Connection, table: str = TABLE, checkpoint_name: str = NAME) -> tuple[int, int]:
+async def project_batch(
+    conn: Connection, table: str = TABLE, checkpoint_name: str = NAME, batch: int = BATCH
+) -> tuple[int, int]:
     """Applies the next batch of events after the checkpoint. Returns (checkpoint, events applied)."""
     async with conn.transaction():
         checkpoint = await conn.fetchval(
             "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", checkpoint_name
         )
         rows = await conn.fetch(
-            "SELECT * FROM review.events WHERE position > $1 ORDER BY position LIMIT $2", checkpoint, BATCH
+            "SELECT * FROM review.events WHERE position > $1 ORDER BY position LIMIT $2", checkpoint, batch
         )
         if not rows:
             return checkpoint, 0
