@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.review.projection import NAME, TABLE, project_batch
+from shared.db import Connection
 
 # Larger than the live projection's batches: fewer round trips, and a proposal whose events fall in one
 # batch is written once. 10,000 events with their texts stay well under 100 MB.
 REBUILD_BATCH = 10_000
-from shared.db import Connection
 
 
 @dataclass(frozen=True)
