@@ -3,6 +3,7 @@ queues with their dead-letter queues, and how an envelope travels as an AMQP mes
 
 import asyncio
 import contextlib
+from typing import Any
 
 import aio_pika
 from aio_pika import DeliveryMode, Message
@@ -13,8 +14,9 @@ from shared.contract import INTAKE_EVENT_TYPES, PROPOSAL_STATUS_CHANGED, Envelop
 # A confirm that has not come after this long is treated as a failed publish (and published again).
 PUBLISH_TIMEOUT_SECONDS = 10.0
 # A last resort against a message that kills its consumer every time it is delivered: the broker
-# dead-letters it after this many deliveries, far above any retry path the consumers take themselves.
-DELIVERY_LIMIT = 1000
+# dead-letters it after this many deliveries. A message requeued because the database is away is
+# delivered at most every 5 s (requeue_delay), so this outlasts an outage of several days.
+DELIVERY_LIMIT = 100_000
 
 
 def exchange(name: str) -> RabbitExchange:
@@ -148,3 +150,14 @@ class QueueDepths:
             with contextlib.suppress(Exception):
                 await self._connection.close()
             self._connection = None
+
+
+def delivery_count(headers: dict[str, Any]) -> int:
+    """Which delivery of the message this is: quorum queues count earlier ones in x-delivery-count."""
+    return int(headers.get("x-delivery-count", 0) or 0) + 1
+
+
+def requeue_delay(deliveries: int) -> float:
+    """Seconds to wait before requeueing a message that could not be handled: 0.2, 0.4, ... up to 5. Never
+    requeue at once: the broker would hand it straight back, as fast as it fails."""
+    return min(0.1 * 2.0**deliveries, 5.0)

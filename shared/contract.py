@@ -71,6 +71,9 @@ class EnvelopeMetadata(BaseModel):
     causation_id: str | None = None
     actor: dict[str, Any]
     source: str
+    # For intake's events: this event's place among intake's events for the proposal (1 = the
+    # submission). Review applies them in this order even when the broker hands them over concurrently.
+    sequence: int | None = None
 
 
 class Envelope(BaseModel):
@@ -97,6 +100,7 @@ def new_envelope(
     source: str,
     correlation_id: str,
     causation_id: str | None = None,
+    sequence: int | None = None,
 ) -> Envelope:
     return Envelope(
         event_id=uuid4(),
@@ -106,6 +110,10 @@ def new_envelope(
         occurred_at=occurred_at,
         data=data,
         metadata=EnvelopeMetadata(
-            correlation_id=correlation_id, causation_id=causation_id, actor=actor, source=source
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            actor=actor,
+            source=source,
+            sequence=sequence,
         ),
     )

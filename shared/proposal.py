@@ -6,8 +6,21 @@ Structure (types, required fields, e-mail syntax) is checked here; what changes 
 
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StrictInt
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL cannot store U+0000 in JSON: refused here, with the field named, not later as a 500.
+    if "\x00" in text:
+        raise ValueError("text must not contain the NUL character (U+0000)")
+    return text
+
+
+# Text as the ledger can store it. Numbers are strict (2023, not "2023" or 2023.0): the proposal is kept
+# and published exactly as posted, so what passes here must already be what every reader expects.
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class AgencyKind(StrEnum):
@@ -23,23 +36,23 @@ class _Strict(BaseModel):
 
 
 class Agency(_Strict):
-    name: str = Field(min_length=1, max_length=300)
+    name: Text = Field(min_length=1, max_length=300)
     kind: AgencyKind
 
 
 class Region(_Strict):
-    regency: str = Field(min_length=1, max_length=200)
-    province: str = Field(min_length=1, max_length=200)
+    regency: Text = Field(min_length=1, max_length=200)
+    province: Text = Field(min_length=1, max_length=200)
 
 
 class Innovator(_Strict):
-    name: str = Field(min_length=1, max_length=300)
+    name: Text = Field(min_length=1, max_length=300)
     email: EmailStr
-    phone: str | None = Field(default=None, max_length=40)
+    phone: Text | None = Field(default=None, max_length=40)
 
 
 class Document(_Strict):
-    kind: str = Field(min_length=1, max_length=100)
+    kind: Text = Field(min_length=1, max_length=100)
     url: HttpUrl
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
 
@@ -47,21 +60,21 @@ class Document(_Strict):
 class Replicates(_Strict):
     """The innovation a replication-group proposal adapts from another region."""
 
-    title: str = Field(min_length=1, max_length=500)
-    region: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=500)
+    region: Text = Field(min_length=1, max_length=200)
     url: HttpUrl | None = None
 
 
 class ProposalBody(_Strict):
-    round: int
-    group: str
-    category: str
-    title: str = Field(min_length=1, max_length=500)
+    round: StrictInt
+    group: Text
+    category: Text
+    title: Text = Field(min_length=1, max_length=500)
     agency: Agency
     region: Region
     implemented_since: date
-    sdgs: list[int]
-    sections: dict[str, str]
+    sdgs: list[StrictInt]
+    sections: dict[Text, Text]
     innovator: Innovator
     documents: list[Document]
     video_url: HttpUrl | None = None

@@ -5,6 +5,7 @@ version not newer than the one intake holds changes nothing. A message that is n
 of the contract is rejected without requeue and goes to the queue's dead-letter queue.
 """
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 
 from services.intake.metrics import STATUS_CHANGES
 from services.intake.repository import apply_status_change
-from shared.broker import exchange, review_events_queue
+from shared.broker import delivery_count, exchange, requeue_delay, review_events_queue
 from shared.contract import Envelope, Topology
 from shared.lifecycle import Status
 from shared.observability import correlation_id
@@ -63,6 +64,7 @@ async def _follow(body: bytes, message: RabbitMessageType, pool: asyncpg.Pool) -
         )
     except Exception as error:  # the database is away: keep the message
         log.warning("status change not applied yet, requeued: %s", error)
+        await asyncio.sleep(requeue_delay(delivery_count(message.headers)))
         await message.nack(requeue=True)
         STATUS_CHANGES.labels("requeued").inc()
         return

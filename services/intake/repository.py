@@ -90,8 +90,8 @@ async def insert_proposal(conn: Connection, envelope: Envelope, owner: str, body
 async def lock_own_proposal(conn: Connection, proposal_id: UUID, owner: str) -> asyncpg.Record | None:
     """The owner's proposal, locked until the transaction ends (so two revisions cannot both pass)."""
     return await conn.fetchrow(
-        "SELECT proposal_id, status, (body->>'round')::int AS round FROM intake.proposals"
-        " WHERE proposal_id = $1 AND owner = $2 FOR UPDATE",
+        "SELECT proposal_id, status, (body->>'round')::int AS round, intake_events, withdrawn"
+        " FROM intake.proposals WHERE proposal_id = $1 AND owner = $2 FOR UPDATE",
         proposal_id,
         owner,
     )
@@ -101,11 +101,12 @@ async def record_revision(conn: Connection, envelope: Envelope, body: dict[str, 
     # The proposal is back in review's queue as soon as the revision is accepted: nothing else can move
     # it out of revision_requested but intake itself, so this local status cannot contradict review.
     await conn.execute(
-        "UPDATE intake.proposals SET body = $2, status = 'submitted', status_detail = NULL, updated_at = $3"
-        " WHERE proposal_id = $1",
+        "UPDATE intake.proposals SET body = $2, status = 'submitted', status_detail = NULL, updated_at = $3,"
+        " intake_events = $4 WHERE proposal_id = $1",
         envelope.proposal_id,
         body,
         envelope.occurred_at,
+        envelope.metadata.sequence,
     )
 
 
@@ -113,11 +114,12 @@ async def record_withdrawal(conn: Connection, envelope: Envelope) -> None:
     # Shown at once. If review had moved the proposal on meanwhile (to a status that cannot be withdrawn),
     # review refuses the withdrawal and its status_changed, of a later version, puts the status right.
     await conn.execute(
-        "UPDATE intake.proposals SET status = 'withdrawn', status_detail = $2, updated_at = $3"
-        " WHERE proposal_id = $1",
+        "UPDATE intake.proposals SET status = 'withdrawn', status_detail = $2, updated_at = $3,"
+        " intake_events = $4, withdrawn = true WHERE proposal_id = $1",
         envelope.proposal_id,
         envelope.data,
         envelope.occurred_at,
+        envelope.metadata.sequence,
     )
 
 
@@ -173,7 +175,10 @@ def encode_cursor(seq: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     """Raises ValueError for anything this API did not hand out."""
-    return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    seq = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    if not 0 < seq < 2**63:
+        raise ValueError("cursor out of range")
+    return seq
 
 
 async def list_own_proposals(

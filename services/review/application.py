@@ -38,6 +38,25 @@ class UnprocessableMessage(Exception):
     """A message that no retry can make valid: it belongs in the dead-letter queue, with this reason."""
 
 
+class EarlierEventMissing(Exception):
+    """An intake event arrived before one intake published earlier for the same proposal: retry later."""
+
+
+def _check_sequence(envelope: Envelope, history: list[RecordedEvent]) -> None:
+    """Intake numbers its events per proposal; they are recorded in that order, whatever order the
+    broker's concurrent deliveries (or several review processes) hand them over in."""
+    sequence = envelope.metadata.sequence
+    if sequence is None:
+        return
+    recorded = sum(1 for event in history if event.metadata.get("sequence") is not None)
+    if sequence > recorded + 1:
+        raise EarlierEventMissing(f"intake event {sequence} came before event {recorded + 1} of the proposal")
+    if sequence <= recorded:
+        raise UnprocessableMessage(
+            f"intake event {sequence} of this proposal was already recorded as another event"
+        )
+
+
 @dataclass(frozen=True)
 class Folded:
     state: ProposalState | None
@@ -88,6 +107,7 @@ class ReviewService:
         current = await self.load(envelope.proposal_id)
         if any(event.event_id == envelope.event_id for event in current.history):
             return AppendResult(stream_version=current.version, last_position=-1, recorded=False)
+        _check_sequence(envelope, current.history)
         (event,) = decide(command, current.state)
         metadata = {
             **envelope.metadata.model_dump(mode="json"),

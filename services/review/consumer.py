@@ -20,11 +20,11 @@ from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
 
-from services.review.application import ReviewService, UnprocessableMessage
+from services.review.application import EarlierEventMissing, ReviewService, UnprocessableMessage
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError
 from services.review.metrics import INTAKE_MESSAGES
-from shared.broker import exchange, intake_events_queue, publish_confirmed
+from shared.broker import delivery_count, exchange, intake_events_queue, publish_confirmed, requeue_delay
 from shared.contract import Envelope, Topology
 from shared.observability import correlation_id
 
@@ -64,7 +64,7 @@ async def handle_delivery(
     dead: RabbitExchange,
     topology: Topology,
 ) -> None:
-    deliveries = _delivery_count(message)
+    deliveries = delivery_count(message.headers)
     token = correlation_id.set(message.raw_message.correlation_id)
     try:
         envelope = Envelope.model_validate_json(body)
@@ -74,7 +74,7 @@ async def handle_delivery(
         await _dead_letter(broker, dead, topology, message, f"unprocessable: {error}")
         await message.ack()
         INTAKE_MESSAGES.labels("dead_lettered").inc()
-    except (ProposalNotFound, TransitionRefused) as error:
+    except (ProposalNotFound, EarlierEventMissing, TransitionRefused) as error:
         reason = "no such proposal yet" if isinstance(error, ProposalNotFound) else str(error)
         if deliveries >= MAX_REFUSALS:
             await _dead_letter(
@@ -83,7 +83,7 @@ async def handle_delivery(
             await message.ack()
             INTAKE_MESSAGES.labels("dead_lettered").inc()
         else:
-            await asyncio.sleep(backoff(deliveries))
+            await asyncio.sleep(requeue_delay(deliveries))
             await message.nack(requeue=True)
             INTAKE_MESSAGES.labels("requeued").inc()
     except ConcurrencyError:
@@ -91,7 +91,7 @@ async def handle_delivery(
         INTAKE_MESSAGES.labels("requeued").inc()
     except Exception as error:
         log.warning("intake event not recorded yet, requeued: %s", error)
-        await asyncio.sleep(backoff(deliveries))
+        await asyncio.sleep(requeue_delay(deliveries))
         await message.nack(requeue=True)
         INTAKE_MESSAGES.labels("requeued").inc()
     else:
@@ -109,16 +109,6 @@ async def handle_delivery(
         )
     finally:
         correlation_id.reset(token)
-
-
-def backoff(deliveries: int) -> float:
-    """Seconds to wait before requeueing: 0.2, 0.4, 0.8, ... up to 5."""
-    return min(0.1 * 2.0**deliveries, 5.0)
-
-
-def _delivery_count(message: RabbitMessageType) -> int:
-    # Quorum queues count earlier deliveries in x-delivery-count (absent on the first).
-    return int(message.headers.get("x-delivery-count", 0) or 0) + 1
 
 
 async def _dead_letter(

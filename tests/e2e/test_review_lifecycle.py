@@ -242,3 +242,32 @@ async def test_stats_count_by_status_agency_and_round(
         stats["by_agency"]["Dinas Pengendalian Penduduk dan Keluarga Berencana Kabupaten Bangka Barat"] == 2
     )
     assert sum(stats["by_agency"].values()) == 5
+
+
+async def test_nothing_is_revised_after_a_withdrawal_and_odd_headers_are_refused_cleanly(
+    intake: httpx.AsyncClient, review: httpx.AsyncClient
+) -> None:
+    proposal_id = await submit(intake)
+    await status_in_review(review, proposal_id, "submitted")
+    await decide(review, proposal_id, "revision-request", {"reasons": ["r"]})
+    await status_in_intake(intake, proposal_id, "revision_requested")
+    assert (
+        await intake.post(f"/v1/proposals/{proposal_id}/withdrawal", json={"reason": "x"})
+    ).status_code == 202
+    late = await intake.put(f"/v1/proposals/{proposal_id}", json=a_proposal())
+    assert late.status_code == 409
+    assert late.json()["current_status"] == "withdrawn"
+    odd = await review.post(
+        f"/v1/proposals/{proposal_id}/verification",
+        json={"outcome": "passed"},
+        headers={b"If-Match": b'"\xb2"'},  # superscript two: isdigit(), not int()
+    )
+    assert odd.status_code == 400
+    assert (await review.get("/v1/proposals", params={"round": 99999999999})).status_code == 422
+    assert (
+        await intake.get("/v1/proposals", params={"cursor": "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ=="})
+    ).status_code == 422
+    nul = await review.post(
+        f"/v1/proposals/{proposal_id}/verification", json={"outcome": "passed", "notes": "\x00"}
+    )
+    assert nul.status_code in (409, 422)  # withdrawn by now, or refused for its text: never a 500

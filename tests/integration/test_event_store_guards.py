@@ -50,3 +50,19 @@ async def test_two_processes_migrating_at_once_apply_each_migration_once(postgre
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_an_append_the_database_refuses_fails_alone_not_its_whole_batch(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    unstorable = NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, {"notes": "nul \u0000 here"}, {})
+    appends = [
+        store.append(uuid.uuid4(), 0, [NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, {}, {})])
+        for _ in range(5)
+    ]
+    outcomes = await asyncio.gather(
+        *appends[:2], store.append(uuid.uuid4(), 0, [unstorable]), *appends[2:], return_exceptions=True
+    )
+    await store.stop()
+    assert isinstance(outcomes[2], asyncpg.DataError)
+    assert [o.recorded for o in outcomes if not isinstance(o, BaseException)] == [True] * 5
+    assert await pool.fetchval("SELECT count(*) FROM review.events") == 5

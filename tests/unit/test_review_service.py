@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.review.application import ReviewService, StaleVersion, UnprocessableMessage
+from services.review.application import EarlierEventMissing, ReviewService, StaleVersion, UnprocessableMessage
 from services.review.domain.commands import RequestRevision, VerifyProposal
 from services.review.domain.lifecycle import ProposalNotFound
 from services.review.eventstore.base import ConcurrencyError, RecordedEvent
@@ -134,3 +134,28 @@ async def test_a_decision_on_an_unknown_proposal_is_not_found_even_with_if_match
         await service.decide(
             uuid.uuid4(), lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER, if_match=1
         )
+
+
+async def test_intake_events_are_recorded_in_intake_order_whatever_order_they_arrive_in(
+    service: ReviewService,
+) -> None:
+    proposal_id = uuid.uuid4()
+
+    def numbered(event_type: str, data: dict[str, Any], sequence: int) -> Envelope:
+        envelope = intake_event(event_type, proposal_id, data)
+        return envelope.model_copy(
+            update={"metadata": envelope.metadata.model_copy(update={"sequence": sequence})}
+        )
+
+    await service.record_intake_event(numbered(PROPOSAL_SUBMITTED, a_proposal(), 1))
+    await service.decide(proposal_id, lambda at: RequestRevision(at=at, reasons=("r",)), REVIEWER)
+    revised = numbered(PROPOSAL_REVISED, a_proposal(title="v2"), 2)
+    withdrawn = numbered(PROPOSAL_WITHDRAWN, {"reason": "digabung"}, 3)
+    with pytest.raises(EarlierEventMissing):
+        await service.record_intake_event(withdrawn)  # delivered first: it waits for the revision
+    await service.record_intake_event(revised)
+    await service.record_intake_event(withdrawn)
+    types = [event.type for event in await service.store.read_stream(proposal_id)]
+    assert types == ["ProposalSubmitted", "RevisionRequested", "ProposalRevised", "ProposalWithdrawn"]
+    with pytest.raises(UnprocessableMessage, match="already recorded"):
+        await service.record_intake_event(numbered(PROPOSAL_WITHDRAWN, {"reason": "again"}, 3))

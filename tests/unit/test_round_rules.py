@@ -122,3 +122,20 @@ def test_a_revision_stays_in_its_round() -> None:
     assert check_revision(2023, ProposalBody.model_validate(a_proposal())) == []
     [moved] = check_revision(2022, ProposalBody.model_validate(a_proposal()))
     assert (moved.field, moved.rule) == ("round", "same_round")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"round": "2023"}, "round"),
+        ({"round": 2023.0}, "round"),
+        ({"sdgs": ["16"]}, "sdgs.0"),
+        ({"title": "Lapor\x00Cepat"}, "title"),
+        ({"sections": {**a_proposal()["sections"], "summary": "nul \x00"}}, "sections.summary"),
+    ],
+)
+def test_what_passes_is_exactly_what_every_reader_expects(change: dict[str, Any], field: str) -> None:
+    # The proposal is stored and published as posted, so a number must be a number and text storable.
+    with pytest.raises(ValidationError) as refused:
+        ProposalBody.model_validate(a_proposal(**change))
+    assert field in {".".join(str(part) for part in error["loc"]) for error in refused.value.errors()}

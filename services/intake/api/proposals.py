@@ -24,7 +24,7 @@ from shared.db import Connection
 from shared.http import Problem
 from shared.lifecycle import ALLOWED_MOVES, Status
 from shared.observability import correlation_id
-from shared.proposal import ProposalBody
+from shared.proposal import ProposalBody, Text
 from shared.rounds import RoundBook
 from shared.rules import Violation, check_proposal, check_revision
 
@@ -42,7 +42,7 @@ IdempotencyKey = Annotated[
 class WithdrawalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=5_000)
+    reason: Text = Field(min_length=1, max_length=5_000)
 
 
 def not_found(proposal_id: UUID) -> Problem:
@@ -146,7 +146,12 @@ async def submit(
 
     async def work(conn: Connection) -> StoredAnswer:
         envelope = new_envelope(
-            PROPOSAL_SUBMITTED, uuid.uuid4(), datetime.now(UTC), posted, **metadata(caller, request)
+            PROPOSAL_SUBMITTED,
+            uuid.uuid4(),
+            datetime.now(UTC),
+            posted,
+            sequence=1,
+            **metadata(caller, request),
         )
         await repository.insert_proposal(conn, envelope, caller.name, posted)
         await repository.add_to_outbox(conn, envelope)
@@ -207,12 +212,19 @@ async def revise(
         current = await repository.lock_own_proposal(conn, proposal_id, caller.name)
         if current is None:
             raise not_found(proposal_id)
+        if current["withdrawn"]:
+            raise refuse_move(Status.WITHDRAWN.value, Status.SUBMITTED)
         if current["status"] != Status.REVISION_REQUESTED:
             raise refuse_move(current["status"], Status.SUBMITTED)
         if broken := check_revision(current["round"], body):
             raise rules_problem(broken)
         envelope = new_envelope(
-            PROPOSAL_REVISED, proposal_id, datetime.now(UTC), posted, **metadata(caller, request)
+            PROPOSAL_REVISED,
+            proposal_id,
+            datetime.now(UTC),
+            posted,
+            sequence=current["intake_events"] + 1,
+            **metadata(caller, request),
         )
         await repository.record_revision(conn, envelope, posted)
         await repository.add_to_outbox(conn, envelope)
@@ -239,11 +251,18 @@ async def withdraw(
         current = await repository.lock_own_proposal(conn, proposal_id, caller.name)
         if current is None:
             raise not_found(proposal_id)
+        if current["withdrawn"]:
+            raise refuse_move(Status.WITHDRAWN.value, Status.WITHDRAWN)
         if Status.WITHDRAWN not in ALLOWED_MOVES[Status(current["status"])]:
             raise refuse_move(current["status"], Status.WITHDRAWN)
         data = {"reason": body.reason}
         envelope = new_envelope(
-            PROPOSAL_WITHDRAWN, proposal_id, datetime.now(UTC), data, **metadata(caller, request)
+            PROPOSAL_WITHDRAWN,
+            proposal_id,
+            datetime.now(UTC),
+            data,
+            sequence=current["intake_events"] + 1,
+            **metadata(caller, request),
         )
         await repository.record_withdrawal(conn, envelope)
         await repository.add_to_outbox(conn, envelope)

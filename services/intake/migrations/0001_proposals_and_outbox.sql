@@ -7,6 +7,8 @@ CREATE TABLE intake.proposals (
     status         text NOT NULL,             -- the latest status intake knows of
     review_version integer NOT NULL DEFAULT 0, -- the review stream version that status comes from
     status_detail  jsonb,                     -- what review said with it (reasons, notes, reference)
+    intake_events  integer NOT NULL DEFAULT 1, -- events intake published for it: the next one's sequence - 1
+    withdrawn      boolean NOT NULL DEFAULT false, -- a withdrawal was accepted: no revision after it
     submitted_at   timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL
 );

@@ -27,7 +27,7 @@ async def ndjson_lines(store: EventStore, after: int, limit: int | None = None) 
 async def feed(
     ctx: Context,
     _: Auditor,
-    after: Annotated[int, Query(ge=0, description="Events after this global position")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events after this global position")] = 0,
     limit: Annotated[int | None, Query(ge=1, le=1000, description="At most this many (default 100)")] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any] | StreamingResponse:

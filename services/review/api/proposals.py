@@ -30,6 +30,7 @@ from shared.access import Caller
 from shared.access.http import Reader, Reviewer
 from shared.http import Problem
 from shared.observability import correlation_id
+from shared.proposal import Text
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
@@ -40,14 +41,14 @@ class _Body(BaseModel):
 
 class ChecklistItemIn(_Body):
     passed: bool
-    note: str = Field(default="", max_length=2_000)
+    note: Text = Field(default="", max_length=2_000)
 
 
 class VerificationIn(_Body):
     outcome: Literal["passed", "failed"]
     # Each item either passed/failed, or with a note: {"SK inisiator": {"passed": false, "note": "unsigned"}}.
-    checklist: dict[str, bool | ChecklistItemIn] = {}
-    notes: str = Field(default="", max_length=10_000)
+    checklist: dict[Text, bool | ChecklistItemIn] = {}
+    notes: Text = Field(default="", max_length=10_000)
 
     def checklist_items(self) -> dict[str, ChecklistItem]:
         return {
@@ -58,22 +59,22 @@ class VerificationIn(_Body):
 
 class ValidationIn(_Body):
     outcome: Literal["passed", "failed"]
-    notes: str = Field(default="", max_length=10_000)
+    notes: Text = Field(default="", max_length=10_000)
 
 
 class RevisionRequestIn(_Body):
-    reasons: list[Annotated[str, Field(min_length=1, max_length=2_000)]] = Field(min_length=1, max_length=50)
-    notes: str = Field(default="", max_length=10_000)
+    reasons: list[Annotated[Text, Field(min_length=1, max_length=2_000)]] = Field(min_length=1, max_length=50)
+    notes: Text = Field(default="", max_length=10_000)
 
 
 class NationalRegistrationIn(_Body):
-    sinovik_reference: str = Field(min_length=1, max_length=200)
+    sinovik_reference: Text = Field(min_length=1, max_length=200)
 
 
 class SelectionIn(_Body):
     stage: Literal["top99", "top45", "winner"]
     outcome: Literal["selected", "not_selected"]
-    notes: str = Field(default="", max_length=10_000)
+    notes: Text = Field(default="", max_length=10_000)
 
 
 def not_found(proposal_id: UUID) -> Problem:
@@ -84,7 +85,7 @@ def parse_if_match(header: str | None) -> int | None:
     if header is None or header.strip() == "*":
         return None
     tag = header.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    if not (tag.isascii() and tag.isdigit() and len(tag) <= 9):
         raise Problem(400, "Bad If-Match", 'If-Match must be an ETag of this API, such as "3"')
     return int(tag)
 
@@ -96,7 +97,7 @@ async def list_proposals(
     status: Status | None = None,
     agency: str | None = None,
     regency: str | None = None,
-    round: int | None = None,
+    round: Annotated[int | None, Query(ge=1900, le=9999)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
@@ -261,8 +262,16 @@ async def _decide(
             f"another decision was recorded first: {race}",
             current_version=race.actual,
         ) from None
-    # Read-your-writes: answer only once the projection that GET reads includes this decision.
-    await ctx.projector.wait_for(result.last_position)
-    view = await get_view(ctx.pool, proposal_id)
-    assert view is not None
-    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
+    # Read-your-writes: answer only once the projection that GET reads includes this decision. If the
+    # projection is slow to get there, the answer is folded from the stream itself (the decision is
+    # recorded either way), and the answer says the list may lag.
+    view = (
+        await get_view(ctx.pool, proposal_id) if await ctx.projector.wait_for(result.last_position) else None
+    )
+    headers: dict[str, str] = {}
+    if view is None or view["version"] < result.stream_version:
+        folded = await ctx.service.load(proposal_id)
+        assert folded.state is not None  # it was just appended to
+        view = proposal_view(proposal_id, folded.state, folded.version)
+        headers["Warning"] = '199 - "the status list has not caught up with this decision yet"'
+    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"', **headers})

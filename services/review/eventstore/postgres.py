@@ -131,14 +131,23 @@ class PostgresEventStore:
 
     async def _write_forever(self) -> None:
         deferred: list[_PendingAppend] = []
+        singles = 0  # how many of the next batches take a single append (after a refused batch)
         while True:
             if not deferred:
                 deferred.append(await self._queue.get())
             while not self._queue.empty():
                 deferred.append(self._queue.get_nowait())
-            batch, deferred = _take_batch(deferred)
+            batch, deferred = _take_batch(deferred, one=singles > 0)
+            singles = max(0, singles - 1)
             try:
                 await self._write(batch)
+            except asyncpg.DataError as error:  # one append's content was refused: not the others' fault
+                if len(batch) == 1:
+                    _resolve(batch[0], error)
+                else:  # write each of them on its own, so only the refused one fails
+                    retry = [pending for pending in batch if not pending.done.done()]
+                    deferred, singles = [*retry, *deferred], len(retry)
+                continue
             except Exception as error:  # the database is away or refused: every caller in the batch hears it
                 self._head = None  # the outcome is unknown; re-read the head next time
                 await self._drop_connection()
@@ -188,7 +197,9 @@ class PostgresEventStore:
             batch = _answer_rejected(batch, outcome)
 
 
-def _take_batch(waiting: list[_PendingAppend]) -> tuple[list[_PendingAppend], list[_PendingAppend]]:
+def _take_batch(
+    waiting: list[_PendingAppend], one: bool = False
+) -> tuple[list[_PendingAppend], list[_PendingAppend]]:
     """Splits off what fits in one transaction; a second append to a stream, or a repeated event id,
     waits for the next batch so each append is checked against what the one before it wrote."""
     batch: list[_PendingAppend] = []
@@ -198,7 +209,7 @@ def _take_batch(waiting: list[_PendingAppend]) -> tuple[list[_PendingAppend], li
     size = 0
     for pending in waiting:
         ids = {event.event_id for event in pending.events}
-        fits = size == 0 or size + len(pending.events) <= MAX_BATCH_EVENTS
+        fits = size == 0 or (not one and size + len(pending.events) <= MAX_BATCH_EVENTS)
         if fits and pending.stream_id not in streams and not ids & event_ids:
             batch.append(pending)
             streams.add(pending.stream_id)
