@@ -28,6 +28,15 @@ class Problem(Exception):
         self.extra = extra
 
 
+def invalid_cursor() -> Problem:
+    return Problem(
+        422,
+        "Invalid cursor",
+        "cursor must be a next_cursor this API returned",
+        errors=[{"field": "cursor", "rule": "cursor", "message": "not a cursor of this list"}],
+    )
+
+
 def problem_response(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:

@@ -21,7 +21,7 @@ from shared.access import Caller
 from shared.access.http import Submitter
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, new_envelope
 from shared.db import Connection
-from shared.http import Problem
+from shared.http import Problem, invalid_cursor
 from shared.lifecycle import ALLOWED_MOVES, Status
 from shared.observability import correlation_id
 from shared.proposal import ProposalBody, Text
@@ -176,12 +176,7 @@ async def list_proposals(
     try:
         before = repository.decode_cursor(cursor) if cursor else None
     except ValueError:
-        raise Problem(
-            422,
-            "Invalid cursor",
-            "cursor must be a next_cursor this API returned",
-            errors=[{"field": "cursor", "rule": "cursor", "message": "not a cursor of this list"}],
-        ) from None
+        raise invalid_cursor() from None
     items, next_cursor = await repository.list_own_proposals(
         ctx.pool, caller.name, status.value if status else None, limit, before
     )

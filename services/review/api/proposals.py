@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -28,7 +28,7 @@ from services.review.queries import ListFilter, decode_cursor, get_view, list_vi
 from services.review.views import event_view, proposal_view
 from shared.access import Caller
 from shared.access.http import Reader, Reviewer
-from shared.http import Problem
+from shared.http import Problem, invalid_cursor
 from shared.observability import correlation_id
 from shared.proposal import Text
 
@@ -105,12 +105,7 @@ async def list_proposals(
     try:
         after = decode_cursor(cursor) if cursor else None
     except ValueError:
-        raise Problem(
-            422,
-            "Invalid cursor",
-            "cursor must be a next_cursor this API returned",
-            errors=[{"field": "cursor", "rule": "cursor", "message": "not a cursor of this list"}],
-        ) from None
+        raise invalid_cursor() from None
     items, next_cursor = await list_views(ctx.pool, where, limit, after)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -157,7 +152,6 @@ IfMatch = Annotated[
 async def verify(
     ctx: Context,
     caller: Reviewer,
-    request: Request,
     proposal_id: UUID,
     body: VerificationIn,
     if_match: IfMatch = None,
@@ -165,14 +159,13 @@ async def verify(
     def command(at: datetime) -> Command:
         return VerifyProposal(at=at, outcome=body.outcome, checklist=body.checklist_items(), notes=body.notes)
 
-    return await _decide(ctx, caller, request, proposal_id, command, if_match)
+    return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/validation")
 async def validate(
     ctx: Context,
     caller: Reviewer,
-    request: Request,
     proposal_id: UUID,
     body: ValidationIn,
     if_match: IfMatch = None,
@@ -180,14 +173,13 @@ async def validate(
     def command(at: datetime) -> Command:
         return ValidateProposal(at=at, outcome=body.outcome, notes=body.notes)
 
-    return await _decide(ctx, caller, request, proposal_id, command, if_match)
+    return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/revision-request")
 async def request_revision(
     ctx: Context,
     caller: Reviewer,
-    request: Request,
     proposal_id: UUID,
     body: RevisionRequestIn,
     if_match: IfMatch = None,
@@ -195,14 +187,13 @@ async def request_revision(
     def command(at: datetime) -> Command:
         return RequestRevision(at=at, reasons=tuple(body.reasons), notes=body.notes)
 
-    return await _decide(ctx, caller, request, proposal_id, command, if_match)
+    return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/national-registration")
 async def register_nationally(
     ctx: Context,
     caller: Reviewer,
-    request: Request,
     proposal_id: UUID,
     body: NationalRegistrationIn,
     if_match: IfMatch = None,
@@ -210,14 +201,13 @@ async def register_nationally(
     def command(at: datetime) -> Command:
         return RegisterNationally(at=at, sinovik_reference=body.sinovik_reference)
 
-    return await _decide(ctx, caller, request, proposal_id, command, if_match)
+    return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/selection")
 async def record_selection(
     ctx: Context,
     caller: Reviewer,
-    request: Request,
     proposal_id: UUID,
     body: SelectionIn,
     if_match: IfMatch = None,
@@ -225,13 +215,12 @@ async def record_selection(
     def command(at: datetime) -> Command:
         return RecordSelection(at=at, stage=body.stage, outcome=body.outcome, notes=body.notes)
 
-    return await _decide(ctx, caller, request, proposal_id, command, if_match)
+    return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
 async def _decide(
     ctx: Context,
     caller: Caller,
-    request: Request,
     proposal_id: UUID,
     command: Callable[[datetime], Command],
     if_match: str | None,
