@@ -44,7 +44,9 @@ async def measure_end_to_end(results: dict[str, Any]) -> None:
     raw = await e2e.raw_publish()
     async with scratch_database() as url, e2e.running_system(url) as system:
         sustained = await e2e.submit_and_watch(system, 3000)
+        await e2e.quiesce(system)
         half = await e2e.submit_and_watch(system, 1500, rate=sustained.per_second / 2)
+        await e2e.quiesce(system)
         ids = [
             str(r["proposal_id"])
             for r in await system.pool.fetch("SELECT proposal_id FROM review.proposal_status")

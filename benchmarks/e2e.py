@@ -15,6 +15,7 @@ import asyncpg
 
 from benchmarks.common import AMQP_URL, Rate, percentile
 from shared.access import Role, create_key
+from shared.broker import QueueDepths
 from shared.db import create_pool
 from tests.fixtures import demo_proposals
 from tests.processes import ServiceProcess, free_port, service_env
@@ -163,6 +164,26 @@ async def reads(system: RunningSystem, path_for: list[str], seconds: float = 5.0
         await asyncio.gather(*(client() for _ in range(clients)))
         total = time.perf_counter() - began
     return Rate(len(latencies), total, latencies)
+
+
+async def quiesce(system: RunningSystem, within: float = 120) -> None:
+    """Waits until the system has finished the work the last load left behind (status changes still to
+    publish and to follow), so the next measurement does not share the machine with it."""
+    prefix = system.intake.env["KIPP_PREFIX"]
+    depths = QueueDepths(AMQP_URL)
+    deadline = time.perf_counter() + within
+    try:
+        while time.perf_counter() < deadline:
+            behind = await system.pool.fetchval(
+                "SELECT (SELECT coalesce(max(position), 0) FROM review.events)"
+                " - (SELECT position FROM review.projection_checkpoints WHERE name = 'status_changed')"
+            )
+            queued = await depths.depths(f"{prefix}.intake.review-events", f"{prefix}.review.intake-events")
+            if behind == 0 and not any(queued.values()):
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await depths.close()
 
 
 def _client(base_url: str, headers: dict[str, str], connections: int) -> aiohttp.ClientSession:

@@ -97,11 +97,13 @@ async def test_duplicates_and_poison_on_two_competing_review_processes(
     ):
         channel = await connection.channel(publisher_confirms=True)
         intake_exchange = await channel.get_exchange(topology.intake_exchange)
-        copy_queue = await channel.declare_queue(copies, auto_delete=True)
+        copy_queue = await channel.declare_queue(copies)  # a copy of every intake event, to send again
         await copy_queue.bind(intake_exchange, routing_key="proposal.*")
-
-        await run_load(drill)
-        originals = await drain_queue(amqp_url, copies)  # all published: every one was verified in review
+        try:
+            await run_load(drill)
+            originals = await drain_queue(amqp_url, copies)  # all published: every one was verified
+        finally:
+            await copy_queue.delete(if_unused=False, if_empty=False)
         drill.note(
             f"every one of {len(originals)} intake events delivered twice more; 25 poison messages mixed in"
         )
