@@ -15,11 +15,8 @@ from services.intake.settings import IntakeSettings
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
-from shared.docs import asyncapi_router
-from shared.health import broker_answers, database_answers, health_router
-from shared.http import BodySizeLimit, install_problem_handlers
-from shared.observability import RequestObservation, metrics_router
 from shared.rounds import shipped_rounds
+from shared.service import new_service_app, serve_metrics
 from shared.startup import keep_trying
 
 VERSION = "0.1.0"
@@ -50,23 +47,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             await queue_depths.close()
             await pool.close()
 
-    app = FastAPI(title="KIPP intake", version=VERSION, lifespan=lifespan)
-    app.add_middleware(BodySizeLimit)
-    app.add_middleware(RequestObservation, service="intake")
-    install_problem_handlers(app)
+    app = new_service_app("intake", VERSION, lifespan)
     app.include_router(proposals.router)
-    app.include_router(
-        metrics_router(
-            lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
-        )
-    )
-    app.include_router(asyncapi_router(lambda: app.state.context.broker, "KIPP intake messages", VERSION))
-    app.include_router(
-        health_router(
-            lambda: {
-                "database": lambda: database_answers(app.state.context.pool),
-                "broker": lambda: broker_answers(app.state.context.broker),
-            }
-        )
+    serve_metrics(
+        app, lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
     )
     return app

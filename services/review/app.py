@@ -19,10 +19,7 @@ from services.review.status_publisher import StatusChangePublisher
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
-from shared.docs import asyncapi_router
-from shared.health import broker_answers, database_answers, health_router
-from shared.http import BodySizeLimit, install_problem_handlers
-from shared.observability import RequestObservation, metrics_router
+from shared.service import new_service_app, serve_metrics
 from shared.startup import keep_trying
 
 VERSION = "0.1.0"
@@ -63,26 +60,12 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             await queue_depths.close()
             await pool.close()
 
-    app = FastAPI(title="KIPP review", version=VERSION, lifespan=lifespan)
-    app.add_middleware(BodySizeLimit)
-    app.add_middleware(RequestObservation, service="review")
-    install_problem_handlers(app)
+    app = new_service_app("review", VERSION, lifespan)
     app.include_router(proposals.router)
     app.include_router(stats.router)
     app.include_router(events.router)
     app.include_router(audit.router)
-    app.include_router(
-        metrics_router(
-            lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
-        )
-    )
-    app.include_router(asyncapi_router(lambda: app.state.context.broker, "KIPP review messages", VERSION))
-    app.include_router(
-        health_router(
-            lambda: {
-                "database": lambda: database_answers(app.state.context.pool),
-                "broker": lambda: broker_answers(app.state.context.broker),
-            }
-        )
+    serve_metrics(
+        app, lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
     )
     return app
