@@ -92,7 +92,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """Refuses bodies over the limit with 413 before the application reads them, declared or streamed."""
+    """413 as problem+json for a body over the limit: at once when its Content-Length says so, and when
+    the bytes that arrive pass the limit otherwise (raised as an HTTPException, which FastAPI passes on
+    to the problem handlers rather than turning into a 400)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -102,9 +104,10 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        detail = f"the request body is larger than {self.max_bytes} bytes"
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await problem_response(413, "Request body too large", detail)(scope, receive, send)
             return
         seen = 0
 
@@ -113,18 +116,7 @@ class BodySizeLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _BodyTooLarge()
+                raise StarletteHTTPException(413, detail)
             return message
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"the request body is larger than {self.max_bytes} bytes"
-        await problem_response(413, "Request body too large", detail)(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, counting_receive, send)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -135,6 +136,17 @@ async def test_refused_requests_record_nothing(
         "/v1/proposals", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"}
     )
     assert huge.status_code == 413
+    assert huge.headers["content-type"] == "application/problem+json"
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit counts what arrives
+        for _ in range(20):
+            yield b" " * 65536
+
+    streamed = await intake.post(
+        "/v1/proposals", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert streamed.headers["content-type"] == "application/problem+json"
     assert (
         await review.post(f"/v1/proposals/{uuid.uuid4()}/verification", json={"outcome": "passed"})
     ).status_code == 404
