@@ -13,8 +13,7 @@ from itertools import groupby
 import asyncpg
 from faststream.rabbit import RabbitBroker
 
-from services.review.domain.events import event_from_stored
-from services.review.domain.lifecycle import status_after
+from services.review.domain.lifecycle import status_after_stored
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import timestamp_text
 from services.review.eventstore.postgres import row_to_event
@@ -23,6 +22,11 @@ from shared.contract import PROPOSAL_STATUS_CHANGED, Envelope, EnvelopeMetadata,
 from shared.worker import Worker
 
 NAME = "status_changed"
+# The events after the checkpoint without the proposal's text: an announcement does not carry it.
+_WITHOUT_TEXT = (
+    "SELECT position, stream_id, version, event_id, type, schema_version, data - 'proposal' AS data,"
+    " metadata, recorded_at, hash FROM review.events WHERE position > $1 ORDER BY position LIMIT $2"
+)
 WINDOW = 100
 _ANNOUNCEMENTS = uuid.UUID("6f1c3f0e-59a4-4f0b-9a43-7d5a0c2b8e11")
 
@@ -31,7 +35,7 @@ _DETAILS = ("reasons", "notes", "sinovik_reference", "stage", "outcome", "reason
 
 
 def status_changed(event: RecordedEvent) -> Envelope:
-    status = status_after(event_from_stored(event.type, event.schema_version, event.data))
+    status = status_after_stored(event.type, event.data)
     details = {key: event.data[key] for key in _DETAILS if key in event.data}
     return Envelope(
         event_id=uuid.uuid5(_ANNOUNCEMENTS, str(event.event_id)),
@@ -69,11 +73,7 @@ class StatusChangePublisher:
             checkpoint = await conn.fetchval(
                 "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", NAME
             )
-            rows = await conn.fetch(
-                "SELECT * FROM review.events WHERE position > $1 ORDER BY position LIMIT $2",
-                checkpoint,
-                WINDOW,
-            )
+            rows = await conn.fetch(_WITHOUT_TEXT, checkpoint, WINDOW)
             if not rows:
                 return 0
             events = [row_to_event(row) for row in rows]

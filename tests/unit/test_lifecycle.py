@@ -16,7 +16,7 @@ from services.review.domain.commands import (
     ValidateProposal,
     VerifyProposal,
 )
-from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused, fold
+from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused, fold, status_after_stored
 from services.review.domain.state import ALLOWED_MOVES, Status
 from tests.fixtures import a_proposal
 from tests.unit.given_when_then import given
@@ -173,3 +173,11 @@ def test_a_verification_stored_at_version_1_is_read_as_version_2() -> None:
 def test_an_event_newer_than_the_code_is_not_guessed_at() -> None:
     with pytest.raises(ev.UnknownEventType, match="newer than this code"):
         ev.event_from_stored("ProposalVerified", 3, {})
+
+
+@pytest.mark.parametrize("status", list(Status), ids=lambda s: s.value)
+def test_the_status_after_a_stored_event_is_the_status_after_the_event(status: Status) -> None:
+    last = HISTORY[status][-1]
+    data = ev.event_to_data(last)
+    data.pop("proposal", None)  # the status publisher reads events without their text
+    assert status_after_stored(last.type, data) is status

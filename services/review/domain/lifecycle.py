@@ -5,6 +5,7 @@ goes through these two functions, so the rules cannot drift apart.
 """
 
 from collections.abc import Iterable
+from typing import Any
 
 from services.review.domain import events as ev
 from services.review.domain.commands import (
@@ -103,6 +104,16 @@ def status_after(event: ev.DomainEvent) -> Status:
     if isinstance(event, ev.SelectionRecorded):
         return Status(event.stage) if event.outcome == "selected" else Status.NOT_SELECTED
     return _STATUS_AFTER[type(event)]
+
+
+def status_after_stored(type_name: str, data: dict[str, Any]) -> Status:
+    """The same, from a stored event's type and data, without building the event (its proposal text is
+    not needed to know the status)."""
+    if type_name == ev.SelectionRecorded.type:
+        return Status(data["stage"]) if data["outcome"] == "selected" else Status.NOT_SELECTED
+    if (kind := ev.EVENT_TYPES.get(type_name)) is None:
+        raise ev.UnknownEventType(f"no event type named {type_name!r}")
+    return _STATUS_AFTER[kind]
 
 
 def evolve(state: ProposalState | None, event: ev.DomainEvent) -> ProposalState:
