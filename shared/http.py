@@ -1,5 +1,6 @@
 """HTTP pieces both services share: RFC 9457 problem responses and the request body size limit."""
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -88,7 +89,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem_response(error.status_code, str(error.detail), str(error.detail))
+        return problem_response(error.status_code, HTTPStatus(error.status_code).phrase, str(error.detail))
 
 
 class BodySizeLimit:
@@ -107,7 +108,7 @@ class BodySizeLimit:
         detail = f"the request body is larger than {self.max_bytes} bytes"
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await problem_response(413, "Request body too large", detail)(scope, receive, send)
+            await problem_response(413, HTTPStatus(413).phrase, detail)(scope, receive, send)
             return
         seen = 0
 

@@ -15,7 +15,13 @@ from services.review.domain.commands import (
     RecordSubmission,
     RecordWithdrawal,
 )
-from services.review.domain.events import event_from_stored, event_to_data
+from services.review.domain.events import (
+    ProposalRevised,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+    event_from_stored,
+    event_to_data,
+)
 from services.review.domain.lifecycle import ProposalNotFound, decide, fold
 from services.review.domain.state import ProposalState
 from services.review.eventstore.base import AppendResult, EventStore, NewEvent, RecordedEvent
@@ -38,6 +44,10 @@ class UnprocessableMessage(Exception):
     """A message that no retry can make valid: it belongs in the dead-letter queue, with this reason."""
 
 
+# The stored events that come from intake (the rest are reviewers' decisions).
+_INTAKE_EVENTS = {ProposalSubmitted.type, ProposalRevised.type, ProposalWithdrawn.type}
+
+
 class EarlierEventMissing(Exception):
     """An intake event arrived before one intake published earlier for the same proposal: retry later."""
 
@@ -48,7 +58,7 @@ def _check_sequence(envelope: Envelope, history: list[RecordedEvent]) -> None:
     sequence = envelope.metadata.sequence
     if sequence is None:
         return
-    recorded = sum(1 for event in history if event.metadata.get("sequence") is not None)
+    recorded = sum(1 for event in history if event.type in _INTAKE_EVENTS)
     if sequence > recorded + 1:
         raise EarlierEventMissing(f"intake event {sequence} came before event {recorded + 1} of the proposal")
     if sequence <= recorded:

@@ -4,13 +4,15 @@ A message is acknowledged only after its event has committed (or was already rec
 otherwise depends on why it failed:
 - it can never be processed (not JSON, not the envelope, unknown type, invalid proposal): it is published
   to the dead-letter exchange with the reason in a header, then acknowledged, and the consumer goes on;
-- the lifecycle refuses it (for example a revision that arrived before its submission): requeued with a
-  growing delay, because the missing event may still arrive; after MAX_REFUSALS deliveries, dead-lettered;
+- it arrived before an event intake published earlier for the proposal: requeued with a growing delay
+  until that one is recorded (dead-lettered only after PATIENCE, counted from when the event happened);
+- the lifecycle refuses it: requeued a few times, then dead-lettered (MAX_REFUSALS deliveries);
 - anything else (database away, connection lost): requeued with a delay, never dropped.
 """
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aio_pika import DeliveryMode, Message
@@ -31,6 +33,7 @@ from shared.observability import correlation_id
 log = logging.getLogger(__name__)
 
 MAX_REFUSALS = 10
+PATIENCE = timedelta(days=1)
 DEAD_LETTER_REASON = "x-kipp-dead-letter-reason"
 
 
@@ -64,36 +67,63 @@ async def handle_delivery(
     dead: RabbitExchange,
     topology: Topology,
 ) -> None:
-    deliveries = delivery_count(message.headers)
     token = correlation_id.set(message.raw_message.correlation_id)
     try:
-        envelope = Envelope.model_validate_json(body)
-        correlation_id.set(envelope.metadata.correlation_id)
-        result = await service.record_intake_event(envelope)
-    except (ValidationError, UnprocessableMessage) as error:
-        await _dead_letter(broker, dead, topology, message, f"unprocessable: {error}")
+        await _handle(body, message, service, broker, dead, topology)
+    finally:
+        correlation_id.reset(token)
+
+
+async def _handle(
+    body: bytes,
+    message: RabbitMessageType,
+    service: ReviewService,
+    broker: RabbitBroker,
+    dead: RabbitExchange,
+    topology: Topology,
+) -> None:
+    deliveries = delivery_count(message.headers)
+
+    async def give_up(reason: str) -> None:
+        await _dead_letter(broker, dead, topology, message, reason)
         await message.ack()
         INTAKE_MESSAGES.labels("dead_lettered").inc()
-    except (ProposalNotFound, EarlierEventMissing, TransitionRefused) as error:
-        reason = "no such proposal yet" if isinstance(error, ProposalNotFound) else str(error)
-        if deliveries >= MAX_REFUSALS:
-            await _dead_letter(
-                broker, dead, topology, message, f"refused after {deliveries} deliveries: {reason}"
-            )
-            await message.ack()
-            INTAKE_MESSAGES.labels("dead_lettered").inc()
+
+    async def retry_later() -> None:
+        await asyncio.sleep(requeue_delay(deliveries))
+        await message.nack(requeue=True)
+        INTAKE_MESSAGES.labels("requeued").inc()
+
+    try:
+        envelope = Envelope.model_validate_json(body)
+    except ValidationError as error:
+        await give_up(f"unprocessable: {error}")
+        return
+    correlation_id.set(envelope.metadata.correlation_id)
+    try:
+        result = await service.record_intake_event(envelope)
+    except UnprocessableMessage as error:
+        await give_up(f"unprocessable: {error}")
+    except (ProposalNotFound, EarlierEventMissing) as error:
+        # What it waits for was published before it, so it will come: wait, however many deliveries a
+        # database outage may have cost meanwhile, for as long as PATIENCE since the event happened.
+        waited = datetime.now(UTC) - envelope.occurred_at
+        reason = "no such proposal" if isinstance(error, ProposalNotFound) else str(error)
+        if waited > PATIENCE:
+            await give_up(f"waited {waited} for an earlier event of the proposal: {reason}")
         else:
-            await asyncio.sleep(requeue_delay(deliveries))
-            await message.nack(requeue=True)
-            INTAKE_MESSAGES.labels("requeued").inc()
+            await retry_later()
+    except TransitionRefused as error:
+        if deliveries >= MAX_REFUSALS:
+            await give_up(f"refused after {deliveries} deliveries: {error}")
+        else:
+            await retry_later()
     except ConcurrencyError:
         await message.nack(requeue=True)  # another process appended to the stream first: decide again
         INTAKE_MESSAGES.labels("requeued").inc()
     except Exception as error:
         log.warning("intake event not recorded yet, requeued: %s", error)
-        await asyncio.sleep(requeue_delay(deliveries))
-        await message.nack(requeue=True)
-        INTAKE_MESSAGES.labels("requeued").inc()
+        await retry_later()
     else:
         await message.ack()
         outcome = "recorded" if result.recorded else "duplicate"
@@ -107,8 +137,6 @@ async def handle_delivery(
                 "proposal_id": str(envelope.proposal_id),
             },
         )
-    finally:
-        correlation_id.reset(token)
 
 
 async def _dead_letter(

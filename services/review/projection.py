@@ -135,6 +135,8 @@ class StatusProjector:
         self._progress = asyncio.Condition()
         self.position = 0
         self.worker = Worker("status-projection", self._catch_up_step)
+        # Decisions this process answered before the projection included them: proposal -> position.
+        self._answered_ahead: dict[UUID, int] = {}
 
     def poke(self) -> None:
         self.worker.poke()
@@ -147,6 +149,20 @@ class StatusProjector:
                 await asyncio.wait_for(self._progress.wait_for(lambda: self.position >= position), within)
             except TimeoutError:
                 return False
+        return True
+
+    def answered_ahead(self, proposal_id: UUID, position: int) -> None:
+        """A decision on `proposal_id` was answered from its stream: GETs read the stream too until the
+        projection includes `position` (read-your-writes while the projection lags)."""
+        self._answered_ahead[proposal_id] = position
+
+    def lags_behind(self, proposal_id: UUID) -> bool:
+        position = self._answered_ahead.get(proposal_id)
+        if position is None:
+            return False
+        if self.position >= position:
+            del self._answered_ahead[proposal_id]
+            return False
         return True
 
     async def catch_up(self) -> int:

@@ -6,3 +6,5 @@ class ReviewSettings(CommonSettings):
     review_host: str = "127.0.0.1"
     # How many intake messages are processed at once; also the broker prefetch.
     consumer_concurrency: int = 64
+    # How long a decision waits for the status projection before answering from the stream instead.
+    decision_wait_seconds: float = 5.0

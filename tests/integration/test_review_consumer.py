@@ -3,7 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -11,6 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
+from services.review.app import create_app as create_review
+from services.review.settings import ReviewSettings
 from shared.contract import (
     PROPOSAL_REVISED,
     PROPOSAL_SUBMITTED,
@@ -187,3 +189,62 @@ async def test_a_withdrawal_that_arrives_before_its_submission_waits_and_then_ap
         return types if len(types) == 2 else None
 
     assert await eventually(both, within=15) == ["ProposalSubmitted", "ProposalWithdrawn"]
+
+
+async def test_a_decision_is_visible_to_the_next_get_even_when_the_projection_lags(
+    database_url: str, amqp_url: str, topology: Topology, keys: Keys
+) -> None:
+    settings = ReviewSettings(
+        database_url=database_url, amqp_url=amqp_url, prefix=topology.prefix, decision_wait_seconds=0.2
+    )
+    app = create_review(settings)
+    async with running(app) as review:
+        review.headers.update(bearer(keys.reviewer))
+        envelope = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal())
+        await publish_envelope(amqp_url, topology, envelope)
+        path = f"/v1/proposals/{envelope.proposal_id}"
+        await eventually(lambda: _status_is(review, path, "submitted"))
+
+        await app.state.context.projector.worker.stop()  # the projection stops following
+        decided = await review.post(f"{path}/verification", json={"outcome": "passed"})
+        assert decided.status_code == 200
+        assert (decided.json()["status"], decided.headers["etag"]) == ("verified", '"2"')
+        assert "not caught up" in decided.headers["warning"]
+        seen = await review.get(path)
+        assert (seen.json()["status"], seen.headers["etag"]) == ("verified", '"2"')
+        listed = (await review.get("/v1/proposals")).json()["items"]
+        assert listed[0]["status"] == "submitted"  # the list is the projection: it still lags
+
+        app.state.context.projector.worker.start()
+        await eventually(lambda: _listed_status_is(review, "verified"))
+        assert "warning" not in (await review.get(path)).headers
+
+
+async def _status_is(review: httpx.AsyncClient, path: str, status: str) -> bool:
+    answer = await review.get(path)
+    return answer.status_code == 200 and answer.json()["status"] == status
+
+
+async def _listed_status_is(review: httpx.AsyncClient, status: str) -> bool:
+    items = (await review.get("/v1/proposals")).json()["items"]
+    return bool(items) and items[0]["status"] == status
+
+
+async def test_an_event_whose_predecessor_never_came_is_dead_lettered_after_a_day_not_after_retries(
+    review: httpx.AsyncClient, amqp_url: str, topology: Topology, pool: asyncpg.Pool
+) -> None:
+    proposal_id = uuid.uuid4()
+    submitted = intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal())
+    await publish_envelope(amqp_url, topology, submitted)
+    await eventually(lambda: stream_types(pool, proposal_id))
+    orphan = intake_event(PROPOSAL_WITHDRAWN, proposal_id, {"reason": "x"})
+    orphan = orphan.model_copy(
+        update={
+            "occurred_at": datetime.now(UTC) - timedelta(days=2),
+            "metadata": orphan.metadata.model_copy(update={"sequence": 3}),  # 2 was never published
+        }
+    )
+    await publish_envelope(amqp_url, topology, orphan)
+    dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue))
+    assert "waited" in str(dead[0].headers["x-kipp-dead-letter-reason"])
+    assert await stream_types(pool, proposal_id) == ["ProposalSubmitted"]

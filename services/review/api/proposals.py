@@ -129,6 +129,8 @@ async def get_proposal(
         return JSONResponse(
             {**proposal_view(proposal_id, then.state, then.version), "as_of": as_of.isoformat()}
         )
+    if ctx.projector.lags_behind(proposal_id):  # a decision this process answered is not projected yet
+        return await _from_stream(ctx, proposal_id)
     view = await get_view(ctx.pool, proposal_id)
     if view is None:
         raise not_found(proposal_id)
@@ -254,13 +256,18 @@ async def _decide(
     # Read-your-writes: answer only once the projection that GET reads includes this decision. If the
     # projection is slow to get there, the answer is folded from the stream itself (the decision is
     # recorded either way), and the answer says the list may lag.
-    view = (
-        await get_view(ctx.pool, proposal_id) if await ctx.projector.wait_for(result.last_position) else None
-    )
-    headers: dict[str, str] = {}
+    projected = await ctx.projector.wait_for(result.last_position, ctx.settings.decision_wait_seconds)
+    view = await get_view(ctx.pool, proposal_id) if projected else None
     if view is None or view["version"] < result.stream_version:
-        folded = await ctx.service.load(proposal_id)
-        assert folded.state is not None  # it was just appended to
-        view = proposal_view(proposal_id, folded.state, folded.version)
-        headers["Warning"] = '199 - "the status list has not caught up with this decision yet"'
-    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"', **headers})
+        ctx.projector.answered_ahead(proposal_id, result.last_position)
+        return await _from_stream(ctx, proposal_id)
+    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
+
+
+async def _from_stream(ctx: Context, proposal_id: UUID) -> JSONResponse:
+    folded = await ctx.service.load(proposal_id)
+    if folded.state is None:
+        raise not_found(proposal_id)
+    view = proposal_view(proposal_id, folded.state, folded.version)
+    warning = '199 - "the status list has not caught up with this proposal yet"'
+    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"', "Warning": warning})
