@@ -15,6 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from aio_pika import DeliveryMode, Message
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitExchange
@@ -104,6 +105,8 @@ async def _handle(
         result = await service.record_intake_event(envelope)
     except UnprocessableMessage as error:
         await give_up(f"unprocessable: {error}")
+    except asyncpg.DataError as error:  # content the database cannot store: no retry will change that
+        await give_up(f"unstorable: {error}")
     except (ProposalNotFound, EarlierEventMissing) as error:
         # What it waits for was published before it, so it will come: wait, however many deliveries a
         # database outage may have cost meanwhile, for as long as PATIENCE since the event happened.

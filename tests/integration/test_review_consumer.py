@@ -248,3 +248,18 @@ async def test_an_event_whose_predecessor_never_came_is_dead_lettered_after_a_da
     dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue))
     assert "waited" in str(dead[0].headers["x-kipp-dead-letter-reason"])
     assert await stream_types(pool, proposal_id) == ["ProposalSubmitted"]
+
+
+async def test_an_event_the_database_cannot_store_is_dead_lettered_not_retried(
+    review: httpx.AsyncClient, amqp_url: str, topology: Topology, pool: asyncpg.Pool
+) -> None:
+    proposal_id = uuid.uuid4()
+    await publish_envelope(amqp_url, topology, intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    await eventually(lambda: stream_types(pool, proposal_id))
+    # Another producer than intake, which would have refused the NUL character with a 422.
+    await publish_envelope(
+        amqp_url, topology, intake_event(PROPOSAL_WITHDRAWN, proposal_id, {"reason": "\u0000"})
+    )
+    dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue))
+    assert str(dead[0].headers["x-kipp-dead-letter-reason"]).startswith("unstorable")
+    assert await stream_types(pool, proposal_id) == ["ProposalSubmitted"]
