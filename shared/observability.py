@@ -11,7 +11,8 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,17 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+@contextmanager
+def correlated(value: str | None) -> Iterator[None]:
+    """Everything logged inside carries `value` as its correlation id (until set more precisely)."""
+    token = correlation_id.set(value)
+    try:
+        yield
+    finally:
+        correlation_id.reset(token)
+
 
 # Attributes every LogRecord has; anything else passed in `extra=` is written as a field of the line.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -86,7 +98,6 @@ class RequestObservation:
             return
         headers = dict(scope["headers"])
         given = headers.get(b"x-correlation-id", b"").decode("latin-1")[:200]
-        token = correlation_id.set(given or str(uuid.uuid4()))
         status = 500
         began = time.perf_counter()
 
@@ -97,13 +108,13 @@ class RequestObservation:
                 message["headers"] = [*message.get("headers", []), (b"x-correlation-id", _current().encode())]
             await send(message)
 
-        try:
-            await self.app(scope, receive, observing_send)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
-            HTTP_SECONDS.labels(self.service, scope["method"], route).observe(time.perf_counter() - began)
-            correlation_id.reset(token)
+        with correlated(given or str(uuid.uuid4())):
+            try:
+                await self.app(scope, receive, observing_send)
+            finally:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+                HTTP_SECONDS.labels(self.service, scope["method"], route).observe(time.perf_counter() - began)
 
 
 def _current() -> str:

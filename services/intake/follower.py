@@ -21,7 +21,7 @@ from services.intake.repository import apply_status_change
 from shared.broker import delivery_count, exchange, requeue_delay, review_events_queue
 from shared.contract import Envelope, Topology
 from shared.lifecycle import Status
-from shared.observability import correlation_id
+from shared.observability import correlated, correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,8 @@ def attach_follower(broker: RabbitBroker, topology: Topology, pool: asyncpg.Pool
         channel=Channel(prefetch_count=32),
     )
     async def follow_status(body: bytes, message: RabbitMessage) -> None:
-        token = correlation_id.set(message.raw_message.correlation_id)
-        try:
+        with correlated(message.raw_message.correlation_id):
             await _follow(body, message, pool)
-        finally:
-            correlation_id.reset(token)
 
 
 async def _follow(body: bytes, message: RabbitMessageType, pool: asyncpg.Pool) -> None:

@@ -29,7 +29,7 @@ from services.review.eventstore.base import ConcurrencyError
 from services.review.metrics import INTAKE_MESSAGES
 from shared.broker import delivery_count, exchange, intake_events_queue, publish_confirmed, requeue_delay
 from shared.contract import Envelope, Topology
-from shared.observability import correlation_id
+from shared.observability import correlated, correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +57,11 @@ def attach_consumer(
         channel=Channel(prefetch_count=concurrency),
     )
     async def record_intake_event(body: bytes, message: RabbitMessage) -> None:
-        await handle_delivery(body, message, service, broker, dead, topology)
+        with correlated(message.raw_message.correlation_id):
+            await handle_delivery(body, message, service, broker, dead, topology)
 
 
 async def handle_delivery(
-    body: bytes,
-    message: RabbitMessageType,
-    service: ReviewService,
-    broker: RabbitBroker,
-    dead: RabbitExchange,
-    topology: Topology,
-) -> None:
-    token = correlation_id.set(message.raw_message.correlation_id)
-    try:
-        await _handle(body, message, service, broker, dead, topology)
-    finally:
-        correlation_id.reset(token)
-
-
-async def _handle(
     body: bytes,
     message: RabbitMessageType,
     service: ReviewService,

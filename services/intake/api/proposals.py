@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 import rfc8785
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -19,7 +20,7 @@ from services.intake.metrics import ACCEPTED
 from services.intake.repository import IdempotencyKeyReused, StoredAnswer
 from shared.access import Caller
 from shared.access.http import Submitter
-from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, new_envelope
+from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, new_envelope
 from shared.db import Connection
 from shared.http import Problem, invalid_cursor
 from shared.lifecycle import ALLOWED_MOVES, Status
@@ -83,6 +84,31 @@ def metadata(caller: Caller, request: Request) -> dict[str, Any]:
         # Set for this request by RequestObservation: the X-Correlation-ID sent, or a new one.
         "correlation_id": correlation_id.get() or str(uuid.uuid4()),
     }
+
+
+async def _lock_own(conn: Connection, proposal_id: UUID, caller: Caller, attempted: Status) -> asyncpg.Record:
+    """The caller's proposal, locked for this transaction; 404 if it is not theirs, 409 once withdrawn
+    (nothing follows a withdrawal, whatever intake has heard from review since)."""
+    current = await repository.lock_own_proposal(conn, proposal_id, caller.name)
+    if current is None:
+        raise not_found(proposal_id)
+    if current["withdrawn"]:
+        raise refuse_move(Status.WITHDRAWN.value, attempted)
+    return current
+
+
+def _next_event(
+    current: asyncpg.Record, event_type: str, data: dict[str, Any], caller: Caller, request: Request
+) -> Envelope:
+    """The proposal's next intake event, numbered after the ones intake already published for it."""
+    return new_envelope(
+        event_type,
+        current["proposal_id"],
+        datetime.now(UTC),
+        data,
+        sequence=current["intake_events"] + 1,
+        **metadata(caller, request),
+    )
 
 
 def answer(stored: StoredAnswer) -> JSONResponse:
@@ -204,23 +230,12 @@ async def revise(
     posted: dict[str, Any] = await request.json()
 
     async def work(conn: Connection) -> StoredAnswer:
-        current = await repository.lock_own_proposal(conn, proposal_id, caller.name)
-        if current is None:
-            raise not_found(proposal_id)
-        if current["withdrawn"]:
-            raise refuse_move(Status.WITHDRAWN.value, Status.SUBMITTED)
+        current = await _lock_own(conn, proposal_id, caller, Status.SUBMITTED)
         if current["status"] != Status.REVISION_REQUESTED:
             raise refuse_move(current["status"], Status.SUBMITTED)
         if broken := check_revision(current["round"], body):
             raise rules_problem(broken)
-        envelope = new_envelope(
-            PROPOSAL_REVISED,
-            proposal_id,
-            datetime.now(UTC),
-            posted,
-            sequence=current["intake_events"] + 1,
-            **metadata(caller, request),
-        )
+        envelope = _next_event(current, PROPOSAL_REVISED, posted, caller, request)
         await repository.record_revision(conn, envelope, posted)
         await repository.add_to_outbox(conn, envelope)
         answer = {
@@ -243,22 +258,10 @@ async def withdraw(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def work(conn: Connection) -> StoredAnswer:
-        current = await repository.lock_own_proposal(conn, proposal_id, caller.name)
-        if current is None:
-            raise not_found(proposal_id)
-        if current["withdrawn"]:
-            raise refuse_move(Status.WITHDRAWN.value, Status.WITHDRAWN)
+        current = await _lock_own(conn, proposal_id, caller, Status.WITHDRAWN)
         if Status.WITHDRAWN not in ALLOWED_MOVES[Status(current["status"])]:
             raise refuse_move(current["status"], Status.WITHDRAWN)
-        data = {"reason": body.reason}
-        envelope = new_envelope(
-            PROPOSAL_WITHDRAWN,
-            proposal_id,
-            datetime.now(UTC),
-            data,
-            sequence=current["intake_events"] + 1,
-            **metadata(caller, request),
-        )
+        envelope = _next_event(current, PROPOSAL_WITHDRAWN, {"reason": body.reason}, caller, request)
         await repository.record_withdrawal(conn, envelope)
         await repository.add_to_outbox(conn, envelope)
         answer = {
