@@ -14,7 +14,6 @@ import asyncpg
 from services.review.domain.events import event_from_stored
 from services.review.domain.lifecycle import evolve
 from services.review.domain.state import ProposalState
-from services.review.eventstore.postgres import row_to_event
 from shared.db import Connection
 from shared.worker import Worker
 
@@ -22,27 +21,45 @@ NAME = "proposal_status"
 TABLE = "review.proposal_status"
 BATCH = 1000
 
-# Two statements for the whole batch: new proposals inserted, known ones updated. A known proposal's text
-# (and what derives from it) is sent only when an event of the batch changed it, NULL otherwise: most
-# events are decisions, and rewriting a proposal's full text with each one would be most of the work.
+# What the projection reads of each event. The proposal's text is not needed to fold a stream, and
+# decoding it in Python and encoding it back would be most of the work (it is most of every submission's
+# bytes): the text stays in PostgreSQL, which copies it from the event into the body column (see below).
+# The fold sees a summary instead: only the fields the projection's own columns derive from.
+_READ = """
+SELECT position, stream_id, version, type, schema_version, data - 'proposal' AS data,
+       CASE WHEN data ? 'proposal' THEN jsonb_build_object(
+           'round', data #> '{proposal,round}',
+           'agency', jsonb_build_object('name', data #> '{proposal,agency,name}'),
+           'region', jsonb_build_object('regency', data #> '{proposal,region,regency}')) END AS summary
+FROM review.events WHERE position > $1 ORDER BY position LIMIT $2
+"""
+
+# Two statements for the whole batch: new proposals inserted, known ones updated. `text_at` is the
+# position of the batch's last event that carried a text (NULL if none did): the body is copied from that
+# event, so a known proposal's text is rewritten only when it changed. Most events are decisions, and
+# rewriting a proposal's full text with each one would be most of the work.
 _INSERT = """
 INSERT INTO review.proposal_status
     (proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, body)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
-                     $8::bigint[], $9::jsonb[], $10::jsonb[])
+SELECT u.proposal_id, u.status, u.round, u.agency, u.regency, u.submitted_at, u.version, u.last_position,
+       u.state, e.data -> 'proposal'
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
+            $8::bigint[], $9::jsonb[], $10::bigint[])
+     AS u(proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, text_at)
+JOIN review.events AS e ON e.position = u.text_at
 """
 _UPDATE = """
 UPDATE review.proposal_status AS p SET
     status = u.status, round = coalesce(u.round, p.round), agency = coalesce(u.agency, p.agency),
     regency = coalesce(u.regency, p.regency), version = u.version, last_position = u.last_position,
-    state = u.state, body = coalesce(u.body, p.body)
+    state = u.state,
+    body = coalesce((SELECT e.data -> 'proposal' FROM review.events AS e WHERE e.position = u.text_at),
+                    p.body)
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
-            $8::bigint[], $9::jsonb[], $10::jsonb[])
-     AS u(proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, body)
+            $8::bigint[], $9::jsonb[], $10::bigint[])
+     AS u(proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, text_at)
 WHERE p.proposal_id = u.proposal_id
 """
-
-_TEXT_EVENTS = ("ProposalSubmitted", "ProposalRevised")
 
 
 @dataclass
@@ -51,7 +68,7 @@ class _Row:
     version: int = 0
     last_position: int = 0
     stored: bool = False  # already a row of the table (updated, not inserted)
-    text_changed: bool = False
+    text_at: int | None = None  # the position of the batch's last event carrying the proposal's text
 
 
 def stored_state(state: ProposalState) -> dict[str, Any]:
@@ -68,59 +85,83 @@ async def project_batch(
 ) -> tuple[int, int]:
     """Applies the next batch of events after the checkpoint. Returns (checkpoint, events applied)."""
     async with conn.transaction():
-        checkpoint = await conn.fetchval(
-            "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", checkpoint_name
-        )
-        rows = await conn.fetch(
-            "SELECT * FROM review.events WHERE position > $1 ORDER BY position LIMIT $2", checkpoint, batch
-        )
-        if not rows:
-            return checkpoint, 0
-        events = [row_to_event(row) for row in rows]
-        streams = list({event.stream_id for event in events})
-        # The text is not needed to fold decisions, so it is not read back (it stays in its column).
-        current = {
-            row["proposal_id"]: _Row(state_from_columns(row["state"], None), row["version"], stored=True)
-            for row in await conn.fetch(
-                f"SELECT proposal_id, state, version FROM {table} WHERE proposal_id = ANY($1)", streams
-            )
-        }
-        for event in events:
-            row = current.setdefault(event.stream_id, _Row(None))
-            row.state = evolve(row.state, event_from_stored(event.type, event.schema_version, event.data))
-            row.version = event.version
-            row.last_position = event.position
-            row.text_changed = row.text_changed or event.type in _TEXT_EVENTS
-        touched = [(proposal_id, row) for proposal_id, row in current.items() if row.last_position]
-        for statement, stored in ((_INSERT, False), (_UPDATE, True)):
-            rows_of_kind = [(proposal_id, row) for proposal_id, row in touched if row.stored is stored]
-            if rows_of_kind:
-                await conn.execute(statement.replace(TABLE, table), *_columns(rows_of_kind))
-        checkpoint = events[-1].position
-        await conn.execute(
-            "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1",
-            checkpoint_name,
-            checkpoint,
-        )
+        checkpoint = await _lock_checkpoint(conn, checkpoint_name)
+        events = await read_events(conn, checkpoint, batch)
+        if events:
+            checkpoint = await _apply(conn, table, checkpoint_name, events)
         return checkpoint, len(events)
+
+
+async def read_events(conn: Connection, after: int, limit: int) -> list[asyncpg.Record]:
+    """What the projection needs of the events after position `after`, in order."""
+    return await conn.fetch(_READ, after, limit)
+
+
+async def apply_read_ahead(
+    conn: Connection, table: str, checkpoint_name: str, events: list[asyncpg.Record]
+) -> int:
+    """Applies events read ahead on another connection (the rebuild reads while it writes). They must
+    follow the checkpoint directly: positions have no gaps, so anything else means a lost or doubled
+    batch. Returns the new checkpoint."""
+    async with conn.transaction():
+        checkpoint = await _lock_checkpoint(conn, checkpoint_name)
+        if events[0]["position"] != checkpoint + 1:
+            raise RuntimeError(f"{checkpoint_name}: events from {events[0]['position']} after {checkpoint}")
+        return await _apply(conn, table, checkpoint_name, events)
+
+
+async def _lock_checkpoint(conn: Connection, checkpoint_name: str) -> int:
+    position: int = await conn.fetchval(
+        "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", checkpoint_name
+    )
+    return position
+
+
+async def _apply(conn: Connection, table: str, checkpoint_name: str, events: list[asyncpg.Record]) -> int:
+    streams = list({event["stream_id"] for event in events})
+    current = {
+        row["proposal_id"]: _Row(state_from_columns(row["state"], None), row["version"], stored=True)
+        for row in await conn.fetch(
+            f"SELECT proposal_id, state, version FROM {table} WHERE proposal_id = ANY($1)", streams
+        )
+    }
+    for event in events:
+        row = current.setdefault(event["stream_id"], _Row(None))
+        data, summary = event["data"], event["summary"]
+        if summary is not None:
+            data["proposal"] = summary
+            row.text_at = event["position"]
+        row.state = evolve(row.state, event_from_stored(event["type"], event["schema_version"], data))
+        row.version = event["version"]
+        row.last_position = event["position"]
+    touched = [(proposal_id, row) for proposal_id, row in current.items() if row.last_position]
+    for statement, stored in ((_INSERT, False), (_UPDATE, True)):
+        rows_of_kind = [(proposal_id, row) for proposal_id, row in touched if row.stored is stored]
+        if rows_of_kind:
+            await conn.execute(statement.replace(TABLE, table), *_columns(rows_of_kind))
+    checkpoint: int = events[-1]["position"]
+    await conn.execute(
+        "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1", checkpoint_name, checkpoint
+    )
+    return checkpoint
 
 
 def _columns(rows: list[tuple[UUID, _Row]]) -> list[list[Any]]:
     columns: list[list[Any]] = [[] for _ in range(10)]
     for proposal_id, row in rows:
         assert row.state is not None
-        body = row.state.proposal if row.text_changed else None
+        summary = row.state.proposal if row.text_at is not None else None
         values = (
             proposal_id,
             row.state.status.value,
-            body["round"] if body else None,
-            body["agency"]["name"] if body else None,
-            body["region"]["regency"] if body else None,
+            summary["round"] if summary else None,
+            summary["agency"]["name"] if summary else None,
+            summary["region"]["regency"] if summary else None,
             row.state.submitted_at,
             row.version,
             row.last_position,
             stored_state(row.state),
-            body,
+            row.text_at,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)

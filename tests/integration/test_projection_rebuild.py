@@ -10,15 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import pytest
 
+from services.review import rebuild
 from services.review.application import ReviewService, fold_history
 from services.review.audit import verify_chain
-from services.review.domain.commands import VerifyProposal
+from services.review.domain.commands import RequestRevision, VerifyProposal
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.postgres import PostgresEventStore, row_to_event
 from services.review.projection import StatusProjector
 from services.review.rebuild import rebuild_status_projection
-from shared.contract import PROPOSAL_SUBMITTED, new_envelope
+from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, new_envelope
 from tests.fixtures import demo_proposals
 
 REVIEWER = {"actor": {"name": "Rina"}, "correlation_id": "c", "source": "test"}
@@ -31,6 +33,15 @@ async def submit(service: ReviewService, number: int) -> uuid.UUID:
     )
     await service.record_intake_event(envelope)
     return envelope.proposal_id
+
+
+async def revise(service: ReviewService, proposal_id: uuid.UUID, title: str) -> None:
+    await service.decide(proposal_id, lambda at: RequestRevision(at=at, reasons=("judul",)), REVIEWER)
+    text = {**demo_proposals()[0], "title": title}
+    envelope = new_envelope(
+        PROPOSAL_REVISED, proposal_id, datetime.now(UTC), text, actor={}, source="t", correlation_id="c"
+    )
+    await service.record_intake_event(envelope)
 
 
 async def replayed(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:
@@ -48,16 +59,28 @@ async def projected(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, 
     return {row["proposal_id"]: (row["version"], {**row["state"], "proposal": row["body"]}) for row in rows}
 
 
+# The rebuild reads its next batch while it applies the last: small batches make many of them, with
+# proposals whose events span batches.
+@pytest.mark.parametrize("batch", [rebuild.REBUILD_BATCH, 37])
 async def test_a_rebuild_while_appends_continue_equals_the_history_and_readers_never_see_a_partial_table(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, batch: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(rebuild, "REBUILD_BATCH", batch)
     store = PostgresEventStore(pool)
     service = ReviewService(store)
     live = StatusProjector(pool)
     ids = [await submit(service, n) for n in range(400)]
     for proposal_id in ids[:200]:
         await service.decide(proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER)
+    for number, proposal_id in enumerate(ids[300:320]):
+        await revise(service, proposal_id, f"Versi kedua {number}")
     await live.catch_up()
+    assert (
+        await pool.fetchval(
+            "SELECT body ->> 'title' FROM review.proposal_status WHERE proposal_id = $1", ids[305]
+        )
+        == "Versi kedua 5"
+    )
     before = await pool.fetchval("SELECT count(*) FROM review.proposal_status")
 
     appending = True
@@ -88,7 +111,7 @@ async def test_a_rebuild_while_appends_continue_equals_the_history_and_readers_n
     await store.stop()
 
     assert added > 0  # events really did arrive during the rebuild
-    assert report.events >= 600
+    assert report.events >= 640
     assert smallest_seen >= before
     assert await projected(pool) == await replayed(pool)
     assert await pool.fetchval("SELECT count(*) FROM review.projection_checkpoints") == 2  # no leftovers
