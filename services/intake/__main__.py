@@ -5,10 +5,12 @@ import uvicorn
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from shared.observability import configure_logging
+from shared.runtime import tune_garbage_collection
 
 
 def main() -> None:
     configure_logging("intake")
+    tune_garbage_collection()
     settings = IntakeSettings()
     uvicorn.run(
         create_app(settings),

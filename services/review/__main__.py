@@ -5,10 +5,12 @@ import uvicorn
 from services.review.app import create_app
 from services.review.settings import ReviewSettings
 from shared.observability import configure_logging
+from shared.runtime import tune_garbage_collection
 
 
 def main() -> None:
     configure_logging("review")
+    tune_garbage_collection()
     settings = ReviewSettings()
     uvicorn.run(
         create_app(settings),
