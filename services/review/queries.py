@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from services.review.views import view_from_stored
+from shared.access import CALLER_COLUMNS, CALLER_IS_KEY, Caller, caller_in, key_hash
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,20 @@ async def get_view(pool: asyncpg.Pool, proposal_id: UUID) -> dict[str, Any] | No
         proposal_id,
     )
     return _view(row) if row else None
+
+
+async def get_view_as(
+    pool: asyncpg.Pool, key: str, proposal_id: UUID
+) -> tuple[Caller | None, dict[str, Any] | None]:
+    """Who holds `key` and the proposal's view, in one round trip: the API's hottest read pays one query
+    instead of an authentication query and then a read."""
+    row = await pool.fetchrow(
+        f"SELECT {CALLER_COLUMNS}, p.proposal_id, p.state, p.body, p.version FROM access.api_keys AS k"
+        f" LEFT JOIN review.proposal_status AS p ON p.proposal_id = $2 WHERE {CALLER_IS_KEY}",
+        key_hash(key),
+        proposal_id,
+    )
+    return caller_in(row), (_view(row) if row and row["proposal_id"] else None)
 
 
 def encode_cursor(submitted_at: datetime, proposal_id: UUID) -> str:

@@ -80,3 +80,14 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Caller | None:
         "SELECT id, role, name FROM access.api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash(key)
     )
     return Caller(row["id"], Role(row["role"]), row["name"]) if row else None
+
+
+# For a hot read that looks its caller up in the same query as what it reads (one round trip, not two):
+# joined as `... FROM access.api_keys AS k LEFT JOIN <what is read> ... WHERE <CALLER_IS_KEY>` with the
+# key's hash as $1, selecting CALLER_COLUMNS; `caller_in(row)` is then what `authenticate` would answer.
+CALLER_COLUMNS = "k.id AS caller_id, k.role AS caller_role, k.name AS caller_name"
+CALLER_IS_KEY = "k.key_hash = $1 AND k.revoked_at IS NULL"
+
+
+def caller_in(row: asyncpg.Record | None) -> Caller | None:
+    return Caller(row["caller_id"], Role(row["caller_role"]), row["caller_name"]) if row else None

@@ -24,10 +24,10 @@ from services.review.domain.events import ChecklistItem
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.domain.state import Status
 from services.review.eventstore.base import ConcurrencyError
-from services.review.queries import ListFilter, decode_cursor, get_view, list_views
+from services.review.queries import ListFilter, decode_cursor, get_view, get_view_as, list_views
 from services.review.views import event_view, proposal_view
-from shared.access import Caller
-from shared.access.http import Reader, Reviewer
+from shared.access import Caller, authenticate
+from shared.access.http import READERS, PresentedKey, Reader, Reviewer, allowed
 from shared.http import Problem, invalid_cursor
 from shared.observability import correlation_id
 from shared.proposal import Text
@@ -113,13 +113,20 @@ async def list_proposals(
 @router.get("/{proposal_id}")
 async def get_proposal(
     ctx: Context,
-    _: Reader,
+    key: PresentedKey,
     proposal_id: UUID,
     as_of: Annotated[
         AwareDatetime | None,
         Query(description="RFC 3339 time: the proposal as it stood then, from its events"),
     ] = None,
 ) -> JSONResponse:
+    if as_of is None and not ctx.projector.lags_behind(proposal_id):  # the hot path: one query
+        caller, view = await get_view_as(ctx.pool, key, proposal_id)
+        allowed(caller, READERS)
+        if view is None:
+            raise not_found(proposal_id)
+        return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
+    allowed(await authenticate(ctx.pool, key), READERS)
     if as_of is not None:
         then = await ctx.service.load(proposal_id, until=as_of)
         if then.state is None:
@@ -129,12 +136,7 @@ async def get_proposal(
         return JSONResponse(
             {**proposal_view(proposal_id, then.state, then.version), "as_of": as_of.isoformat()}
         )
-    if ctx.projector.lags_behind(proposal_id):  # a decision this process answered is not projected yet
-        return await _from_stream(ctx, proposal_id)
-    view = await get_view(ctx.pool, proposal_id)
-    if view is None:
-        raise not_found(proposal_id)
-    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
+    return await _from_stream(ctx, proposal_id)  # a decision this process answered is not projected yet
 
 
 @router.get("/{proposal_id}/history")
