@@ -23,7 +23,7 @@ def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     """Runs `work` with a small pool on the configured database."""
 
     async def run() -> T:
-        pool = await create_pool(CommonSettings().database_url, min_size=1, max_size=2)
+        pool = await create_pool(CommonSettings().database_url, min_size=1, max_size=3)
         try:
             return await work(pool)
         finally:

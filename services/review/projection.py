@@ -5,13 +5,14 @@ turns and every event is applied exactly once, in order, together with the check
 """
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.review.domain.events import event_from_stored
+from services.review.domain.events import event_from_json
 from services.review.domain.lifecycle import evolve
 from services.review.domain.state import ProposalState
 from shared.db import Connection
@@ -24,13 +25,16 @@ BATCH = 1000
 # What the projection reads of each event. The proposal's text is not needed to fold a stream, and
 # decoding it in Python and encoding it back would be most of the work (it is most of every submission's
 # bytes): the text stays in PostgreSQL, which copies it from the event into the body column (see below).
-# The fold sees a summary instead: only the fields the projection's own columns derive from.
+# The fold sees a summary instead: only the fields the projection's own columns derive from. The data
+# comes as JSON text, parsed straight into the event's model (see `event_from_json`).
 _READ = """
-SELECT position, stream_id, version, type, schema_version, data - 'proposal' AS data,
-       CASE WHEN data ? 'proposal' THEN jsonb_build_object(
+SELECT position, stream_id, version, type, schema_version,
+       (CASE WHEN data ? 'proposal' THEN jsonb_set(data, '{proposal}', jsonb_build_object(
            'round', data #> '{proposal,round}',
            'agency', jsonb_build_object('name', data #> '{proposal,agency,name}'),
-           'region', jsonb_build_object('regency', data #> '{proposal,region,regency}')) END AS summary
+           'region', jsonb_build_object('regency', data #> '{proposal,region,regency}')))
+        ELSE data END)::text AS data,
+       data ? 'proposal' AS carries_text
 FROM review.events WHERE position > $1 ORDER BY position LIMIT $2
 """
 
@@ -42,9 +46,9 @@ _INSERT = """
 INSERT INTO review.proposal_status
     (proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, body)
 SELECT u.proposal_id, u.status, u.round, u.agency, u.regency, u.submitted_at, u.version, u.last_position,
-       u.state, e.data -> 'proposal'
+       u.state::jsonb, e.data -> 'proposal'
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
-            $8::bigint[], $9::jsonb[], $10::bigint[])
+            $8::bigint[], $9::text[], $10::bigint[])
      AS u(proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, text_at)
 JOIN review.events AS e ON e.position = u.text_at
 """
@@ -52,28 +56,42 @@ _UPDATE = """
 UPDATE review.proposal_status AS p SET
     status = u.status, round = coalesce(u.round, p.round), agency = coalesce(u.agency, p.agency),
     regency = coalesce(u.regency, p.regency), version = u.version, last_position = u.last_position,
-    state = u.state,
+    state = u.state::jsonb,
     body = coalesce((SELECT e.data -> 'proposal' FROM review.events AS e WHERE e.position = u.text_at),
                     p.body)
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
-            $8::bigint[], $9::jsonb[], $10::bigint[])
+            $8::bigint[], $9::text[], $10::bigint[])
      AS u(proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, text_at)
 WHERE p.proposal_id = u.proposal_id
 """
 
 
 @dataclass
-class _Row:
+class ProjectedRow:
+    """One proposal's row as a batch of events leaves it."""
+
     state: ProposalState | None
     version: int = 0
-    last_position: int = 0
+    last_position: int = 0  # 0 until an event of the batch touches it
     stored: bool = False  # already a row of the table (updated, not inserted)
     text_at: int | None = None  # the position of the batch's last event carrying the proposal's text
 
+    def carried(self) -> "ProjectedRow":
+        """This row as the start of a later batch (which will find it stored by then)."""
+        return ProjectedRow(self.state, self.version, stored=True)
 
-def stored_state(state: ProposalState) -> dict[str, Any]:
-    """What the state column holds: the state without the proposal's text (that is the body column)."""
-    return state.model_dump(mode="json", exclude={"proposal"})
+
+@dataclass(frozen=True)
+class FoldedBatch:
+    first: int  # position of its first event
+    last: int  # position of its last event
+    rows: list[tuple[UUID, ProjectedRow]]  # the rows its events touched
+
+
+def stored_state_json(state: ProposalState) -> str:
+    """What the state column holds: the state without the proposal's text (that is the body column), as
+    JSON text serialised in one step (written as text, cast to jsonb)."""
+    return state.model_dump_json(exclude={"proposal"})
 
 
 def state_from_columns(state: dict[str, Any], body: dict[str, Any] | None) -> ProposalState:
@@ -88,7 +106,10 @@ async def project_batch(
         checkpoint = await _lock_checkpoint(conn, checkpoint_name)
         events = await read_events(conn, checkpoint, batch)
         if events:
-            checkpoint = await _apply(conn, table, checkpoint_name, events)
+            current = await stored_rows(conn, table, {event["stream_id"] for event in events})
+            folded = fold_batch(current, events)
+            await _write_rows(conn, table, folded)
+            checkpoint = await _move_checkpoint(conn, checkpoint_name, folded.last)
         return checkpoint, len(events)
 
 
@@ -97,17 +118,39 @@ async def read_events(conn: Connection, after: int, limit: int) -> list[asyncpg.
     return await conn.fetch(_READ, after, limit)
 
 
-async def apply_read_ahead(
-    conn: Connection, table: str, checkpoint_name: str, events: list[asyncpg.Record]
-) -> int:
-    """Applies events read ahead on another connection (the rebuild reads while it writes). They must
-    follow the checkpoint directly: positions have no gaps, so anything else means a lost or doubled
-    batch. Returns the new checkpoint."""
+async def stored_rows(conn: Connection, table: str, proposal_ids: Iterable[UUID]) -> dict[UUID, ProjectedRow]:
+    """The rows the table holds for these proposals (their texts are not needed to fold, so not read)."""
+    return {
+        row["proposal_id"]: ProjectedRow(state_from_columns(row["state"], None), row["version"], stored=True)
+        for row in await conn.fetch(
+            f"SELECT proposal_id, state, version FROM {table} WHERE proposal_id = ANY($1)", list(proposal_ids)
+        )
+    }
+
+
+def fold_batch(current: dict[UUID, ProjectedRow], events: list[asyncpg.Record]) -> FoldedBatch:
+    """Folds `events` into `current` (the rows as they stand, absent for proposals new to the table)."""
+    for event in events:
+        row = current.setdefault(event["stream_id"], ProjectedRow(None))
+        if event["carries_text"]:
+            row.text_at = event["position"]
+        row.state = evolve(row.state, event_from_json(event["type"], event["schema_version"], event["data"]))
+        row.version = event["version"]
+        row.last_position = event["position"]
+    touched = [(proposal_id, row) for proposal_id, row in current.items() if row.last_position]
+    return FoldedBatch(events[0]["position"], events[-1]["position"], touched)
+
+
+async def write_folded(conn: Connection, table: str, checkpoint_name: str, folded: FoldedBatch) -> None:
+    """Writes a batch read and folded ahead (the rebuild folds the next batch while this one is written).
+    It must follow the checkpoint directly: positions have no gaps, so anything else means a lost or
+    doubled batch."""
     async with conn.transaction():
         checkpoint = await _lock_checkpoint(conn, checkpoint_name)
-        if events[0]["position"] != checkpoint + 1:
-            raise RuntimeError(f"{checkpoint_name}: events from {events[0]['position']} after {checkpoint}")
-        return await _apply(conn, table, checkpoint_name, events)
+        if folded.first != checkpoint + 1:
+            raise RuntimeError(f"{checkpoint_name}: events from {folded.first} after {checkpoint}")
+        await _write_rows(conn, table, folded)
+        await _move_checkpoint(conn, checkpoint_name, folded.last)
 
 
 async def _lock_checkpoint(conn: Connection, checkpoint_name: str) -> int:
@@ -117,36 +160,21 @@ async def _lock_checkpoint(conn: Connection, checkpoint_name: str) -> int:
     return position
 
 
-async def _apply(conn: Connection, table: str, checkpoint_name: str, events: list[asyncpg.Record]) -> int:
-    streams = list({event["stream_id"] for event in events})
-    current = {
-        row["proposal_id"]: _Row(state_from_columns(row["state"], None), row["version"], stored=True)
-        for row in await conn.fetch(
-            f"SELECT proposal_id, state, version FROM {table} WHERE proposal_id = ANY($1)", streams
-        )
-    }
-    for event in events:
-        row = current.setdefault(event["stream_id"], _Row(None))
-        data, summary = event["data"], event["summary"]
-        if summary is not None:
-            data["proposal"] = summary
-            row.text_at = event["position"]
-        row.state = evolve(row.state, event_from_stored(event["type"], event["schema_version"], data))
-        row.version = event["version"]
-        row.last_position = event["position"]
-    touched = [(proposal_id, row) for proposal_id, row in current.items() if row.last_position]
+async def _move_checkpoint(conn: Connection, checkpoint_name: str, position: int) -> int:
+    await conn.execute(
+        "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1", checkpoint_name, position
+    )
+    return position
+
+
+async def _write_rows(conn: Connection, table: str, folded: FoldedBatch) -> None:
     for statement, stored in ((_INSERT, False), (_UPDATE, True)):
-        rows_of_kind = [(proposal_id, row) for proposal_id, row in touched if row.stored is stored]
+        rows_of_kind = [(proposal_id, row) for proposal_id, row in folded.rows if row.stored is stored]
         if rows_of_kind:
             await conn.execute(statement.replace(TABLE, table), *_columns(rows_of_kind))
-    checkpoint: int = events[-1]["position"]
-    await conn.execute(
-        "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1", checkpoint_name, checkpoint
-    )
-    return checkpoint
 
 
-def _columns(rows: list[tuple[UUID, _Row]]) -> list[list[Any]]:
+def _columns(rows: list[tuple[UUID, ProjectedRow]]) -> list[list[Any]]:
     columns: list[list[Any]] = [[] for _ in range(10)]
     for proposal_id, row in rows:
         assert row.state is not None
@@ -160,7 +188,7 @@ def _columns(rows: list[tuple[UUID, _Row]]) -> list[list[Any]]:
             row.state.submitted_at,
             row.version,
             row.last_position,
-            stored_state(row.state),
+            stored_state_json(row.state),
             row.text_at,
         )
         for column, value in zip(columns, values, strict=True):

@@ -12,15 +12,27 @@ import gc
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from uuid import UUID
 
 import asyncpg
 
-from services.review.projection import NAME, TABLE, apply_read_ahead, project_batch, read_events
+from services.review.projection import (
+    NAME,
+    TABLE,
+    FoldedBatch,
+    ProjectedRow,
+    fold_batch,
+    project_batch,
+    read_events,
+    stored_rows,
+    write_folded,
+)
 from shared.db import Connection
 
 # Larger than the live projection's batches: fewer round trips, and a proposal whose events fall in one
 # batch is written once. 10,000 events with their texts stay well under 100 MB.
 REBUILD_BATCH = 10_000
+CONNECTIONS = 3  # reading, looking up rows, writing
 
 
 @dataclass(frozen=True)
@@ -32,16 +44,20 @@ class RebuildReport:
 async def rebuild_status_projection(
     pool: asyncpg.Pool, progress: Callable[[int], None] = lambda _: None
 ) -> RebuildReport:
+    if pool.get_max_size() < CONNECTIONS:
+        raise ValueError(
+            f"a rebuild takes {CONNECTIONS} connections; the pool has at most {pool.get_max_size()}"
+        )
     build = f"proposal_status_build_{uuid.uuid4().hex[:8]}"  # its indexes are named after it: unique
     checkpoint = f"rebuild_{build}"
-    async with pool.acquire() as conn, pool.acquire() as reader:
+    async with pool.acquire() as conn, pool.acquire() as reader, pool.acquire() as lookup:
         await conn.execute(f"CREATE TABLE review.{build} (LIKE {TABLE} INCLUDING ALL)")
         await conn.execute(
             "INSERT INTO review.projection_checkpoints (name, position) VALUES ($1, 0)", checkpoint
         )
         try:
             with _fewer_collections():
-                applied = await _read_ahead(reader, conn, f"review.{build}", checkpoint, progress)
+                applied = await _replay(reader, lookup, conn, f"review.{build}", checkpoint, progress)
             async with conn.transaction():
                 await conn.execute(
                     "SELECT 1 FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", NAME
@@ -63,12 +79,23 @@ async def rebuild_status_projection(
     return RebuildReport(applied, position)
 
 
-async def _read_ahead(
-    reader: Connection, writer: Connection, table: str, checkpoint: str, progress: Callable[[int], None]
+async def _replay(
+    reader: Connection,
+    lookup: Connection,
+    writer: Connection,
+    table: str,
+    checkpoint: str,
+    progress: Callable[[int], None],
 ) -> int:
-    """Applies the history up to its current end, reading the next batch on `reader` while `writer`
-    applies the last one: PostgreSQL's work of reading overlaps with this process's folding."""
-    batches: asyncio.Queue[list[asyncpg.Record]] = asyncio.Queue(maxsize=1)  # bounds memory: two batches
+    """Applies the history up to its current end in a pipeline of three stages, each on its own connection:
+    PostgreSQL reads the next batch and writes the last one while this process folds the one between.
+
+    The only subtlety is a proposal whose events span batches: its row may not be committed yet when the
+    next batch is folded. So every folded row stays in `unwritten` until its batch commits, and a batch
+    starts from those rows, looking up in the table only proposals whose last write has committed."""
+    batches: asyncio.Queue[list[asyncpg.Record]] = asyncio.Queue(maxsize=1)
+    folded: asyncio.Queue[tuple[int, FoldedBatch] | None] = asyncio.Queue(maxsize=1)
+    unwritten: dict[UUID, tuple[int, ProjectedRow]] = {}  # proposal -> (batch number, row folded there)
 
     async def read() -> None:
         position = 0  # the build's checkpoint starts at 0
@@ -79,19 +106,37 @@ async def _read_ahead(
                 return
             position = events[-1]["position"]
 
-    reading = asyncio.create_task(read())
+    async def write() -> int:
+        written = 0
+        while (item := await folded.get()) is not None:
+            number, batch = item
+            await write_folded(writer, table, checkpoint, batch)
+            for proposal_id, _ in batch.rows:
+                if unwritten[proposal_id][0] == number:  # not folded again since
+                    del unwritten[proposal_id]
+            written += batch.last - batch.first + 1
+            progress(batch.last - batch.first + 1)
+        return written
+
+    reading, writing = asyncio.create_task(read()), asyncio.create_task(write())
     try:
-        total = 0
+        number = 0
         while events := await batches.get():
-            await apply_read_ahead(writer, table, checkpoint, events)
-            total += len(events)
-            progress(len(events))
+            streams = {event["stream_id"] for event in events}
+            current = {p: unwritten[p][1].carried() for p in streams if p in unwritten}
+            current.update(await stored_rows(lookup, table, streams - current.keys()))
+            batch = fold_batch(current, events)
+            unwritten.update((proposal_id, (number, row)) for proposal_id, row in batch.rows)
+            await folded.put((number, batch))
+            number += 1
             if len(events) < REBUILD_BATCH:
                 break
+        await folded.put(None)
         await reading
-        return total
+        return await writing
     finally:
         reading.cancel()
+        writing.cancel()
 
 
 async def _catch_up(conn: Connection, table: str, checkpoint: str, progress: Callable[[int], None]) -> int:

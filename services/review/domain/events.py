@@ -6,6 +6,7 @@ version is read through upcasters, one version step at a time, into the current 
 covers what was stored, so upcasting changes nothing an auditor verifies.)
 """
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -122,6 +123,23 @@ UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def event_from_stored(type_name: str, schema_version: int, data: dict[str, Any]) -> DomainEvent:
+    cls = _class_of(type_name, schema_version)
+    while schema_version < cls.schema_version:
+        data = UPCASTERS[(type_name, schema_version)](data)
+        schema_version += 1
+    return cls.model_validate(data)
+
+
+def event_from_json(type_name: str, schema_version: int, text: str) -> DomainEvent:
+    """The same from the data's JSON text: an event at its current version is parsed straight into its
+    model, without building Python dicts first (half the cost, which is what a long replay pays)."""
+    cls = _class_of(type_name, schema_version)
+    if schema_version < cls.schema_version:
+        return event_from_stored(type_name, schema_version, json.loads(text))
+    return cls.model_validate_json(text)
+
+
+def _class_of(type_name: str, schema_version: int) -> type[DomainEvent]:
     cls = EVENT_TYPES.get(type_name)
     if cls is None:
         raise UnknownEventType(f"no event type named {type_name!r}")
@@ -129,10 +147,7 @@ def event_from_stored(type_name: str, schema_version: int, data: dict[str, Any])
         raise UnknownEventType(
             f"{type_name} v{schema_version} is newer than this code (v{cls.schema_version})"
         )
-    while schema_version < cls.schema_version:
-        data = UPCASTERS[(type_name, schema_version)](data)
-        schema_version += 1
-    return cls.model_validate(data)
+    return cls
 
 
 def event_to_data(event: DomainEvent) -> dict[str, Any]:
