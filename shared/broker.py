@@ -48,6 +48,14 @@ def review_events_queue(topology: Topology) -> RabbitQueue:
     return _consuming_queue(topology.intake_queue, topology, PROPOSAL_STATUS_CHANGED)
 
 
+async def delivery_itself(message: Any) -> Any:
+    """A subscriber's decoder that hands its handler the delivery itself, undecoded. The handler parses
+    the body, so a body that is not JSON reaches it (and is dead-lettered with a reason) instead of
+    failing inside the framework before an acknowledgement is decided. And the handler takes no
+    injected `Context("message")`: FastDepends resolves that in a worker thread, for every message."""
+    return message
+
+
 def new_broker(amqp_url: str) -> RabbitBroker:
     # A message the broker cannot route to any queue is an error for the publisher (who keeps it and
     # retries), never a silent drop.

@@ -7,18 +7,17 @@ of the contract is rejected without requeue and goes to the queue's dead-letter 
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
-from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
 
 from services.intake.metrics import STATUS_CHANGES
 from services.intake.repository import apply_status_change
-from shared.broker import delivery_count, exchange, requeue_delay, review_events_queue
+from shared.broker import delivery_count, delivery_itself, exchange, requeue_delay, review_events_queue
 from shared.contract import Envelope, Topology
 from shared.lifecycle import Status
 from shared.observability import correlated, correlation_id
@@ -26,21 +25,18 @@ from shared.observability import correlated, correlation_id
 log = logging.getLogger(__name__)
 
 
-async def _raw_body(message: Any) -> bytes:
-    return bytes(message.body)
-
-
 def attach_follower(broker: RabbitBroker, topology: Topology, pool: asyncpg.Pool) -> None:
     @broker.subscriber(
         review_events_queue(topology),
         exchange(topology.review_exchange),
         ack_policy=AckPolicy.MANUAL,
-        decoder=_raw_body,
+        decoder=delivery_itself,
         channel=Channel(prefetch_count=32),
     )
-    async def follow_status(body: bytes, message: RabbitMessage) -> None:
+    async def follow_status(delivery: Any) -> None:
+        message = cast(RabbitMessageType, delivery)
         with correlated(message.raw_message.correlation_id):
-            await _follow(body, message, pool)
+            await _follow(bytes(message.body), message, pool)
 
 
 async def _follow(body: bytes, message: RabbitMessageType, pool: asyncpg.Pool) -> None:

@@ -13,13 +13,12 @@ otherwise depends on why it failed:
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from aio_pika import DeliveryMode, Message
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitExchange
-from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
 
@@ -27,7 +26,14 @@ from services.review.application import EarlierEventMissing, ReviewService, Unpr
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError
 from services.review.metrics import INTAKE_MESSAGES
-from shared.broker import delivery_count, exchange, intake_events_queue, publish_confirmed, requeue_delay
+from shared.broker import (
+    delivery_count,
+    delivery_itself,
+    exchange,
+    intake_events_queue,
+    publish_confirmed,
+    requeue_delay,
+)
 from shared.contract import Envelope, Topology
 from shared.observability import correlated, correlation_id
 
@@ -36,12 +42,6 @@ log = logging.getLogger(__name__)
 MAX_REFUSALS = 10
 PATIENCE = timedelta(days=1)
 DEAD_LETTER_REASON = "x-kipp-dead-letter-reason"
-
-
-async def _raw_body(message: Any) -> bytes:
-    # The handler parses the body itself, so that a body that is not JSON reaches it and is dead-lettered
-    # with a reason, instead of failing inside the framework before any acknowledgement is decided.
-    return bytes(message.body)
 
 
 def attach_consumer(
@@ -53,12 +53,13 @@ def attach_consumer(
         intake_events_queue(topology),
         exchange(topology.intake_exchange),
         ack_policy=AckPolicy.MANUAL,
-        decoder=_raw_body,
+        decoder=delivery_itself,
         channel=Channel(prefetch_count=concurrency),
     )
-    async def record_intake_event(body: bytes, message: RabbitMessage) -> None:
+    async def record_intake_event(delivery: Any) -> None:
+        message = cast(RabbitMessageType, delivery)
         with correlated(message.raw_message.correlation_id):
-            await handle_delivery(body, message, service, broker, dead, topology)
+            await handle_delivery(bytes(message.body), message, service, broker, dead, topology)
 
 
 async def handle_delivery(
