@@ -68,22 +68,30 @@ async def save_answer(conn: Connection, owner: str, key: str, answer: StoredAnsw
 
 async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
     await conn.execute(
-        "INSERT INTO intake.outbox (event_id, proposal_id, routing_key, envelope) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO intake.outbox (event_id, proposal_id, routing_key, envelope)"
+        " VALUES ($1, $2, $3, $4::text::jsonb)",
         envelope.event_id,
         envelope.proposal_id,
         envelope.event_type,
-        envelope.model_dump(mode="json"),
+        envelope.model_dump_json(),
     )
 
 
-async def insert_proposal(conn: Connection, envelope: Envelope, owner: str, body: dict[str, Any]) -> None:
+async def record_submission(conn: Connection, envelope: Envelope, owner: str) -> None:
+    """The new proposal and its event in the outbox, in one statement (atomic without a transaction's
+    extra round trips); the text is encoded once, in the envelope, and the proposal's body taken from it."""
     await conn.execute(
-        "INSERT INTO intake.proposals (proposal_id, owner, body, status, submitted_at, updated_at)"
-        " VALUES ($1, $2, $3, 'submitted', $4, $4)",
+        "WITH event AS (SELECT $1::text::jsonb AS envelope), proposal AS ("
+        " INSERT INTO intake.proposals (proposal_id, owner, body, status, submitted_at, updated_at)"
+        " SELECT $2, $3, envelope -> 'data', 'submitted', $4, $4 FROM event)"
+        " INSERT INTO intake.outbox (event_id, proposal_id, routing_key, envelope)"
+        " SELECT $5, $2, $6, envelope FROM event",
+        envelope.model_dump_json(),
         envelope.proposal_id,
         owner,
-        body,
         envelope.occurred_at,
+        envelope.event_id,
+        envelope.event_type,
     )
 
 

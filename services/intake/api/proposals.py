@@ -124,19 +124,24 @@ async def _once(
     work: Callable[[Connection], Awaitable[StoredAnswer]],
     event_type: str,
 ) -> JSONResponse:
-    """Runs `work` in one transaction; with an Idempotency-Key, at most once per key and request."""
+    """Runs `work`, which is atomic (one statement, or its own transaction); with an Idempotency-Key, in
+    one transaction with the key's record, at most once per key and request."""
     digest = None
     if idempotency_key is not None:
         digest = request_hash(request, await request.json() if await request.body() else None)
     try:
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            if idempotency_key is not None and digest is not None:
-                stored = await repository.claim_idempotency_key(conn, caller.name, idempotency_key, digest)
-                if stored is not None:
-                    return answer(stored)
-            result = await work(conn)
-            if idempotency_key is not None:
-                await repository.save_answer(conn, caller.name, idempotency_key, result)
+        async with ctx.pool.acquire() as conn:
+            if idempotency_key is None or digest is None:
+                result = await work(conn)  # atomic by itself: no transaction round trips to pay around it
+            else:
+                async with conn.transaction():
+                    stored = await repository.claim_idempotency_key(
+                        conn, caller.name, idempotency_key, digest
+                    )
+                    if stored is not None:
+                        return answer(stored)
+                    result = await work(conn)
+                    await repository.save_answer(conn, caller.name, idempotency_key, result)
     except IdempotencyKeyReused:
         raise Problem(
             422,
@@ -179,8 +184,7 @@ async def submit(
             sequence=1,
             **metadata(caller, request),
         )
-        await repository.insert_proposal(conn, envelope, caller.name, posted)
-        await repository.add_to_outbox(conn, envelope)
+        await repository.record_submission(conn, envelope, caller.name)
         body = {
             "proposal_id": str(envelope.proposal_id),
             "status": Status.SUBMITTED.value,
@@ -230,14 +234,15 @@ async def revise(
     posted: dict[str, Any] = await request.json()
 
     async def work(conn: Connection) -> StoredAnswer:
-        current = await _lock_own(conn, proposal_id, caller, Status.SUBMITTED)
-        if current["status"] != Status.REVISION_REQUESTED:
-            raise refuse_move(current["status"], Status.SUBMITTED)
-        if broken := check_revision(current["round"], body):
-            raise rules_problem(broken)
-        envelope = _next_event(current, PROPOSAL_REVISED, posted, caller, request)
-        await repository.record_revision(conn, envelope, posted)
-        await repository.add_to_outbox(conn, envelope)
+        async with conn.transaction():
+            current = await _lock_own(conn, proposal_id, caller, Status.SUBMITTED)
+            if current["status"] != Status.REVISION_REQUESTED:
+                raise refuse_move(current["status"], Status.SUBMITTED)
+            if broken := check_revision(current["round"], body):
+                raise rules_problem(broken)
+            envelope = _next_event(current, PROPOSAL_REVISED, posted, caller, request)
+            await repository.record_revision(conn, envelope, posted)
+            await repository.add_to_outbox(conn, envelope)
         answer = {
             "proposal_id": str(proposal_id),
             "status": "submitted",
@@ -258,12 +263,13 @@ async def withdraw(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def work(conn: Connection) -> StoredAnswer:
-        current = await _lock_own(conn, proposal_id, caller, Status.WITHDRAWN)
-        if Status.WITHDRAWN not in ALLOWED_MOVES[Status(current["status"])]:
-            raise refuse_move(current["status"], Status.WITHDRAWN)
-        envelope = _next_event(current, PROPOSAL_WITHDRAWN, {"reason": body.reason}, caller, request)
-        await repository.record_withdrawal(conn, envelope)
-        await repository.add_to_outbox(conn, envelope)
+        async with conn.transaction():
+            current = await _lock_own(conn, proposal_id, caller, Status.WITHDRAWN)
+            if Status.WITHDRAWN not in ALLOWED_MOVES[Status(current["status"])]:
+                raise refuse_move(current["status"], Status.WITHDRAWN)
+            envelope = _next_event(current, PROPOSAL_WITHDRAWN, {"reason": body.reason}, caller, request)
+            await repository.record_withdrawal(conn, envelope)
+            await repository.add_to_outbox(conn, envelope)
         answer = {
             "proposal_id": str(proposal_id),
             "status": "withdrawn",
