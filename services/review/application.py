@@ -24,7 +24,13 @@ from services.review.domain.events import (
 )
 from services.review.domain.lifecycle import ProposalNotFound, decide, fold
 from services.review.domain.state import ProposalState
-from services.review.eventstore.base import AppendResult, EventStore, NewEvent, RecordedEvent
+from services.review.eventstore.base import (
+    AppendResult,
+    ConcurrencyError,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+)
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook, shipped_rounds
@@ -114,17 +120,30 @@ class ReviewService:
     async def record_intake_event(self, envelope: Envelope) -> AppendResult:
         """Records one of intake's events under its own event id, so a redelivery is recorded once."""
         command = self._command_for(envelope)
+        if envelope.event_type == PROPOSAL_SUBMITTED and envelope.metadata.sequence in (None, 1):
+            # A submission starts its stream, so it is appended at version 0 without reading the stream
+            # first: a redelivery is then answered as a duplicate event id by the store. Anything else
+            # already in the stream is a conflict, and the general path below says what it means.
+            try:
+                return await self._append(envelope, command, None, 0)
+            except ConcurrencyError:
+                pass
         current = await self.load(envelope.proposal_id)
         if any(event.event_id == envelope.event_id for event in current.history):
             return AppendResult(stream_version=current.version, last_position=-1, recorded=False)
         _check_sequence(envelope, current.history)
-        (event,) = decide(command, current.state)
+        return await self._append(envelope, command, current.state, current.version)
+
+    async def _append(
+        self, envelope: Envelope, command: Command, state: ProposalState | None, version: int
+    ) -> AppendResult:
+        (event,) = decide(command, state)
         metadata = {
             **envelope.metadata.model_dump(mode="json"),
             "occurred_at": envelope.occurred_at.isoformat(),
         }
         new = NewEvent(envelope.event_id, event.type, event.schema_version, event_to_data(event), metadata)
-        return await self.store.append(envelope.proposal_id, current.version, [new])
+        return await self.store.append(envelope.proposal_id, version, [new])
 
     def _command_for(self, envelope: Envelope) -> Command:
         at = envelope.occurred_at

@@ -9,7 +9,7 @@ import pytest
 
 from services.review.application import EarlierEventMissing, ReviewService, StaleVersion, UnprocessableMessage
 from services.review.domain.commands import RequestRevision, VerifyProposal
-from services.review.domain.lifecycle import ProposalNotFound
+from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError, RecordedEvent
 from services.review.eventstore.memory import InMemoryEventStore
 from services.review.status_publisher import status_changed
@@ -39,6 +39,16 @@ async def test_records_an_intake_event_under_its_own_id_once(service: ReviewServ
     [event] = await service.store.read_stream(envelope.proposal_id)
     assert event.event_id == envelope.event_id
     assert event.metadata["actor"] == {"name": "Portal"}
+
+
+async def test_a_second_submission_for_a_proposal_is_refused_by_the_lifecycle(service: ReviewService) -> None:
+    # Submissions are appended without reading the stream first; one that meets an existing stream must
+    # still get the lifecycle's answer (refused, so retried then dead-lettered), not a conflict to retry.
+    proposal_id = uuid.uuid4()
+    await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    with pytest.raises(TransitionRefused):
+        await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    assert len(await service.store.read_stream(proposal_id)) == 1
 
 
 @pytest.mark.parametrize(
