@@ -174,9 +174,14 @@ async def quiesce(system: RunningSystem, within: float = 120) -> None:
     deadline = time.perf_counter() + within
     try:
         while time.perf_counter() < deadline:
+            # Status changes not yet published, outbox rows not yet relayed, and announcements not yet
+            # followed into intake's view (a passive declare counts only messages not yet delivered).
             behind = await system.pool.fetchval(
                 "SELECT (SELECT coalesce(max(position), 0) FROM review.events)"
                 " - (SELECT position FROM review.projection_checkpoints WHERE name = 'status_changed')"
+                " + (SELECT count(*) FROM intake.outbox)"
+                " + (SELECT count(*) FROM intake.proposals AS i JOIN review.proposal_status AS r"
+                "    USING (proposal_id) WHERE i.review_version < r.version)"
             )
             queued = await depths.depths(f"{prefix}.intake.review-events", f"{prefix}.review.intake-events")
             if behind == 0 and not any(queued.values()):

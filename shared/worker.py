@@ -19,12 +19,16 @@ class Worker:
         step: Callable[[], Awaitable[bool]],
         poll_seconds: float = 0.5,
         retry_seconds: float = 1.0,
+        linger_seconds: float = 0.01,
     ) -> None:
-        """`step` does one batch and returns True when more is waiting (it is then called again at once)."""
+        """`step` does one batch and returns True when more is waiting (it is then called again at once).
+        After a poke it lingers `linger_seconds` first, so that under load the pokes of many callers
+        make one batch (its fixed cost of round trips paid once) rather than a batch each."""
         self.name = name
         self._step = step
         self._poll_seconds = poll_seconds
         self._retry_seconds = retry_seconds
+        self._linger_seconds = linger_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -54,3 +58,5 @@ class Worker:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+            if self._linger_seconds and self._wake.is_set():
+                await asyncio.sleep(self._linger_seconds)
