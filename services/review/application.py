@@ -118,7 +118,8 @@ class ReviewService:
         return await self.store.append(proposal_id, current.version, new)
 
     async def record_intake_event(self, envelope: Envelope) -> AppendResult:
-        """Records one of intake's events under its own event id, so a redelivery is recorded once."""
+        """Records one of intake's events under its own event id, so a redelivery is recorded once (and
+        answered `recorded=False`; for a submission its stream version is then not looked up either: -1)."""
         command = self._command_for(envelope)
         if envelope.event_type == PROPOSAL_SUBMITTED and envelope.metadata.sequence in (None, 1):
             # A submission starts its stream, so it is appended at version 0 without reading the stream

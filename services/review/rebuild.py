@@ -118,8 +118,7 @@ async def _replay(
             progress(batch.last - batch.first + 1)
         return written
 
-    reading, writing = asyncio.create_task(read()), asyncio.create_task(write())
-    try:
+    async def fold() -> None:
         number = 0
         while events := await batches.get():
             streams = {event["stream_id"] for event in events}
@@ -132,11 +131,18 @@ async def _replay(
             if len(events) < REBUILD_BATCH:
                 break
         await folded.put(None)
-        await reading
-        return await writing
-    finally:
-        reading.cancel()
-        writing.cancel()
+
+    # If one stage fails, the group cancels the others and waits for them, so no stage is left blocked
+    # on a queue or still using its connection when the caller discards the build; the caller hears the
+    # stage's own error.
+    try:
+        async with asyncio.TaskGroup() as stages:
+            stages.create_task(read())
+            stages.create_task(fold())
+            writing = stages.create_task(write())
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return writing.result()
 
 
 async def _catch_up(conn: Connection, table: str, checkpoint: str, progress: Callable[[int], None]) -> int:

@@ -16,9 +16,10 @@ from services.review import rebuild
 from services.review.application import ReviewService, fold_history
 from services.review.audit import verify_chain
 from services.review.domain.commands import RequestRevision, VerifyProposal
+from services.review.domain.events import UnknownEventType
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.postgres import PostgresEventStore, row_to_event
-from services.review.projection import StatusProjector
+from services.review.projection import StatusProjector, write_folded
 from services.review.rebuild import rebuild_status_projection
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, new_envelope
 from tests.fixtures import demo_proposals
@@ -153,3 +154,57 @@ async def test_an_event_stored_at_an_old_schema_version_is_read_upcast_and_still
     assert row is not None
     assert row["state"]["verification"]["checklist"] == {"SK inisiator": {"passed": True, "note": ""}}
     await store.stop()
+
+
+async def test_a_rebuild_that_fails_part_way_leaves_no_build_behind_and_the_live_projection_as_it_was(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rebuild, "REBUILD_BATCH", 37)  # several batches written before the failing one
+    store = PostgresEventStore(pool)
+    service = ReviewService(store)
+    live = StatusProjector(pool)
+    ids = [await submit(service, n) for n in range(120)]
+    await live.catch_up()
+    before = await projected(pool)
+    # An event this code cannot read (stored by a newer release, say): folding it fails the rebuild.
+    newer = NewEvent(uuid.uuid4(), "ProposalVerified", 9, {"at": datetime.now(UTC).isoformat()}, REVIEWER)
+    await store.append(ids[100], 1, [newer])
+
+    with pytest.raises(UnknownEventType, match="newer than this code"):
+        await rebuild_status_projection(pool)
+    await store.stop()
+
+    tables = await pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'review' AND tablename LIKE 'proposal_status%'"
+    )
+    assert [row["tablename"] for row in tables] == ["proposal_status"]
+    assert await pool.fetchval("SELECT count(*) FROM review.projection_checkpoints") == 2  # no leftovers
+    assert await projected(pool) == before
+
+
+async def test_a_rebuild_whose_writing_fails_stops_with_that_error_and_leaves_no_build_behind(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rebuild, "REBUILD_BATCH", 37)
+    store = PostgresEventStore(pool)
+    service = ReviewService(store)
+    for n in range(200):
+        await submit(service, n)
+    await store.stop()
+    written = 0
+
+    async def write_some(*args: Any) -> None:
+        nonlocal written
+        if written == 2:
+            raise ConnectionError("the database went away")
+        await write_folded(*args)
+        written += 1
+
+    monkeypatch.setattr(rebuild, "write_folded", write_some)
+    with pytest.raises(ConnectionError, match="went away"):
+        await asyncio.wait_for(rebuild_status_projection(pool), 30)  # the other stages must not hang
+    tables = await pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'review' AND tablename LIKE 'proposal_status%'"
+    )
+    assert [row["tablename"] for row in tables] == ["proposal_status"]
+    assert await pool.fetchval("SELECT count(*) FROM review.projection_checkpoints") == 2
