@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.review.api.deps import Context
@@ -119,13 +119,13 @@ async def get_proposal(
         AwareDatetime | None,
         Query(description="RFC 3339 time: the proposal as it stood then, from its events"),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     if as_of is None and not ctx.projector.lags_behind(proposal_id):  # the hot path: one query
         caller, view = await get_view_as(ctx.pool, key, proposal_id)
         allowed(caller, READERS)
         if view is None:
             raise not_found(proposal_id)
-        return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
+        return Response(view.content, media_type="application/json", headers={"ETag": f'"{view.version}"'})
     allowed(await authenticate(ctx.pool, key), READERS)
     if as_of is not None:
         then = await ctx.service.load(proposal_id, until=as_of)
