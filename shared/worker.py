@@ -19,11 +19,12 @@ class Worker:
         step: Callable[[], Awaitable[bool]],
         poll_seconds: float = 0.5,
         retry_seconds: float = 1.0,
-        linger_seconds: float = 0.01,
+        linger_seconds: float = 0.005,
     ) -> None:
         """`step` does one batch and returns True when more is waiting (it is then called again at once).
-        After a poke it lingers `linger_seconds` first, so that under load the pokes of many callers
-        make one batch (its fixed cost of round trips paid once) rather than a batch each."""
+        Poked while it was working, it lingers `linger_seconds` before the next round, so that under load
+        the pokes of many callers make one batch (its fixed cost of round trips paid once) rather than a
+        batch each."""
         self.name = name
         self._step = step
         self._poll_seconds = poll_seconds
@@ -56,7 +57,10 @@ class Worker:
                 log.warning("%s paused, will retry: %s", self.name, error)
                 await asyncio.sleep(self._retry_seconds)
                 continue
+            if self._wake.is_set() and self._linger_seconds:
+                # Poked while it worked: under load. Lingering lets the next batch gather many pokes'
+                # work. A poke that finds it idle is served at once.
+                await asyncio.sleep(self._linger_seconds)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
-            if self._linger_seconds and self._wake.is_set():
-                await asyncio.sleep(self._linger_seconds)
