@@ -114,6 +114,38 @@ async def test_concurrent_appends_to_many_streams_all_land_in_one_gap_free_order
         assert [e.version for e in await store.read_stream(stream)] == [1, 2]
 
 
+@pytest.mark.parametrize("with_one_ahead", [False, True], ids=["refused-by-constraints", "one-ahead-too"])
+async def test_refused_appends_among_concurrent_ones_are_answered_alone(
+    store: EventStore, with_one_ahead: bool
+) -> None:
+    # Arriving together, these share a batch in the PostgreSQL store: a redelivered event and an append at
+    # a stale version (which the unique constraints refuse), and perhaps one ahead of its stream (which
+    # append_batch looks up first), must each get their own answer while the rest land.
+    seen, behind, fresh = uuid.uuid4(), uuid.uuid4(), [uuid.uuid4() for _ in range(8)]
+    redelivered = new_event()
+    await store.append(seen, 0, [redelivered])
+    await store.append(behind, 0, [new_event()])
+    ahead = [store.append(uuid.uuid4(), 5, [new_event()])] if with_one_ahead else []
+    outcomes = await asyncio.gather(
+        store.append(seen, 0, [redelivered]),
+        store.append(behind, 0, [new_event()]),
+        *(store.append(stream, 0, [new_event(), new_event()]) for stream in fresh),
+        *ahead,
+        return_exceptions=True,
+    )
+    duplicate, stale, *landed = outcomes[: 2 + len(fresh)]
+    assert not isinstance(duplicate, BaseException)
+    assert duplicate.recorded is False
+    assert isinstance(stale, ConcurrencyError)
+    assert (stale.expected, stale.actual) == (0, 1)
+    assert all(not isinstance(o, BaseException) and o.stream_version == 2 for o in landed)
+    if with_one_ahead:
+        refused = outcomes[-1]
+        assert isinstance(refused, ConcurrencyError)
+        assert (refused.expected, refused.actual) == (5, 0)
+    assert await read_all(store) == list(range(1, 2 + 2 * len(fresh) + 1))
+
+
 async def test_reads_a_stream_as_it_was_at_a_moment(store: EventStore) -> None:
     stream = uuid.uuid4()
     await store.append(stream, 0, [new_event()])

@@ -27,6 +27,7 @@ MAX_BATCH_EVENTS = 500
 READ_PAGE = 1000
 
 _APPEND_BATCH = "SELECT * FROM review.append_batch(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
+_REFUSED_APPENDS = "SELECT * FROM review.refused_appends($1, $2, $3, $4)"
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
 
 
@@ -172,13 +173,19 @@ class PostgresEventStore:
         while batch:
             if self._head is None:
                 self._head = await _read_head(conn)
-            rows, results = _prepare(batch, self._head)
-            outcome = await conn.fetchrow(
-                _APPEND_BATCH,
-                self._head.position,
-                self._head.hash,
-                *rows,
-            )
+            columns, results = _prepare(batch, self._head)
+            try:
+                outcome = await conn.fetchrow(_APPEND_BATCH, self._head.position, self._head.hash, *columns)
+            except asyncpg.UniqueViolationError:
+                # Nothing was written: an event already stored, or a version already taken. Which appends
+                # those were is asked afterwards, so that appends that are not refused pay nothing for it.
+                append_no, expected_version, _, stream_id, _, event_id = columns[:6]
+                outcome = await conn.fetchrow(
+                    _REFUSED_APPENDS, append_no, stream_id, expected_version, event_id
+                )
+                assert outcome is not None
+                batch = _answer_rejected(batch, outcome)
+                continue
             assert outcome is not None
             if outcome["outcome"] == "ok":
                 self._head = _Head(
