@@ -3,6 +3,7 @@ also written to benchmarks/results.json so runs can be compared by tools."""
 
 import asyncio
 import json
+import os
 import platform
 import sys
 import time
@@ -67,8 +68,11 @@ async def measure_rebuild(results: dict[str, Any]) -> None:
 async def measure_end_to_end(results: dict[str, Any]) -> None:
     raw = await e2e.raw_publish()
     async with scratch_database() as url, e2e.running_system(url) as system:
+        meter = e2e.cpu_meter(system)
+        meter.start()
         sustained = await e2e.submit_and_watch(system, 3000)
-        await e2e.quiesce(system)
+        await e2e.quiesce(system)  # the work a submission causes after it is visible counts too
+        spent = meter.stop()
         half = await e2e.submit_and_watch(system, 1500, rate=sustained.per_second / 2)
         await e2e.quiesce(system)
         ids = [
@@ -92,11 +96,26 @@ async def measure_end_to_end(results: dict[str, Any]) -> None:
         "freshness_at_half_p50_ms": round(e2e.freshness_ms(half, 0.5), 1),
         "raw_publish_confirmed_per_s": round(raw.per_second, 1),
         "ratio_to_raw_publish": round(sustained.per_second / raw.per_second, 3),
+        **cpu_figures(spent, sustained.count),
     }
     results["e2e_submissions_per_s"] = round(sustained.per_second, 1)
     results["e2e_freshness_p99_ms"] = round(e2e.freshness_ms(half, 0.99), 1)
     results["reads"] = {"get": single.summary(), "list": lists.summary()}
     results["read_p99_ms"] = round(single.p99_ms, 2)
+
+
+def cpu_figures(spent: dict[str, float], submissions: int) -> dict[str, Any]:
+    """CPU milliseconds per submission by process, and the rate this machine's cores could carry at that
+    cost if nothing else ran and nothing waited: the ceiling the sustained rate is to be read against."""
+    total = sum(spent.values()) * 1000 / submissions
+    if not total:  # no /proc to read it from
+        return {}
+    per_submission = {name: round(seconds * 1000 / submissions, 2) for name, seconds in spent.items()}
+    cores = len(os.sched_getaffinity(0))
+    return {
+        "cpu_ms_per_submission": {**per_submission, "total": round(total, 2)},
+        "cpu_bound_ceiling_per_s": round(cores * 1000 / total, 1),
+    }
 
 
 # (key, label, target, higher is better)
@@ -126,6 +145,12 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"  append 16 writers: product {a16['product']}  raw {a16['raw_insert']}")
     print(f"  rebuild: {rb}")
     print(f"  end to end: {ee}")
+    if "cpu_ms_per_submission" in ee:
+        spent = ", ".join(f"{name} {ms}" for name, ms in ee["cpu_ms_per_submission"].items())
+        print(
+            f"  end to end, CPU ms per submission: {spent}; at that cost this machine's cores carry at most"
+            f" {ee['cpu_bound_ceiling_per_s']}/s"
+        )
     print(f"  reads: {results['reads']}")
 
 
