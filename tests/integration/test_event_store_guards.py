@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 
 from services.review.eventstore.base import NewEvent
+from services.review.eventstore.chain import GENESIS_HASH, chain_hash
 from services.review.eventstore.postgres import PostgresEventStore
 from shared.db import migrate, shipped_migrations
 from tests import services
@@ -66,3 +67,29 @@ async def test_an_append_the_database_refuses_fails_alone_not_its_whole_batch(po
     assert isinstance(outcomes[2], asyncpg.DataError)
     assert [o.recorded for o in outcomes if not isinstance(o, BaseException)] == [True] * 5
     assert await pool.fetchval("SELECT count(*) FROM review.events") == 5
+
+
+@pytest.mark.parametrize("events_per_append", [1, 3], ids=["one-event", "several-events"])
+async def test_two_writers_on_one_database_keep_one_chain(pool: asyncpg.Pool, events_per_append: int) -> None:
+    # Two review processes: each writer believes in the head it saw last, and the other one's appends
+    # make that belief stale. The stale append is written again on the real head, never beside it.
+    first, second = PostgresEventStore(pool), PostgresEventStore(pool)
+    streams = [uuid.uuid4() for _ in range(6)]
+    try:
+        for number, stream in enumerate(streams):
+            store = first if number % 2 == 0 else second
+            events = [
+                NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, {"n": n}, {}) for n in range(events_per_append)
+            ]
+            result = await store.append(stream, 0, events)
+            assert result.last_position == (number + 1) * events_per_append
+    finally:
+        await first.stop()
+        await second.stop()
+    previous = GENESIS_HASH
+    positions: list[int] = []
+    async for event in PostgresEventStore(pool).read_all():
+        assert event.hash == chain_hash(previous, event)
+        previous = event.hash
+        positions.append(event.position)
+    assert positions == list(range(1, len(streams) * events_per_append + 1))

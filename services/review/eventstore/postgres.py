@@ -1,10 +1,10 @@
 """The PostgreSQL event store.
 
 Appends from every caller in this process go through one writer task, which takes whatever appends are
-waiting and writes them in one transaction (`review.append_batch`, see the migration for why that
-function serialises appends). One transaction per batch instead of one per caller is what keeps
-throughput up while positions stay gap-free and the hash chain stays linear: the same design as
-EventStoreDB's single writer.
+waiting and writes them in one transaction (`review.append_batch`, or `review.append_one` when that is
+one event; see the migrations for why they serialise appends). One transaction per batch instead of one
+per caller is what keeps throughput up while positions stay gap-free and the hash chain stays linear:
+the same design as EventStoreDB's single writer.
 """
 
 import asyncio
@@ -27,6 +27,7 @@ MAX_BATCH_EVENTS = 500
 READ_PAGE = 1000
 
 _APPEND_BATCH = "SELECT * FROM review.append_batch(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
+_APPEND_ONE = "SELECT * FROM review.append_one(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
 _REFUSED_APPENDS = "SELECT * FROM review.refused_appends($1, $2, $3, $4)"
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
 
@@ -174,8 +175,12 @@ class PostgresEventStore:
             if self._head is None:
                 self._head = await _read_head(conn)
             columns, results = _prepare(batch, self._head)
+            head = (self._head.position, self._head.hash)
             try:
-                outcome = await conn.fetchrow(_APPEND_BATCH, self._head.position, self._head.hash, *columns)
+                if len(columns[0]) == 1:  # one append of one event, the usual case: scalar parameters
+                    outcome = await conn.fetchrow(_APPEND_ONE, *head, *(column[0] for column in columns[1:]))
+                else:
+                    outcome = await conn.fetchrow(_APPEND_BATCH, *head, *columns)
             except asyncpg.UniqueViolationError:
                 # Nothing was written: an event already stored, or a version already taken. Which appends
                 # those were is asked afterwards, so that appends that are not refused pay nothing for it.
@@ -228,7 +233,8 @@ def _take_batch(
 
 
 def _prepare(batch: list[_PendingAppend], head: _Head) -> tuple[list[list[Any]], list[AppendResult]]:
-    """Positions, versions and chained hashes for the batch, as the column arrays append_batch takes."""
+    """Positions, versions and chained hashes for the batch, as the column arrays append_batch takes
+    (append_one takes the same columns but the first, for its one event)."""
     now = datetime.now(UTC)
     # Recorded times never go backwards along the positions, whatever the clocks of several processes say.
     recorded_at = max(now, head.recorded_at) if head.recorded_at else now

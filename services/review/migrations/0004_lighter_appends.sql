@@ -1,10 +1,16 @@
--- append_batch without an exception block. 0001 caught the unique constraints' refusal inside the
--- function, which made every append, refused or not, pay for a subtransaction (measured here: about
--- 0.03-0.05 ms of a 0.6 ms single-event append). Now a refused INSERT fails the call, which rolls back
--- all of it, and the writer asks review.refused_appends which appends were refused and why. Refusals are
--- rare (a redelivered event, two reviewers deciding at once); every append is not.
+-- Lighter appends, same guarantees.
 --
--- Same signature and outcomes as in 0001; the reasons for the lock and the head check are given there.
+-- 1. append_batch without an exception block. 0001 caught the unique constraints' refusal inside the
+--    function, so every append, refused or not, paid for a subtransaction (and a second transaction id).
+--    Now a refused INSERT fails the call, which rolls all of it back, and the writer asks
+--    review.refused_appends which appends were refused and why. Refusals are rare (a redelivered event,
+--    two reviewers deciding at once); appends are not.
+-- 2. append_one: the same for a batch of one append of one event, with scalar parameters. That is every
+--    submission and every decision when appends do not arrive together, and the driver's encoding of
+--    fourteen one-element arrays cost about 0.08 ms of a 0.7 ms append (measured with `make bench`'s
+--    single writer).
+--
+-- Same outcomes as append_batch in 0001; the reasons for the lock and the head check are given there.
 
 -- Which appends of a batch are refused: those whose events are already stored (duplicates), and of the
 -- rest those whose expected version is not the stream's current one (conflicts, with the actual versions).
@@ -98,4 +104,58 @@ BEGIN
                          p_data, p_metadata, p_recorded_at, p_hash);
     RETURN QUERY SELECT 'ok', p_position[v_last], p_hash[v_last], p_recorded_at[v_last],
         NULL::integer[], NULL::integer[], NULL::integer[];
+END $$;
+
+CREATE FUNCTION review.append_one(
+    p_head_position bigint,
+    p_head_hash bytea,
+    p_expected_version integer,
+    p_position bigint,
+    p_stream_id uuid,
+    p_version integer,
+    p_event_id uuid,
+    p_type text,
+    p_schema_version integer,
+    p_data jsonb,
+    p_metadata jsonb,
+    p_recorded_at timestamptz,
+    p_hash bytea,
+    OUT outcome text,
+    OUT head_position bigint,
+    OUT head_hash bytea,
+    OUT head_recorded_at timestamptz,
+    OUT duplicate_appends integer[],
+    OUT conflicting_appends integer[],
+    OUT actual_versions integer[]
+) LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE review.events IN EXCLUSIVE MODE;
+
+    SELECT e.position, e.hash, e.recorded_at INTO head_position, head_hash, head_recorded_at
+      FROM review.events e ORDER BY e.position DESC LIMIT 1;
+    head_position := coalesce(head_position, 0);
+    head_hash := coalesce(head_hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+    IF head_position <> p_head_position OR head_hash <> p_head_hash THEN
+        outcome := 'stale_head';
+        RETURN;
+    END IF;
+
+    IF p_expected_version > 0 AND NOT EXISTS (
+        SELECT 1 FROM review.events e WHERE e.stream_id = p_stream_id AND e.version = p_expected_version
+    ) THEN
+        outcome := 'rejected';
+        SELECT r.duplicate_appends, r.conflicting_appends, r.actual_versions
+          INTO duplicate_appends, conflicting_appends, actual_versions
+          FROM review.refused_appends(ARRAY[0], ARRAY[p_stream_id], ARRAY[p_expected_version], ARRAY[p_event_id]) AS r;
+        RETURN;
+    END IF;
+
+    INSERT INTO review.events
+        (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash)
+    VALUES (p_position, p_stream_id, p_version, p_event_id, p_type, p_schema_version,
+            p_data, p_metadata, p_recorded_at, p_hash);
+    outcome := 'ok';
+    head_position := p_position;
+    head_hash := p_hash;
+    head_recorded_at := p_recorded_at;
 END $$;
