@@ -31,19 +31,22 @@ def _json_is_canonical_for(value: Any) -> bool:
     """True when the standard library's sorted, compact JSON is byte for byte RFC 8785: no floats (whose
     RFC 8785 form follows ECMAScript, not Python), integers a double holds exactly, and object keys below
     U+E000 (where sorting by code point and by UTF-16 code unit, as RFC 8785 does, could differ)."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return bool(-_EXACT_INTEGERS < value < _EXACT_INTEGERS)
-    if kind is dict:
-        return all(
-            type(key) is str and (not key or max(key) < "\ue000") and _json_is_canonical_for(item)
-            for key, item in value.items()
-        )
-    if kind is list:
-        return all(_json_is_canonical_for(item) for item in value)
-    return False
+    pending = [value]  # a loop rather than recursion: this runs for every event appended
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            if not all(type(key) is str and (not key or max(key) < "\ue000") for key in item):
+                return False
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif kind is int:
+            if not -_EXACT_INTEGERS < item < _EXACT_INTEGERS:
+                return False
+        elif not (kind is str or kind is bool or item is None):
+            return False
+    return True
 
 
 def canonical_json(value: Any) -> bytes:

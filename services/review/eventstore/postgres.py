@@ -19,7 +19,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from services.review.eventstore.base import AppendResult, ConcurrencyError, NewEvent, RecordedEvent
-from services.review.eventstore.chain import GENESIS_HASH, sealed
+from services.review.eventstore.chain import GENESIS_HASH, chain_hash
 from services.review.metrics import APPEND_SECONDS, EVENTS_APPENDED
 from shared.db import Connection
 
@@ -244,35 +244,33 @@ def _prepare(batch: list[_PendingAppend], head: _Head) -> tuple[list[list[Any]],
     for number, pending in enumerate(batch):
         for offset, new in enumerate(pending.events, start=1):
             position += 1
-            event = sealed(
-                previous,
-                RecordedEvent(
-                    position=position,
-                    stream_id=pending.stream_id,
-                    version=pending.expected_version + offset,
-                    event_id=new.event_id,
-                    type=new.type,
-                    schema_version=new.schema_version,
-                    data=new.data,
-                    metadata=new.metadata,
-                    recorded_at=recorded_at,
-                    hash=b"",
-                ),
+            version = pending.expected_version + offset
+            unsealed = RecordedEvent(
+                position=position,
+                stream_id=pending.stream_id,
+                version=version,
+                event_id=new.event_id,
+                type=new.type,
+                schema_version=new.schema_version,
+                data=new.data,
+                metadata=new.metadata,
+                recorded_at=recorded_at,
+                hash=b"",
             )
-            previous = event.hash
+            previous = chain_hash(previous, unsealed)
             values = (
                 number,
                 pending.expected_version,
-                event.position,
-                event.stream_id,
-                event.version,
-                event.event_id,
-                event.type,
-                event.schema_version,
-                event.data,
-                event.metadata,
-                event.recorded_at,
-                event.hash,
+                position,
+                pending.stream_id,
+                version,
+                new.event_id,
+                new.type,
+                new.schema_version,
+                new.data,
+                new.metadata,
+                recorded_at,
+                previous,
             )
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
