@@ -27,7 +27,7 @@ MAX_BATCH_EVENTS = 500
 READ_PAGE = 1000
 
 _APPEND_BATCH = "SELECT * FROM review.append_batch(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
-_APPEND_ONE = "SELECT * FROM review.append_one(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
+_APPEND_ONE = "SELECT * FROM review.append_one(" + ", ".join(f"${n}" for n in range(1, 12)) + ")"
 _REFUSED_APPENDS = "SELECT * FROM review.refused_appends($1, $2, $3, $4)"
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
 
@@ -175,15 +175,21 @@ class PostgresEventStore:
             if self._head is None:
                 self._head = await _read_head(conn)
             columns, results = _prepare(batch, self._head)
-            head = (self._head.position, self._head.hash)
             try:
                 if len(columns[0]) == 1:  # one append of one event, the usual case: scalar parameters
-                    outcome = await conn.fetchrow(_APPEND_ONE, *head, *(column[0] for column in columns[1:]))
+                    outcome = await conn.fetchrow(_APPEND_ONE, *(column[0] for column in columns[1:]))
                 else:
-                    outcome = await conn.fetchrow(_APPEND_BATCH, *head, *columns)
-            except asyncpg.UniqueViolationError:
-                # Nothing was written: an event already stored, or a version already taken. Which appends
-                # those were is asked afterwards, so that appends that are not refused pay nothing for it.
+                    outcome = await conn.fetchrow(
+                        _APPEND_BATCH, self._head.position, self._head.hash, *columns
+                    )
+            except asyncpg.UniqueViolationError as refused:
+                # Nothing was written. append_one leaves the head check to the primary key: another
+                # process appended since this one last looked.
+                if refused.constraint_name == "events_pkey":
+                    self._head = await _read_head(conn)
+                    continue
+                # An event already stored, or a version already taken. Which appends those were is
+                # asked afterwards, so that appends that are not refused pay nothing for it.
                 append_no, expected_version, _, stream_id, _, event_id = columns[:6]
                 outcome = await conn.fetchrow(
                     _REFUSED_APPENDS, append_no, stream_id, expected_version, event_id
