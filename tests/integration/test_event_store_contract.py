@@ -146,6 +146,24 @@ async def test_refused_appends_among_concurrent_ones_are_answered_alone(
     assert await read_all(store) == list(range(1, 2 + 2 * len(fresh) + 1))
 
 
+async def test_an_append_carrying_one_event_id_twice_is_refused_before_it_is_batched(
+    store: EventStore,
+) -> None:
+    twice = new_event()
+    outcomes = await asyncio.gather(
+        store.append(uuid.uuid4(), 0, [new_event()]),
+        store.append(uuid.uuid4(), 0, [twice, twice]),
+        store.append(uuid.uuid4(), 0, [new_event()]),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], ValueError)
+    assert [o.recorded for o in (outcomes[0], outcomes[2]) if not isinstance(o, BaseException)] == [
+        True,
+        True,
+    ]
+    assert await read_all(store) == [1, 2]
+
+
 async def test_reads_a_stream_as_it_was_at_a_moment(store: EventStore) -> None:
     stream = uuid.uuid4()
     await store.append(stream, 0, [new_event()])

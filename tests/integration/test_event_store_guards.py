@@ -1,6 +1,7 @@
 """The database itself keeps history append-only, and the schema migrates idempotently."""
 
 import asyncio
+import random
 import uuid
 
 import asyncpg
@@ -8,7 +9,7 @@ import pytest
 
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash
-from services.review.eventstore.postgres import PostgresEventStore
+from services.review.eventstore.postgres import PostgresEventStore, _Head
 from shared.db import migrate, shipped_migrations
 from tests import services
 
@@ -69,6 +70,22 @@ async def test_an_append_the_database_refuses_fails_alone_not_its_whole_batch(po
     assert await pool.fetchval("SELECT count(*) FROM review.events") == 5
 
 
+def submitted(**data: object) -> NewEvent:
+    return NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, dict(data), {})
+
+
+async def assert_one_chain(pool: asyncpg.Pool, events: int) -> None:
+    """Positions 1..events with no gap, each event chained to the one before, times never going back."""
+    previous, last_time = GENESIS_HASH, None
+    positions: list[int] = []
+    async for event in PostgresEventStore(pool).read_all():
+        assert event.hash == chain_hash(previous, event), f"position {event.position} is not chained"
+        assert last_time is None or event.recorded_at >= last_time
+        previous, last_time = event.hash, event.recorded_at
+        positions.append(event.position)
+    assert positions == list(range(1, events + 1))
+
+
 @pytest.mark.parametrize("events_per_append", [1, 3], ids=["one-event", "several-events"])
 async def test_two_writers_on_one_database_keep_one_chain(pool: asyncpg.Pool, events_per_append: int) -> None:
     # Two review processes: each writer believes in the head it saw last, and the other one's appends
@@ -78,18 +95,62 @@ async def test_two_writers_on_one_database_keep_one_chain(pool: asyncpg.Pool, ev
     try:
         for number, stream in enumerate(streams):
             store = first if number % 2 == 0 else second
-            events = [
-                NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, {"n": n}, {}) for n in range(events_per_append)
-            ]
+            events = [submitted(n=n) for n in range(events_per_append)]
             result = await store.append(stream, 0, events)
             assert result.last_position == (number + 1) * events_per_append
     finally:
         await first.stop()
         await second.stop()
-    previous = GENESIS_HASH
-    positions: list[int] = []
-    async for event in PostgresEventStore(pool).read_all():
-        assert event.hash == chain_hash(previous, event)
-        previous = event.hash
-        positions.append(event.position)
-    assert positions == list(range(1, len(streams) * events_per_append + 1))
+    await assert_one_chain(pool, len(streams) * events_per_append)
+
+
+async def test_writers_on_one_database_appending_at_once_keep_one_chain(pool: asyncpg.Pool) -> None:
+    # Three review processes taking appends at the same time, some of them redeliveries of an event
+    # another process already recorded: each event once, one gap-free chain.
+    stores = [PostgresEventStore(pool) for _ in range(3)]
+    rng = random.Random(7)
+
+    async def work(number: int) -> int:
+        store, recorded = stores[number], 0
+        for _ in range(60):
+            stream, size = uuid.uuid4(), rng.choice([1, 1, 1, 2])
+            result = await store.append(stream, 0, [submitted() for _ in range(size)])
+            recorded += size
+            if rng.random() < 0.3:
+                decision = submitted()
+                await store.append(stream, result.stream_version, [decision])
+                again = await stores[(number + 1) % 3].append(stream, result.stream_version, [decision])
+                assert again.recorded is False
+                recorded += 1
+        return recorded
+
+    try:
+        counts = await asyncio.gather(*(work(number) for number in range(3)))
+    finally:
+        for store in stores:
+            await store.stop()
+    await assert_one_chain(pool, sum(counts))
+
+
+@pytest.mark.parametrize("events_per_append", [1, 3], ids=["one-event", "several-events"])
+@pytest.mark.parametrize("belief", ["wrong-hash", "ahead"])
+async def test_a_writer_that_believes_a_wrong_head_is_corrected_not_obeyed(
+    pool: asyncpg.Pool, events_per_append: int, belief: str
+) -> None:
+    # As after a failover that lost the last commits while the writer kept what it believed: the head
+    # check under the lock must make it write on the real head, not beside it or after a gap.
+    store = PostgresEventStore(pool)
+    try:
+        await store.append(uuid.uuid4(), 0, [submitted()])
+        real = store._head
+        assert real is not None
+        store._head = (
+            _Head(real.position, b"\x01" * 32, real.recorded_at)
+            if belief == "wrong-hash"
+            else _Head(real.position + 4, real.hash, real.recorded_at)
+        )
+        result = await store.append(uuid.uuid4(), 0, [submitted(n=n) for n in range(events_per_append)])
+    finally:
+        await store.stop()
+    assert result.last_position == 1 + events_per_append
+    await assert_one_chain(pool, 1 + events_per_append)

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
+import pytest
 
 from services.review.eventstore.base import NewEvent, RecordedEvent
 from services.review.eventstore.chain import sealed
@@ -21,8 +22,9 @@ def submitted() -> NewEvent:
     return NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, data, {"actor": {"name": "test"}})
 
 
-async def begin_append_and_hold(conn: asyncpg.Connection, stream: uuid.UUID) -> None:
-    """Starts an append of one event at the head, exactly as the store's writer would, and does not commit."""
+async def begin_append_and_hold(conn: asyncpg.Connection, stream: uuid.UUID, function: str) -> None:
+    """Starts an append of one event at the head, exactly as the store's writer would, through `function`
+    (the one for a batch or the one for a single event), and does not commit."""
     head = await conn.fetchrow(
         "SELECT position, hash, recorded_at FROM review.events ORDER BY position DESC LIMIT 1"
     )
@@ -43,29 +45,27 @@ async def begin_append_and_hold(conn: asyncpg.Connection, stream: uuid.UUID) -> 
             b"",
         ),
     )
+    # The columns the writer passes: 0 (its number in the batch), the expected version, then the event's.
+    columns = [0, 0, event.position, stream, 1, event.event_id, event.type, 1]
+    columns += [event.data, event.metadata, event.recorded_at, event.hash]
     await conn.execute("BEGIN")
+    if function == "append_events":
+        arguments: list[object] = [[value] for value in columns]
+    else:
+        arguments = columns[1:]
+    placeholders = ", ".join(f"${n}" for n in range(1, len(arguments) + 3))
     outcome = await conn.fetchval(
-        "SELECT outcome FROM review.append_batch(" + ", ".join(f"${n}" for n in range(1, 15)) + ")",
+        f"SELECT outcome FROM review.{function}({placeholders})",
         head["position"],
         bytes(head["hash"]),
-        [0],
-        [0],
-        [event.position],
-        [stream],
-        [1],
-        [event.event_id],
-        [event.type],
-        [1],
-        [event.data],
-        [event.metadata],
-        [event.recorded_at],
-        [event.hash],
+        *arguments,
     )
     assert outcome == "ok"
 
 
+@pytest.mark.parametrize("function", ["append_events", "append_event"])
 async def test_a_reader_never_skips_an_append_that_commits_after_later_ones(
-    pool: asyncpg.Pool, database_url: str
+    pool: asyncpg.Pool, database_url: str, function: str
 ) -> None:
     store = PostgresEventStore(pool)
     projector = StatusProjector(pool)
@@ -73,7 +73,12 @@ async def test_a_reader_never_skips_an_append_that_commits_after_later_ones(
 
     slow = await connect(database_url)
     try:
-        await begin_append_and_hold(slow, uuid.uuid4())  # position 2, not committed
+        await begin_append_and_hold(slow, uuid.uuid4(), function)  # position 2, not committed
+        # The open append holds the table's EXCLUSIVE lock: ROW SHARE conflicts with it (and not with the
+        # ROW EXCLUSIVE lock any INSERT takes).
+        async with pool.acquire() as other, other.transaction():
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await other.execute("LOCK TABLE review.events IN ROW SHARE MODE NOWAIT")
         later = [asyncio.create_task(store.append(uuid.uuid4(), 0, [submitted()])) for _ in range(3)]
         await asyncio.sleep(0.3)  # the later appends are now waiting to commit
 

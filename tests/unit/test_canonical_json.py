@@ -51,3 +51,16 @@ def test_matches_the_rfc8785_reference_on_random_values(seed: int) -> None:
 def test_sorts_keys_as_rfc8785_does_across_the_surrogate_range() -> None:
     value = {"\ue000": 1, "\U0001f600": 2, "a": 3, "é": 4}
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_a_value_that_contains_itself_is_refused_not_walked_forever() -> None:
+    looped: dict[str, object] = {"notes": "ok"}
+    looped["again"] = looped
+    with pytest.raises(RecursionError):
+        canonical_json(looped)
+
+
+def test_a_value_shared_by_two_keys_is_encoded_twice_as_the_reference_does() -> None:
+    shared = {"passed": True}
+    value = {"a": shared, "b": [shared, shared]}
+    assert canonical_json(value) == rfc8785.dumps(value)  # type: ignore[arg-type]

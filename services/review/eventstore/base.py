@@ -50,6 +50,16 @@ class ConcurrencyError(Exception):
         super().__init__(f"stream {stream_id} is at version {actual}, not the expected {expected}")
 
 
+def refuse_malformed_append(events: Sequence[NewEvent]) -> None:
+    """Raises ValueError for an append no store can record: one without events, or one that carries an
+    event id twice (it could be neither recorded once nor refused as a duplicate of what is stored)."""
+    if not events:
+        raise ValueError("an append needs at least one event")
+    ids = [event.event_id for event in events]
+    if len(set(ids)) != len(ids):
+        raise ValueError("an append carries the same event id more than once")
+
+
 class EventStore(Protocol):
     async def append(
         self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]

@@ -32,9 +32,14 @@ def _json_is_canonical_for(value: Any) -> bool:
     RFC 8785 form follows ECMAScript, not Python), integers a double holds exactly, and object keys below
     U+E000 (where sorting by code point and by UTF-16 code unit, as RFC 8785 does, could differ)."""
     pending = [value]  # a loop rather than recursion: this runs for every event appended
+    containers: set[int] = set()  # a container met twice (shared, or containing itself) goes to rfc8785
     while pending:
         item = pending.pop()
         kind = type(item)
+        if kind is dict or kind is list:
+            if id(item) in containers:
+                return False
+            containers.add(id(item))
         if kind is dict:
             if not all(type(key) is str and (not key or max(key) < "\ue000") for key in item):
                 return False

@@ -4,7 +4,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from services.review.eventstore.base import AppendResult, ConcurrencyError, NewEvent, RecordedEvent
+from services.review.eventstore.base import (
+    AppendResult,
+    ConcurrencyError,
+    NewEvent,
+    RecordedEvent,
+    refuse_malformed_append,
+)
 from services.review.eventstore.chain import GENESIS_HASH, sealed
 
 
@@ -18,6 +24,7 @@ class InMemoryEventStore:
     async def append(
         self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]
     ) -> AppendResult:
+        refuse_malformed_append(events)
         stream = self._streams.setdefault(stream_id, [])
         if any(event.event_id in self._ids for event in events):
             return AppendResult(stream_version=-1, last_position=-1, recorded=False)

@@ -1,8 +1,8 @@
 """The PostgreSQL event store.
 
 Appends from every caller in this process go through one writer task, which takes whatever appends are
-waiting and writes them in one transaction (`review.append_batch`, or `review.append_one` when that is
-one event; see the migrations for why they serialise appends). One transaction per batch instead of one
+waiting and writes them in one transaction (`review.append_events`, or `review.append_event` when that
+is one event; see the migrations for why they serialise appends). One transaction per batch instead of one
 per caller is what keeps throughput up while positions stay gap-free and the hash chain stays linear:
 the same design as EventStoreDB's single writer.
 """
@@ -18,7 +18,13 @@ from uuid import UUID
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from services.review.eventstore.base import AppendResult, ConcurrencyError, NewEvent, RecordedEvent
+from services.review.eventstore.base import (
+    AppendResult,
+    ConcurrencyError,
+    NewEvent,
+    RecordedEvent,
+    refuse_malformed_append,
+)
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash
 from services.review.metrics import APPEND_SECONDS, EVENTS_APPENDED
 from shared.db import Connection
@@ -26,8 +32,8 @@ from shared.db import Connection
 MAX_BATCH_EVENTS = 500
 READ_PAGE = 1000
 
-_APPEND_BATCH = "SELECT * FROM review.append_batch(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
-_APPEND_ONE = "SELECT * FROM review.append_one(" + ", ".join(f"${n}" for n in range(1, 12)) + ")"
+_APPEND_EVENTS = "SELECT * FROM review.append_events(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
+_APPEND_EVENT = "SELECT * FROM review.append_event(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
 _REFUSED_APPENDS = "SELECT * FROM review.refused_appends($1, $2, $3, $4)"
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
 
@@ -72,7 +78,7 @@ class PostgresEventStore:
         self._queue: asyncio.Queue[_PendingAppend] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._connection: PoolConnectionProxy | None = None  # the writer's own, kept between batches
-        self._head: _Head | None = None  # our belief of the head; append_batch corrects it when stale
+        self._head: _Head | None = None  # our belief of the head; the database corrects it when stale
 
     async def start(self) -> None:
         if self._writer is None:
@@ -89,8 +95,7 @@ class PostgresEventStore:
     async def append(
         self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]
     ) -> AppendResult:
-        if not events:
-            raise ValueError("an append needs at least one event")
+        refuse_malformed_append(events)  # before it can share a batch with appends that are fine
         await self.start()
         pending = _PendingAppend(stream_id, expected_version, events)
         self._queue.put_nowait(pending)
@@ -175,21 +180,17 @@ class PostgresEventStore:
             if self._head is None:
                 self._head = await _read_head(conn)
             columns, results = _prepare(batch, self._head)
+            head = (self._head.position, self._head.hash)
             try:
                 if len(columns[0]) == 1:  # one append of one event, the usual case: scalar parameters
-                    outcome = await conn.fetchrow(_APPEND_ONE, *(column[0] for column in columns[1:]))
-                else:
                     outcome = await conn.fetchrow(
-                        _APPEND_BATCH, self._head.position, self._head.hash, *columns
+                        _APPEND_EVENT, *head, *(column[0] for column in columns[1:])
                     )
-            except asyncpg.UniqueViolationError as refused:
-                # Nothing was written. append_one leaves the head check to the primary key: another
-                # process appended since this one last looked.
-                if refused.constraint_name == "events_pkey":
-                    self._head = await _read_head(conn)
-                    continue
-                # An event already stored, or a version already taken. Which appends those were is
-                # asked afterwards, so that appends that are not refused pay nothing for it.
+                else:
+                    outcome = await conn.fetchrow(_APPEND_EVENTS, *head, *columns)
+            except asyncpg.UniqueViolationError:
+                # Nothing was written: an event already stored, or a version already taken. Which appends
+                # those were is asked afterwards, so that appends that are not refused pay nothing for it.
                 append_no, expected_version, _, stream_id, _, event_id = columns[:6]
                 outcome = await conn.fetchrow(
                     _REFUSED_APPENDS, append_no, stream_id, expected_version, event_id
@@ -239,8 +240,8 @@ def _take_batch(
 
 
 def _prepare(batch: list[_PendingAppend], head: _Head) -> tuple[list[list[Any]], list[AppendResult]]:
-    """Positions, versions and chained hashes for the batch, as the column arrays append_batch takes
-    (append_one takes the same columns but the first, for its one event)."""
+    """Positions, versions and chained hashes for the batch, as the column arrays append_events takes
+    (append_event takes the same columns but the first, for its one event)."""
     now = datetime.now(UTC)
     # Recorded times never go backwards along the positions, whatever the clocks of several processes say.
     recorded_at = max(now, head.recorded_at) if head.recorded_at else now
@@ -298,11 +299,11 @@ def _resolve(pending: _PendingAppend, outcome: AppendResult | Exception) -> None
 
 
 def _answer_rejected(batch: list[_PendingAppend], outcome: asyncpg.Record) -> list[_PendingAppend]:
-    """Answers the appends append_batch refused and returns the rest, to be written again."""
+    """Answers the appends the database refused and returns the rest, to be written again."""
     duplicates = set(outcome["duplicate_appends"] or [])
     conflicts = dict(zip(outcome["conflicting_appends"] or [], outcome["actual_versions"] or [], strict=True))
     if not duplicates and not conflicts:  # refused, but for no reason it can name: never loop on it
-        raise RuntimeError("review.append_batch refused a batch without naming a duplicate or a conflict")
+        raise RuntimeError("the database refused a batch without naming a duplicate or a conflict")
     rest = []
     for number, pending in enumerate(batch):
         if number in duplicates:

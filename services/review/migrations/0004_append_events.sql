@@ -1,22 +1,21 @@
--- Lighter appends, same guarantees.
+-- Appends that pay only for what they do. Expand now, contract later: review.append_batch (0001) stays
+-- as it was for review processes still running the code before this migration; a later migration drops
+-- it once none can be left. The lock, the head check and the outcomes are the same as there, and the
+-- reasons for them are given there.
 --
--- 1. append_batch without an exception block. 0001 caught the unique constraints' refusal inside the
---    function, so every append, refused or not, paid for a subtransaction (and a second transaction id).
---    Now a refused INSERT fails the call, which rolls all of it back, and the writer asks
---    review.refused_appends which appends were refused and why. Refusals are rare (a redelivered event,
---    two reviewers deciding at once); appends are not.
--- 2. append_one: the same for a batch of one append of one event, with scalar parameters. That is every
+-- 1. review.append_events: append_batch without its exception block. That caught the unique constraints'
+--    refusal inside the function, so every append, refused or not, paid for a subtransaction (and a
+--    second transaction id). Now a refused INSERT fails the call, which rolls all of it back, and the
+--    writer asks review.refused_appends which appends were refused and why. Refusals are rare (a
+--    redelivered event, two reviewers deciding at once); appends are not.
+-- 2. review.append_event: the same for a batch of one event, with scalar parameters. That is every
 --    submission and every decision when appends do not arrive together, and the driver's encoding of
 --    fourteen one-element arrays cost about 0.08 ms of a 0.7 ms append (measured with `make bench`'s
---    single writer). It also leaves the head check to the primary key: the writer gives the event the
---    position after the head it last saw committed, and positions are never removed, so if that is still
---    the head the position is free, and if another process appended since, the INSERT fails on
---    events_pkey and the writer reads the head again. That spares the head lookup (about 0.02 ms).
---
--- Same outcomes as append_batch in 0001; the reasons for the lock and the head check are given there.
+--    single writer).
 
 -- Which appends of a batch are refused: those whose events are already stored (duplicates), and of the
--- rest those whose expected version is not the stream's current one (conflicts, with the actual versions).
+-- rest those whose expected version is not the stream's current one (conflicts, with the actual versions,
+-- in the same order).
 CREATE FUNCTION review.refused_appends(
     p_append_no integer[],
     p_stream_id uuid[],
@@ -41,12 +40,12 @@ CREATE FUNCTION review.refused_appends(
           FROM appends a
          WHERE a.append_no NOT IN (SELECT d.append_no FROM duplicates d)
     )
-    SELECT (SELECT array_agg(d.append_no) FROM duplicates d),
-           (SELECT array_agg(c.append_no) FROM conflicts c WHERE c.actual <> c.expected),
-           (SELECT array_agg(c.actual) FROM conflicts c WHERE c.actual <> c.expected);
+    SELECT (SELECT array_agg(d.append_no ORDER BY d.append_no) FROM duplicates d),
+           (SELECT array_agg(c.append_no ORDER BY c.append_no) FROM conflicts c WHERE c.actual <> c.expected),
+           (SELECT array_agg(c.actual ORDER BY c.append_no) FROM conflicts c WHERE c.actual <> c.expected);
 $$;
 
-CREATE OR REPLACE FUNCTION review.append_batch(
+CREATE FUNCTION review.append_events(
     p_head_position bigint,
     p_head_hash bytea,
     p_append_no integer[],
@@ -89,8 +88,9 @@ BEGIN
     END IF;
 
     -- The unique constraints refuse a repeated event id and a version already taken (an expected version
-    -- that is too low), failing the whole call. An expected version that is too high is the one case they
-    -- cannot see, so it is looked up first and answered here.
+    -- that is too low), failing the whole call: the caller then asks refused_appends which appends those
+    -- were. An expected version that is too high is the one case they cannot see, so it is looked up
+    -- first and answered here.
     IF EXISTS (
         SELECT 1 FROM unnest(p_stream_id, p_expected_version) AS n(stream_id, expected)
          WHERE n.expected > 0 AND NOT EXISTS (
@@ -109,10 +109,9 @@ BEGIN
         NULL::integer[], NULL::integer[], NULL::integer[];
 END $$;
 
--- Outcomes: 'ok', or 'rejected' with the reason as refused_appends gives it. Fails with a unique
--- violation on events_pkey when the head moved, and on the other unique constraints when the event is
--- already stored or the version is taken.
-CREATE FUNCTION review.append_one(
+CREATE FUNCTION review.append_event(
+    p_head_position bigint,
+    p_head_hash bytea,
     p_expected_version integer,
     p_position bigint,
     p_stream_id uuid,
@@ -134,6 +133,15 @@ CREATE FUNCTION review.append_one(
 ) LANGUAGE plpgsql AS $$
 BEGIN
     LOCK TABLE review.events IN EXCLUSIVE MODE;
+
+    SELECT e.position, e.hash, e.recorded_at INTO head_position, head_hash, head_recorded_at
+      FROM review.events e ORDER BY e.position DESC LIMIT 1;
+    head_position := coalesce(head_position, 0);
+    head_hash := coalesce(head_hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+    IF head_position <> p_head_position OR head_hash <> p_head_hash THEN
+        outcome := 'stale_head';
+        RETURN;
+    END IF;
 
     IF p_expected_version > 0 AND NOT EXISTS (
         SELECT 1 FROM review.events e WHERE e.stream_id = p_stream_id AND e.version = p_expected_version
