@@ -3,13 +3,27 @@ queues with their dead-letter queues, and how an envelope travels as an AMQP mes
 
 import asyncio
 import contextlib
+import logging
+import struct
 from typing import Any
 
 import aio_pika
 from aio_pika import DeliveryMode, Message
 from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.message import RabbitMessage
+from pamqp import commands
+from pamqp.header import ContentHeader
 
-from shared.contract import INTAKE_EVENT_TYPES, PROPOSAL_STATUS_CHANGED, Envelope, Topology
+from shared.contract import (
+    INTAKE_EVENT_TYPES,
+    PROPOSAL_STATUS_CHANGED,
+    Envelope,
+    Topology,
+    valid_correlation_id,
+)
+from shared.signing import MessageSigner
+
+log = logging.getLogger(__name__)
 
 # A confirm that has not come after this long is treated as a failed publish (and published again).
 PUBLISH_TIMEOUT_SECONDS = 10.0
@@ -91,16 +105,32 @@ async def declare_topology(broker: RabbitBroker, topology: Topology) -> None:
         await dead_queue.bind(topology.dead_letter_exchange, routing_key=queue.name)
 
 
-def envelope_message(body: bytes, *, event_id: str, event_type: str, correlation_id: str) -> Message:
-    """An envelope as the contract sends it: message id = event id, type = event type, persistent."""
+def envelope_message(
+    body: bytes, *, event_id: str, event_type: str, correlation_id: str, signer: MessageSigner
+) -> Message:
+    """An envelope as the contract sends it: message id = event id, type = event type, persistent, and
+    signed. The correlation id rides in the properties only in the form the services accept (history
+    recorded before they checked it may hold any text, which AMQP's 255-byte property cannot carry)."""
     return Message(
         body,
+        headers=signer.headers(body),
         message_id=event_id,
         type=event_type,
         content_type="application/json",
-        correlation_id=correlation_id,
+        correlation_id=correlation_id if valid_correlation_id(correlation_id) else None,
         delivery_mode=DeliveryMode.PERSISTENT,
     )
+
+
+def unpublishable(message: Message, exchange_name: str, routing_key: str) -> str | None:
+    """Why the message cannot be put on the wire, or None. Encoded here, before publishing, so that a
+    message that can never be published is told apart from a broker that is away for now."""
+    try:
+        commands.Basic.Publish(exchange=exchange_name, routing_key=routing_key).marshal()
+        ContentHeader(0, len(message.body), message.properties).marshal()
+    except (TypeError, ValueError, OverflowError, struct.error) as error:
+        return f"cannot be encoded as an AMQP message: {error}"
+    return None
 
 
 async def publish_confirmed(
@@ -169,3 +199,31 @@ def requeue_delay(deliveries: int) -> float:
     """Seconds to wait before requeueing a message that could not be handled: 0.2, 0.4, ... up to 5. Never
     requeue at once: the broker would hand it straight back, as fast as it fails."""
     return min(0.1 * 2.0**deliveries, 5.0)
+
+
+DEAD_LETTER_REASON = "x-kipp-dead-letter-reason"
+DEAD_LETTER_ROUTING_KEY = "x-kipp-routing-key"
+
+
+async def dead_letter(
+    broker: RabbitBroker, topology: Topology, message: RabbitMessage, queue: str, reason: str
+) -> None:
+    """Publishes a consumed message unchanged, with the reason, to the dead-letter exchange (confirmed),
+    routed to `queue`'s dead-letter queue. The caller then acknowledges the original."""
+    raw = message.raw_message
+    log.error("dead-lettering message %s: %s", raw.message_id, reason)
+    headers = {
+        **(raw.headers or {}),
+        DEAD_LETTER_REASON: reason[:1000],
+        DEAD_LETTER_ROUTING_KEY: raw.routing_key,
+    }
+    message_out = Message(
+        raw.body,
+        headers=headers,
+        message_id=raw.message_id,
+        type=raw.type,
+        content_type=raw.content_type,
+        correlation_id=raw.correlation_id,
+        delivery_mode=DeliveryMode.PERSISTENT,
+    )
+    await publish_confirmed(broker, message_out, exchange(topology.dead_letter_exchange), queue)

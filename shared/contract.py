@@ -3,12 +3,16 @@
 Both services import this module, so the exchange, queue and routing-key names are declared once.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.access import Actor
+from shared.lifecycle import Status
 
 PROPOSAL_SUBMITTED = "proposal.submitted"
 PROPOSAL_REVISED = "proposal.revised"
@@ -64,20 +68,33 @@ class Topology:
         ]
 
 
-class EnvelopeMetadata(BaseModel):
-    model_config = ConfigDict(extra="allow")
+# A correlation id as the services take it from a request; anything else is replaced by a new one. It
+# travels in AMQP's correlation_id property too, which holds at most 255 bytes.
+CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+CorrelationId = Annotated[str, Field(pattern=CORRELATION_ID.pattern)]
+MAX_INT32 = 2**31 - 1  # what PostgreSQL's integer columns (versions, sequences) hold
+MAX_INT64 = 2**63 - 1  # and its bigint columns (positions)
 
-    correlation_id: str
-    causation_id: str | None = None
-    actor: dict[str, Any]
-    source: str
+
+def valid_correlation_id(value: str | None) -> bool:
+    return value is not None and CORRELATION_ID.fullmatch(value) is not None
+
+
+class EnvelopeMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    correlation_id: CorrelationId
+    causation_id: Annotated[str, Field(max_length=64)] | None = None
+    actor: Actor
+    source: Annotated[str, Field(min_length=1, max_length=64)]
     # For intake's events: this event's place among intake's events for the proposal (1 = the
-    # submission). Review applies them in this order even when the broker hands them over concurrently.
-    sequence: int | None = None
+    # submission). Review applies them in this order even when the broker hands them over concurrently;
+    # an intake event without it is refused.
+    sequence: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
 
 
 class Envelope(BaseModel):
-    """The JSON body of every message on the broker (PRODUCT.md, "Messaging contract")."""
+    """The JSON body of every message on the broker."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -96,7 +113,7 @@ def new_envelope(
     occurred_at: datetime,
     data: dict[str, Any],
     *,
-    actor: dict[str, Any],
+    actor: Actor,
     source: str,
     correlation_id: str,
     causation_id: str | None = None,
@@ -117,3 +134,15 @@ def new_envelope(
             sequence=sequence,
         ),
     )
+
+
+class StatusChange(BaseModel):
+    """What `proposal.status_changed` says in `data`, besides the decision's details (reasons, notes,
+    reference, stage, outcome) that follow as further members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Status
+    version: Annotated[int, Field(ge=1, le=MAX_INT32)]
+    position: Annotated[int, Field(ge=1, le=MAX_INT64)]
+    cause: Annotated[str, Field(max_length=100)]

@@ -1,5 +1,6 @@
 """PostgreSQL connections and schema migrations, shared by both services and the CLI."""
 
+import contextlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -26,10 +27,18 @@ async def _keep_session(_: asyncpg.Connection) -> None:
     still rolls back a transaction left open and drops listeners before calling this."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
-    """A pool whose connections read and write json/jsonb as Python values."""
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, application_name: str = "kipp", **kwargs: Any
+) -> asyncpg.Pool:
+    """A pool whose connections read and write json/jsonb as Python values, named in pg_stat_activity."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session, **kwargs
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_keep_session,
+        server_settings={"application_name": application_name},
+        **kwargs,
     )
     assert pool is not None
     return pool
@@ -63,8 +72,14 @@ def shipped_migrations() -> list[Migration]:
     return found
 
 
-async def migrate(dsn: str, migrations: list[Migration] | None = None) -> list[str]:
-    """Applies what is not yet applied; idempotent, and safe from several processes at once."""
+async def migrate(
+    dsn: str,
+    migrations: list[Migration] | None = None,
+    runtime_role: str = "kipp_app",
+    runtime_password: str | None = None,
+) -> list[str]:
+    """Applies what is not yet applied, as the owner `dsn` names, then creates the services' runtime role
+    when missing and grants it what it may do. Idempotent, and safe from several processes at once."""
     applied_now = []
     conn = await asyncpg.connect(dsn)
     try:
@@ -83,10 +98,34 @@ async def migrate(dsn: str, migrations: list[Migration] | None = None) -> list[s
                 await conn.execute(migration.sql)
                 await conn.execute(f"INSERT INTO {ledger} (name) VALUES ($1)", migration.name)
             applied_now.append(f"{migration.schema}/{migration.name}")
+        if migrations is None:
+            await grant_runtime_role(conn, runtime_role, runtime_password)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
         await conn.close()
     return applied_now
+
+
+class RuntimeRoleRefused(Exception):
+    """The role named for the services would hold more than they may: a superuser, or the owner."""
+
+
+async def grant_runtime_role(conn: asyncpg.Connection, role: str, password: str | None = None) -> None:
+    """Creates the services' login role when missing (a role belongs to the whole server, so another
+    database may have created it already) and grants it exactly runtime_role.sql."""
+    name = await conn.fetchval("SELECT quote_ident($1)", role)
+    found = await conn.fetchrow("SELECT rolsuper FROM pg_roles WHERE rolname = $1", role)
+    if found is None:
+        with contextlib.suppress(asyncpg.DuplicateObjectError):  # created by another migration just now
+            await conn.execute(f"CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+    elif found["rolsuper"] or role == await conn.fetchval("SELECT current_user"):
+        raise RuntimeRoleRefused(f"the services' role {role!r} must be neither a superuser nor the owner")
+    if password is not None:
+        await conn.execute(
+            f"ALTER ROLE {name} PASSWORD {await conn.fetchval('SELECT quote_literal($1)', password)}"
+        )
+    grants = resources.files("shared.access").joinpath("runtime_role.sql").read_text(encoding="utf-8")
+    await conn.execute(grants.replace("{role}", name))
 
 
 async def ensure_database(dsn: str) -> bool:

@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.contract import valid_correlation_id
+
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 
@@ -73,6 +75,9 @@ def configure_logging(service: str, level: int = logging.INFO) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+PARKED = Gauge(
+    "kipp_parked_messages", "Messages kept aside because they can never be published", ["publisher"]
+)
 QUEUE_DEPTH = Gauge("kipp_queue_depth", "Messages waiting in a queue (consumer lag)", ["queue"])
 HTTP_REQUESTS = Counter(
     "kipp_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
@@ -97,7 +102,10 @@ class RequestObservation:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        given = headers.get(b"x-correlation-id", b"").decode("latin-1")[:200]
+        # Taken only in the form the contract allows: it travels in every event and AMQP property after.
+        given = headers.get(b"x-correlation-id", b"").decode("latin-1")
+        if not valid_correlation_id(given):
+            given = ""
         status = 500
         began = time.perf_counter()
 

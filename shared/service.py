@@ -6,6 +6,7 @@ from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 
+from shared.access.http import KeyBeforeBody
 from shared.docs import asyncapi_router
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
@@ -18,6 +19,7 @@ def new_service_app(
     """The application; its lifespan sets `app.state.context`, which has at least `pool` and `broker`."""
     app = FastAPI(title=f"KIPP {service}", version=version, lifespan=lifespan)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(KeyBeforeBody)
     app.add_middleware(RequestObservation, service=service)
     install_problem_handlers(app)
     app.include_router(asyncapi_router(lambda: app.state.context.broker, f"KIPP {service} messages", version))

@@ -16,6 +16,7 @@ from services.intake.settings import IntakeSettings
 from services.review.app import create_app as create_review
 from services.review.settings import ReviewSettings
 from shared.contract import Envelope, Topology
+from shared.signing import MessageSigner
 
 T = TypeVar("T")
 
@@ -48,15 +49,31 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 1
         await asyncio.sleep(0.05)
 
 
+def intake_signer() -> MessageSigner:
+    """Intake's signing key in this test run (see the signing_keys fixture)."""
+    return MessageSigner.from_file(IntakeSettings().intake_signing_key_file)
+
+
 async def publish_raw(
-    amqp_url: str, exchange: str, routing_key: str, body: bytes, message_id: str | None = None
+    amqp_url: str,
+    exchange: str,
+    routing_key: str,
+    body: bytes,
+    message_id: str | None = None,
+    headers: dict[str, Any] | None = None,
+    signed: bool = True,
 ) -> None:
+    """Publishes `body` as given, signed with intake's key unless `signed` is False or `headers` say
+    otherwise: what anyone with access to the broker could publish."""
+    if headers is None and signed:
+        headers = intake_signer().headers(body)
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         target = await channel.get_exchange(exchange)
         message = aio_pika.Message(
             body,
+            headers=headers,
             message_id=message_id,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -64,9 +81,15 @@ async def publish_raw(
         await target.publish(message, routing_key=routing_key)
 
 
-async def publish_envelope(amqp_url: str, topology: Topology, envelope: Envelope) -> None:
+async def publish_envelope(
+    amqp_url: str, topology: Topology, envelope: Envelope, signer: MessageSigner | None = None
+) -> None:
+    """Publishes as intake does: signed with intake's key (or `signer`)."""
     body = envelope.model_dump_json().encode()
-    await publish_raw(amqp_url, topology.intake_exchange, envelope.event_type, body, str(envelope.event_id))
+    headers = (signer or intake_signer()).headers(body)  # as intake's relay signs what it publishes
+    await publish_raw(
+        amqp_url, topology.intake_exchange, envelope.event_type, body, str(envelope.event_id), headers
+    )
 
 
 async def drain_queue(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:

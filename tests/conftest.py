@@ -3,12 +3,14 @@
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from shared.contract import Topology
 from shared.db import create_pool, migrate
+from shared.signing import ensure_key_pair
 from tests import services
 from tests.keys import Keys, make_keys
 
@@ -24,6 +26,27 @@ def audit_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         del os.environ["KIPP_AUDIT_KEY_FILE"]
     else:
         os.environ["KIPP_AUDIT_KEY_FILE"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Intake's and review's message keys for this run (as `kipp migrate` creates them), named to the
+    services, the CLI and the tests through the environment."""
+    folder = tmp_path_factory.mktemp("signing")
+    variables = {}
+    for service in ("intake", "review"):
+        private, public = folder / f"{service}-signing-key.pem", folder / f"{service}-signing-key.pub"
+        ensure_key_pair(private, public)
+        variables[f"KIPP_{service.upper()}_SIGNING_KEY_FILE"] = str(private)
+        variables[f"KIPP_{service.upper()}_PUBLIC_KEY_FILE"] = str(public)
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    yield folder
+    for name, value in previous.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

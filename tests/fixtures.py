@@ -4,6 +4,15 @@ import copy
 import json
 from pathlib import Path
 from typing import Any
+from uuid import UUID
+
+from shared.access import Actor, Role
+
+# Actors as intake and review record them (a holder's id, name and role).
+SUBMITTER = Actor(
+    id=UUID("5b0c53f0-6a55-4f0e-9d47-1f5a3e9b2c01"), name="Portal Diskominfo", role=Role.SUBMITTER
+)
+REVIEWER_ACTOR = {"id": "8e2f1c7a-3b4d-4c5e-9f60-7a8b9c0d1e2f", "name": "Rina", "role": "reviewer"}
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "shared" / "demo" / "demo-bangka-barat-2023.json"
 

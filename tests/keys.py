@@ -19,6 +19,7 @@ class Keys:
     auditor: str
     revoked: str
     reviewer_id: str
+    reviewer_holder_id: str
 
 
 async def make_keys(database_url: str) -> Keys:
@@ -35,6 +36,13 @@ async def make_keys(database_url: str) -> Keys:
         ]:
             made[label] = await create_key(pool, role, name)
         await pool.execute("UPDATE access.api_keys SET revoked_at = now() WHERE id = $1", made["revoked"][0])
-        return Keys(**{label: key for label, (_, key) in made.items()}, reviewer_id=str(made["reviewer"][0]))
+        holder = await pool.fetchval(
+            "SELECT holder_id FROM access.api_keys WHERE id = $1", made["reviewer"][0]
+        )
+        return Keys(
+            **{label: key for label, (_, key) in made.items()},
+            reviewer_id=str(made["reviewer"][0]),
+            reviewer_holder_id=str(holder),
+        )
     finally:
         await pool.close()

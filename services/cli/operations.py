@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 import typer
 
@@ -14,6 +15,7 @@ from services.dead_letters import list_dead_letters, replay_dead_letters, source
 from shared.contract import Topology
 from shared.db import ensure_database, migrate
 from shared.settings import CommonSettings
+from shared.signing import ensure_key_pair
 
 dead = typer.Typer(help="Dead letters: list them, replay them.", no_args_is_help=True)
 app.add_typer(dead, name="dead-letters")
@@ -23,16 +25,24 @@ app.add_typer(dead, name="dead-letters")
 def migrate_command(
     create_database: bool = typer.Option(False, "--create-database", help="Create the database if missing."),
 ) -> None:
-    """Create or update both services' schemas (idempotent; safe from several processes at once)."""
-    url = CommonSettings().database_url
+    """Create or update both services' schemas and their runtime role (idempotent; safe from several
+    processes at once), and create the services' signing keys when missing (never replacing one)."""
+    settings = CommonSettings()
+    url = settings.database_url
+    runtime = urlsplit(settings.runtime_database_url)
 
     async def run() -> list[str]:
         if create_database and await ensure_database(url):
             typer.echo("created the database")
-        return await migrate(url)
+        return await migrate(url, runtime_role=settings.runtime_role, runtime_password=runtime.password)
 
     applied = asyncio.run(run())
     typer.echo("\n".join(f"applied {name}" for name in applied) or "schema is up to date")
+    for service, private, public in (
+        ("intake", settings.intake_signing_key_file, settings.intake_public_key_file),
+        ("review", settings.review_signing_key_file, settings.review_public_key_file),
+    ):
+        typer.echo(f"{service} signs messages with key {ensure_key_pair(private, public)} ({public})")
 
 
 @app.command("run")

@@ -17,6 +17,7 @@ from shared.contract import Topology
 from shared.db import create_pool
 from shared.rounds import shipped_rounds
 from shared.service import new_service_app, serve_metrics
+from shared.signing import MessageSigner, MessageVerifier
 from shared.startup import keep_trying
 
 VERSION = "0.1.0"
@@ -28,14 +29,19 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await keep_trying("PostgreSQL", lambda: create_pool(settings.database_url, max_size=20))
+        signer = MessageSigner.from_file(settings.intake_signing_key_file)
+        review_signature = MessageVerifier.from_files("review", settings.review_public_key_file)
+        pool = await keep_trying(
+            "PostgreSQL",
+            lambda: create_pool(settings.runtime_database_url, max_size=20, application_name="kipp-intake"),
+        )
         broker = new_broker(settings.amqp_url)
-        attach_follower(broker, topology, pool)
+        attach_follower(broker, topology, pool, review_signature)
         document_publications(broker, topology, "intake")
         await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)
         await broker.start()
-        relay = OutboxRelay(pool, broker, topology)
+        relay = OutboxRelay(pool, broker, topology, signer)
         relay.worker.start()
         queue_depths = QueueDepths(settings.amqp_url)
         app.state.context = IntakeContext(settings, pool, broker, relay, shipped_rounds(), queue_depths)

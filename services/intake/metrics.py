@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge
 
 from shared.broker import QueueDepths
 from shared.contract import Topology
-from shared.observability import QUEUE_DEPTH
+from shared.observability import PARKED, QUEUE_DEPTH
 
 ACCEPTED = Counter(
     "kipp_intake_accepted_total", "Submissions, revisions and withdrawals accepted", ["event_type"]
@@ -18,10 +18,11 @@ STATUS_CHANGES = Counter("kipp_status_changes_total", "Review status changes rec
 
 async def refresh(pool: asyncpg.Pool, queue_depths: QueueDepths, topology: Topology) -> None:
     row = await pool.fetchrow(
-        "SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest"
-        " FROM intake.outbox"
+        "SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest,"
+        " (SELECT count(*) FROM intake.parked_outbox) AS parked FROM intake.outbox"
     )
     assert row is not None
+    PARKED.labels("outbox-relay").set(row["parked"])
     OUTBOX_BACKLOG.set(row["backlog"])
     OUTBOX_OLDEST_AGE.set(float(row["oldest"]))
     queues = (topology.intake_queue, topology.intake_dead_letter_queue)

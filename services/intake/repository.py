@@ -26,7 +26,7 @@ class IdempotencyKeyReused(Exception):
 
 
 async def claim_idempotency_key(
-    conn: Connection, owner: str, key: str, request_hash: bytes
+    conn: Connection, owner: UUID, key: str, request_hash: bytes
 ) -> StoredAnswer | None:
     """None when this request is the key's first use (the caller goes on and saves its answer in the same
     transaction); the stored answer when the same request was answered before.
@@ -34,7 +34,7 @@ async def claim_idempotency_key(
     A second request racing with the first blocks on the primary key until the first commits, then sees
     its answer: of two racing requests with one key, exactly one does the work."""
     claimed = await conn.fetchval(
-        "INSERT INTO intake.idempotency_keys (owner, key, request_hash) VALUES ($1, $2, $3)"
+        "INSERT INTO intake.idempotency_keys (owner_id, key, request_hash) VALUES ($1, $2, $3)"
         " ON CONFLICT DO NOTHING RETURNING true",
         owner,
         key,
@@ -44,7 +44,7 @@ async def claim_idempotency_key(
         return None
     row = await conn.fetchrow(
         "SELECT request_hash, status_code, response, location FROM intake.idempotency_keys"
-        " WHERE owner = $1 AND key = $2",
+        " WHERE owner_id = $1 AND key = $2",
         owner,
         key,
     )
@@ -54,10 +54,10 @@ async def claim_idempotency_key(
     return StoredAnswer(row["status_code"], row["response"], row["location"])
 
 
-async def save_answer(conn: Connection, owner: str, key: str, answer: StoredAnswer) -> None:
+async def save_answer(conn: Connection, owner: UUID, key: str, answer: StoredAnswer) -> None:
     await conn.execute(
         "UPDATE intake.idempotency_keys SET status_code = $3, response = $4, location = $5"
-        " WHERE owner = $1 AND key = $2",
+        " WHERE owner_id = $1 AND key = $2",
         owner,
         key,
         answer.status_code,
@@ -77,12 +77,12 @@ async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
     )
 
 
-async def record_submission(conn: Connection, envelope: Envelope, owner: str) -> None:
+async def record_submission(conn: Connection, envelope: Envelope, owner: UUID) -> None:
     """The new proposal and its event in the outbox, in one statement (atomic without a transaction's
     extra round trips); the text is encoded once, in the envelope, and the proposal's body taken from it."""
     await conn.execute(
         "WITH event AS (SELECT $1::text::jsonb AS envelope), proposal AS ("
-        " INSERT INTO intake.proposals (proposal_id, owner, body, status, submitted_at, updated_at)"
+        " INSERT INTO intake.proposals (proposal_id, owner_id, body, status, submitted_at, updated_at)"
         " SELECT $2, $3, envelope -> 'data', 'submitted', $4, $4 FROM event)"
         " INSERT INTO intake.outbox (event_id, proposal_id, routing_key, envelope)"
         " SELECT $5, $2, $6, envelope FROM event",
@@ -95,11 +95,11 @@ async def record_submission(conn: Connection, envelope: Envelope, owner: str) ->
     )
 
 
-async def lock_own_proposal(conn: Connection, proposal_id: UUID, owner: str) -> asyncpg.Record | None:
+async def lock_own_proposal(conn: Connection, proposal_id: UUID, owner: UUID) -> asyncpg.Record | None:
     """The owner's proposal, locked until the transaction ends (so two revisions cannot both pass)."""
     return await conn.fetchrow(
         "SELECT proposal_id, status, (body->>'round')::int AS round, intake_events, withdrawn"
-        " FROM intake.proposals WHERE proposal_id = $1 AND owner = $2 FOR UPDATE",
+        " FROM intake.proposals WHERE proposal_id = $1 AND owner_id = $2 FOR UPDATE",
         proposal_id,
         owner,
     )
@@ -168,9 +168,9 @@ def proposal_view(row: asyncpg.Record) -> dict[str, Any]:
 _VIEW_COLUMNS = "proposal_id, seq, status, status_detail, review_version, submitted_at, updated_at, body"
 
 
-async def get_own_proposal(pool: asyncpg.Pool, proposal_id: UUID, owner: str) -> dict[str, Any] | None:
+async def get_own_proposal(pool: asyncpg.Pool, proposal_id: UUID, owner: UUID) -> dict[str, Any] | None:
     row = await pool.fetchrow(
-        f"SELECT {_VIEW_COLUMNS} FROM intake.proposals WHERE proposal_id = $1 AND owner = $2",
+        f"SELECT {_VIEW_COLUMNS} FROM intake.proposals WHERE proposal_id = $1 AND owner_id = $2",
         proposal_id,
         owner,
     )
@@ -190,11 +190,11 @@ def decode_cursor(cursor: str) -> int:
 
 
 async def list_own_proposals(
-    pool: asyncpg.Pool, owner: str, status: str | None, limit: int, before: int | None
+    pool: asyncpg.Pool, owner: UUID, status: str | None, limit: int, before: int | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The owner's proposals, newest first."""
     rows = await pool.fetch(
-        f"SELECT {_VIEW_COLUMNS} FROM intake.proposals WHERE owner = $1"
+        f"SELECT {_VIEW_COLUMNS} FROM intake.proposals WHERE owner_id = $1"
         " AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3)"
         " ORDER BY seq DESC LIMIT $4",
         owner,

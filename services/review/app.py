@@ -20,6 +20,7 @@ from shared.broker import QueueDepths, declare_topology, document_publications, 
 from shared.contract import Topology
 from shared.db import create_pool
 from shared.service import new_service_app, serve_metrics
+from shared.signing import MessageSigner, MessageVerifier
 from shared.startup import keep_trying
 
 VERSION = "0.1.0"
@@ -31,16 +32,21 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await keep_trying("PostgreSQL", lambda: create_pool(settings.database_url, max_size=20))
+        message_signer = MessageSigner.from_file(settings.review_signing_key_file)
+        intake_signature = MessageVerifier.from_files("intake", settings.intake_public_key_file)
+        pool = await keep_trying(
+            "PostgreSQL",
+            lambda: create_pool(settings.runtime_database_url, max_size=20, application_name="kipp-review"),
+        )
         projector = StatusProjector(pool)
         broker = new_broker(settings.amqp_url)
-        publisher = StatusChangePublisher(pool, broker, topology)
+        publisher = StatusChangePublisher(pool, broker, topology, message_signer)
         # Each process wakes its own readers after its own appends; a reader that falls behind another
         # process's appends catches up on its next poll (or when it is asked to wait for a position).
         store = PostgresEventStore(pool, on_append=(projector.poke, publisher.worker.poke))
         await store.start()
         service = ReviewService(store)
-        attach_consumer(broker, topology, service, settings.consumer_concurrency)
+        attach_consumer(broker, topology, service, settings.consumer_concurrency, intake_signature)
         document_publications(broker, topology, "review")
         await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)

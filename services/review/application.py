@@ -31,6 +31,7 @@ from services.review.eventstore.base import (
     NewEvent,
     RecordedEvent,
 )
+from shared.access import Role
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook, shipped_rounds
@@ -61,9 +62,7 @@ class EarlierEventMissing(Exception):
 def _check_sequence(envelope: Envelope, history: list[RecordedEvent]) -> None:
     """Intake numbers its events per proposal; they are recorded in that order, whatever order the
     broker's concurrent deliveries (or several review processes) hand them over in."""
-    sequence = envelope.metadata.sequence
-    if sequence is None:
-        return
+    sequence = envelope.metadata.sequence or 1
     recorded = sum(1 for event in history if event.type in _INTAKE_EVENTS)
     if sequence > recorded + 1:
         raise EarlierEventMissing(f"intake event {sequence} came before event {recorded + 1} of the proposal")
@@ -71,6 +70,16 @@ def _check_sequence(envelope: Envelope, history: list[RecordedEvent]) -> None:
         raise UnprocessableMessage(
             f"intake event {sequence} of this proposal was already recorded as another event"
         )
+
+
+def _check_provenance(envelope: Envelope) -> None:
+    """What a signed message from intake must still say to be believed: its place among the proposal's
+    intake events, and a submitter as the actor (only submitters submit, revise and withdraw)."""
+    if envelope.metadata.sequence is None:
+        raise UnprocessableMessage("no sequence: an intake event says which of the proposal's events it is")
+    role = envelope.metadata.actor.role
+    if role != Role.SUBMITTER:
+        raise UnprocessableMessage(f"{envelope.event_type} by a {role.value}: only a submitter may send it")
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,7 @@ class ReviewService:
     async def record_intake_event(self, envelope: Envelope) -> AppendResult:
         """Records one of intake's events under its own event id, so a redelivery is recorded once (and
         answered `recorded=False`; for a submission its stream version is then not looked up either: -1)."""
+        _check_provenance(envelope)
         command = self._command_for(envelope)
         if envelope.event_type == PROPOSAL_SUBMITTED and envelope.metadata.sequence in (None, 1):
             # A submission starts its stream, so it is appended at version 0 without reading the stream

@@ -9,11 +9,9 @@ before such a rewrite no longer matches the history after it. That is what Amazo
 
 import base64
 import hashlib
-import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import rfc8785
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash, timestamp_text
+from shared.signing import ensure_private_key
 
 
 @dataclass(frozen=True)
@@ -78,23 +77,7 @@ class DigestSigner:
 
     @classmethod
     def from_file(cls, path: str) -> "DigestSigner":
-        file = Path(path)
-        if not file.exists():
-            file.parent.mkdir(parents=True, exist_ok=True)
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-            # Created readable by its owner only; O_EXCL so two processes starting at once keep one key.
-            try:
-                descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(descriptor, "wb") as out:
-                    out.write(pem)
-            except FileExistsError:
-                pass
-        key = serialization.load_pem_private_key(file.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} does not hold an Ed25519 private key")
-        return cls(key)
+        return cls(ensure_private_key(path))
 
     def digest(self, position: int, head_hash: str, taken_at: datetime | None = None) -> dict[str, Any]:
         claim: dict[str, Any] = {

@@ -2,8 +2,9 @@
 
 A message is acknowledged only after its event has committed (or was already recorded). What happens
 otherwise depends on why it failed:
-- it can never be processed (not JSON, not the envelope, unknown type, invalid proposal): it is published
-  to the dead-letter exchange with the reason in a header, then acknowledged, and the consumer goes on;
+- it can never be processed (not signed by intake, not JSON, not the envelope, unknown type, no sequence,
+  an actor who is not a submitter, invalid proposal, content the store cannot hold): it is published to
+  the dead-letter exchange with the reason in a header, then acknowledged, and the consumer goes on;
 - it arrived before an event intake published earlier for the proposal: requeued with a growing delay
   until that one is recorded (dead-lettered only after PATIENCE, counted from when the event happened);
 - the lifecycle refuses it: requeued a few times, then dead-lettered (MAX_REFUSALS deliveries);
@@ -16,39 +17,40 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import asyncpg
-from aio_pika import DeliveryMode, Message
 from faststream import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker, RabbitExchange
+from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
 
 from services.review.application import EarlierEventMissing, ReviewService, UnprocessableMessage
 from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
-from services.review.eventstore.base import ConcurrencyError
+from services.review.eventstore.base import ConcurrencyError, UnstorableEvent
 from services.review.metrics import INTAKE_MESSAGES
 from shared.broker import (
+    dead_letter,
     delivery_count,
     delivery_itself,
     exchange,
     intake_events_queue,
-    publish_confirmed,
     requeue_delay,
 )
 from shared.contract import Envelope, Topology
 from shared.observability import correlated, correlation_id
+from shared.signing import BadSignature, MessageVerifier
 
 log = logging.getLogger(__name__)
 
 MAX_REFUSALS = 10
 PATIENCE = timedelta(days=1)
-DEAD_LETTER_REASON = "x-kipp-dead-letter-reason"
 
 
 def attach_consumer(
-    broker: RabbitBroker, topology: Topology, service: ReviewService, concurrency: int
+    broker: RabbitBroker,
+    topology: Topology,
+    service: ReviewService,
+    concurrency: int,
+    intake_signature: MessageVerifier,
 ) -> None:
-    dead = exchange(topology.dead_letter_exchange)
-
     @broker.subscriber(
         intake_events_queue(topology),
         exchange(topology.intake_exchange),
@@ -59,7 +61,7 @@ def attach_consumer(
     async def record_intake_event(delivery: Any) -> None:
         message = cast(RabbitMessageType, delivery)
         with correlated(message.raw_message.correlation_id):
-            await handle_delivery(bytes(message.body), message, service, broker, dead, topology)
+            await handle_delivery(bytes(message.body), message, service, broker, topology, intake_signature)
 
 
 async def handle_delivery(
@@ -67,13 +69,13 @@ async def handle_delivery(
     message: RabbitMessageType,
     service: ReviewService,
     broker: RabbitBroker,
-    dead: RabbitExchange,
     topology: Topology,
+    intake_signature: MessageVerifier,
 ) -> None:
     deliveries = delivery_count(message.headers)
 
     async def give_up(reason: str) -> None:
-        await _dead_letter(broker, dead, topology, message, reason)
+        await dead_letter(broker, topology, message, topology.review_queue, reason)
         await message.ack()
         INTAKE_MESSAGES.labels("dead_lettered").inc()
 
@@ -83,7 +85,12 @@ async def handle_delivery(
         INTAKE_MESSAGES.labels("requeued").inc()
 
     try:
+        # Nothing in the body is believed before the signature: anyone may publish on the broker.
+        intake_signature.check(body, message.headers)
         envelope = Envelope.model_validate_json(body)
+    except BadSignature as error:
+        await give_up(str(error))
+        return
     except ValidationError as error:
         await give_up(f"unprocessable: {error}")
         return
@@ -92,7 +99,7 @@ async def handle_delivery(
         result = await service.record_intake_event(envelope)
     except UnprocessableMessage as error:
         await give_up(f"unprocessable: {error}")
-    except asyncpg.DataError as error:  # content the database cannot store: no retry will change that
+    except (asyncpg.DataError, UnstorableEvent) as error:  # content the store cannot hold: no retry helps
         await give_up(f"unstorable: {error}")
     except (ProposalNotFound, EarlierEventMissing) as error:
         # What it waits for was published before it, so it will come: wait, however many deliveries a
@@ -127,25 +134,3 @@ async def handle_delivery(
                 "proposal_id": str(envelope.proposal_id),
             },
         )
-
-
-async def _dead_letter(
-    broker: RabbitBroker, dead: RabbitExchange, topology: Topology, message: RabbitMessageType, reason: str
-) -> None:
-    """Publishes the message unchanged, with the reason, to the dead-letter exchange (confirmed)."""
-    raw = message.raw_message
-    log.error("dead-lettering message %s: %s", raw.message_id, reason)
-    headers = {
-        **(raw.headers or {}),
-        DEAD_LETTER_REASON: reason[:1000],
-        "x-kipp-routing-key": raw.routing_key,
-    }
-    message_out = Message(
-        raw.body,
-        headers=headers,
-        message_id=raw.message_id,
-        type=raw.type,
-        content_type=raw.content_type,
-        delivery_mode=DeliveryMode.PERSISTENT,
-    )
-    await publish_confirmed(broker, message_out, dead, topology.review_queue)

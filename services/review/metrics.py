@@ -5,7 +5,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from shared.broker import QueueDepths
 from shared.contract import Topology
-from shared.observability import QUEUE_DEPTH
+from shared.observability import PARKED, QUEUE_DEPTH
 
 EVENTS_APPENDED = Counter("kipp_events_appended_total", "Events appended to the event store", ["type"])
 APPEND_SECONDS = Histogram(
@@ -23,9 +23,11 @@ async def refresh(pool: asyncpg.Pool, queue_depths: QueueDepths, topology: Topol
     """Gauges read at scrape time: the event store's head, the projection's lag, the queues' depths."""
     row = await pool.fetchrow(
         "SELECT (SELECT coalesce(max(position), 0) FROM review.events) AS head,"
-        " (SELECT position FROM review.projection_checkpoints WHERE name = 'proposal_status') AS projected"
+        " (SELECT position FROM review.projection_checkpoints WHERE name = 'proposal_status') AS projected,"
+        " (SELECT count(*) FROM review.parked_announcements) AS parked"
     )
     assert row is not None
+    PARKED.labels("status-change-publisher").set(row["parked"])
     HEAD_POSITION.set(row["head"])
     PROJECTION_LAG.set(row["head"] - row["projected"])
     queues = (topology.review_queue, topology.review_dead_letter_queue)

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from services.review.views import view_from_stored, view_json_from_stored
-from shared.access import CALLER_COLUMNS, CALLER_IS_KEY, Caller, caller_in, key_hash
+from shared.access import CALLER_COLUMNS, CALLER_FROM, CALLER_IS_KEY, Caller, caller_in, key_hash
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ async def get_view_as(
     query instead of an authentication query and then a read."""
     row = await pool.fetchrow(
         f"SELECT {CALLER_COLUMNS}, p.proposal_id, p.state, p.version, {_SUMMARY} AS summary,"
-        " p.body::text AS body_json FROM access.api_keys AS k"
+        f" p.body::text AS body_json FROM {CALLER_FROM}"
         f" LEFT JOIN review.proposal_status AS p ON p.proposal_id = $2 WHERE {CALLER_IS_KEY}",
         key_hash(key),
         proposal_id,

@@ -41,6 +41,17 @@ class RebuildReport:
     position: int  # the checkpoint both tables agreed on at the swap
 
 
+async def _grant_as_live_table(conn: Connection, table: str) -> None:
+    """The new table gets the live one's grants (the services' runtime role reads and writes it)."""
+    grants = await conn.fetch(
+        "SELECT quote_ident(grantee) AS grantee, string_agg(privilege_type, ', ') AS privileges"
+        " FROM information_schema.role_table_grants WHERE table_schema = 'review'"
+        " AND table_name = 'proposal_status' AND grantee <> current_user GROUP BY grantee"
+    )
+    for grant in grants:
+        await conn.execute(f"GRANT {grant['privileges']} ON {table} TO {grant['grantee']}")
+
+
 async def rebuild_status_projection(
     pool: asyncpg.Pool, progress: Callable[[int], None] = lambda _: None
 ) -> RebuildReport:
@@ -52,6 +63,7 @@ async def rebuild_status_projection(
     checkpoint = f"rebuild_{build}"
     async with pool.acquire() as conn, pool.acquire() as reader, pool.acquire() as lookup:
         await conn.execute(f"CREATE TABLE review.{build} (LIKE {TABLE} INCLUDING ALL)")
+        await _grant_as_live_table(conn, f"review.{build}")
         await conn.execute(
             "INSERT INTO review.projection_checkpoints (name, position) VALUES ($1, 0)", checkpoint
         )

@@ -4,22 +4,39 @@ The event store is the outbox: this reader follows the global order from its own
 with publisher confirms, and moves the checkpoint only after the confirms, in one transaction that holds
 the checkpoint row. A crash in between publishes the same announcements again, under the same message
 ids (derived from the recorded event's id), so followers can tell a repeat; none is ever skipped.
+
+Every announcement is signed with review's key. An event that cannot be announced (its announcement
+cannot be built or encoded) is parked in review.parked_announcements with the reason, and the checkpoint
+moves past it: the log is immutable, so an event that stalled the publisher would stall it forever.
 """
 
 import asyncio
+import logging
 import uuid
 from itertools import groupby
 
 import asyncpg
+from aio_pika import Message
 from faststream.rabbit import RabbitBroker
 
 from services.review.domain.lifecycle import status_after_stored
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import timestamp_text
 from services.review.eventstore.postgres import row_to_event
-from shared.broker import envelope_message, exchange, publish_confirmed
-from shared.contract import PROPOSAL_STATUS_CHANGED, Envelope, EnvelopeMetadata, Topology
+from shared.access import Actor
+from shared.broker import envelope_message, exchange, publish_confirmed, unpublishable
+from shared.contract import (
+    PROPOSAL_STATUS_CHANGED,
+    Envelope,
+    EnvelopeMetadata,
+    Topology,
+    valid_correlation_id,
+)
+from shared.db import Connection
+from shared.signing import MessageSigner
 from shared.worker import Worker
+
+log = logging.getLogger(__name__)
 
 NAME = "status_changed"
 # The events after the checkpoint without the proposal's text: an announcement does not carry it.
@@ -52,19 +69,29 @@ def status_changed(event: RecordedEvent) -> Envelope:
             **details,
         },
         metadata=EnvelopeMetadata(
-            correlation_id=str(event.metadata.get("correlation_id") or event.event_id),
+            correlation_id=_correlation_id(event),
             causation_id=str(event.event_id),
-            actor=event.metadata.get("actor") or {},
+            actor=Actor.model_validate(event.metadata.get("actor")),
             source="review",
         ),
     )
 
 
+def _correlation_id(event: RecordedEvent) -> str:
+    """The event's correlation id, if it has the form the services accept (history recorded before they
+    checked it may hold any text); the event's own id otherwise."""
+    given = event.metadata.get("correlation_id")
+    return given if isinstance(given, str) and valid_correlation_id(given) else str(event.event_id)
+
+
 class StatusChangePublisher:
-    def __init__(self, pool: asyncpg.Pool, broker: RabbitBroker, topology: Topology) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, broker: RabbitBroker, topology: Topology, signer: MessageSigner
+    ) -> None:
         self._pool = pool
         self._broker = broker
         self._exchange = exchange(topology.review_exchange)
+        self._signer = signer
         self.worker = Worker("status-change-publisher", self._publish_window)
 
     async def publish_once(self) -> int:
@@ -77,10 +104,24 @@ class StatusChangePublisher:
             if not rows:
                 return 0
             events = [row_to_event(row) for row in rows]
+            parked: dict[int, tuple[uuid.UUID, str]] = {}
+            ready: list[tuple[RecordedEvent, Message]] = []
+            for event in events:
+                try:
+                    message = self._message(event)
+                    reason = unpublishable(message, self._exchange.name, PROPOSAL_STATUS_CHANGED)
+                except Exception as error:  # whatever in this event's own content breaks it
+                    reason = f"no announcement can be made of it: {error}"
+                if reason:
+                    parked[event.position] = (event.event_id, reason)
+                else:
+                    ready.append((event, message))
             by_proposal = groupby(
-                sorted(events, key=lambda e: (e.stream_id, e.position)), lambda e: e.stream_id
+                sorted(ready, key=lambda r: (r[0].stream_id, r[0].position)), lambda r: r[0].stream_id
             )
             await asyncio.gather(*(self._publish_in_order(list(group)) for _, group in by_proposal))
+            if parked:
+                await _park(conn, parked)
             await conn.execute(
                 "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1",
                 NAME,
@@ -91,13 +132,26 @@ class StatusChangePublisher:
     async def _publish_window(self) -> bool:
         return await self.publish_once() == WINDOW
 
-    async def _publish_in_order(self, events: list[RecordedEvent]) -> None:
-        for event in events:
-            envelope = status_changed(event)
-            message = envelope_message(
-                envelope.model_dump_json().encode(),
-                event_id=str(envelope.event_id),
-                event_type=envelope.event_type,
-                correlation_id=envelope.metadata.correlation_id,
-            )
+    def _message(self, event: RecordedEvent) -> Message:
+        envelope = status_changed(event)
+        return envelope_message(
+            envelope.model_dump_json().encode(),
+            event_id=str(envelope.event_id),
+            event_type=envelope.event_type,
+            correlation_id=envelope.metadata.correlation_id,
+            signer=self._signer,
+        )
+
+    async def _publish_in_order(self, ready: list[tuple[RecordedEvent, Message]]) -> None:
+        for _, message in ready:
             await publish_confirmed(self._broker, message, self._exchange, PROPOSAL_STATUS_CHANGED)
+
+
+async def _park(conn: Connection, parked: dict[int, tuple[uuid.UUID, str]]) -> None:
+    await conn.executemany(
+        "INSERT INTO review.parked_announcements (position, event_id, reason) VALUES ($1, $2, $3)"
+        " ON CONFLICT (position) DO NOTHING",
+        [(position, event_id, reason) for position, (event_id, reason) in parked.items()],
+    )
+    for position, (_, reason) in parked.items():
+        log.error("announcement of the event at position %s parked: %s", position, reason)

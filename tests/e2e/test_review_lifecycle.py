@@ -98,7 +98,8 @@ async def test_a_full_round_with_a_revision_loop(
     # The actor is the key's holder, never a field of a body.
     assert history[0]["metadata"]["actor"]["name"] == "Portal Diskominfo"
     assert history[1]["metadata"]["actor"] == {
-        "id": keys.reviewer_id,
+        "id": keys.reviewer_holder_id,
+        "key_id": keys.reviewer_id,
         "name": "Rina (Bagian Organisasi)",
         "role": "reviewer",
     }

@@ -15,9 +15,9 @@ from services.review.domain.commands import RequestRevision, ValidateProposal, V
 from services.review.eventstore.chain import GENESIS_HASH, sealed
 from services.review.eventstore.postgres import PostgresEventStore
 from shared.contract import PROPOSAL_SUBMITTED, new_envelope
-from tests.fixtures import demo_proposals
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals
 
-REVIEWER = {"actor": {"name": "Rina"}, "correlation_id": "c", "source": "test"}
+REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
 
 
 async def record_history(store: PostgresEventStore) -> list[uuid.UUID]:
@@ -30,7 +30,8 @@ async def record_history(store: PostgresEventStore) -> list[uuid.UUID]:
             uuid.uuid4(),
             datetime.now(UTC),
             text,
-            actor={},
+            actor=SUBMITTER,
+            sequence=1,
             source="t",
             correlation_id="c",
         )

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from shared.contract import PROPOSAL_SUBMITTED, Topology
-from tests.apps import eventually, publish_raw, review_app, running
+from tests.apps import eventually, intake_signer, publish_raw, review_app, running
 from tests.fixtures import a_proposal
 from tests.integration.test_review_consumer import intake_event
 
@@ -60,10 +60,12 @@ async def test_a_replayed_dead_letter_is_recorded(
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         dead_exchange = await channel.get_exchange(topology.dead_letter_exchange)
+        body = envelope.model_dump_json().encode()
         message = aio_pika.Message(
-            envelope.model_dump_json().encode(),
+            body,
             message_id=str(envelope.event_id),
             headers={
+                **intake_signer().headers(body),  # as intake signed it, before it was dead-lettered
                 "x-kipp-dead-letter-reason": "database away too long",
                 "x-kipp-routing-key": PROPOSAL_SUBMITTED,
             },

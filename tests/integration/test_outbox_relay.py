@@ -12,7 +12,8 @@ from services.intake.relay import OutboxRelay
 from services.intake.repository import add_to_outbox
 from shared.broker import declare_topology, new_broker
 from shared.contract import PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Topology, new_envelope
-from tests.apps import drain_queue
+from tests.apps import drain_queue, intake_signer
+from tests.fixtures import SUBMITTER
 
 
 async def test_two_relays_publish_every_event_once_and_each_proposal_in_order(
@@ -28,7 +29,8 @@ async def test_two_relays_publish_every_event_once_and_each_proposal_in_order(
                     proposal_id,
                     datetime.now(UTC),
                     data,
-                    actor={},
+                    actor=SUBMITTER,
+                    sequence=1 if event_type == PROPOSAL_SUBMITTED else 2,
                     source="test",
                     correlation_id="c",
                 )
@@ -44,7 +46,7 @@ async def test_two_relays_publish_every_event_once_and_each_proposal_in_order(
                 await broker.connect()
                 await declare_topology(broker, topology)
             await copies.bind(topology.intake_exchange, routing_key="proposal.*")
-            relays = [OutboxRelay(pool, broker, topology) for broker in brokers]
+            relays = [OutboxRelay(pool, broker, topology, intake_signer()) for broker in brokers]
 
             async def relay_until_empty(relay: OutboxRelay) -> None:
                 while await pool.fetchval("SELECT count(*) FROM intake.outbox"):

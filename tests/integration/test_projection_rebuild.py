@@ -22,15 +22,22 @@ from services.review.eventstore.postgres import PostgresEventStore, row_to_event
 from services.review.projection import StatusProjector, write_folded
 from services.review.rebuild import rebuild_status_projection
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, new_envelope
-from tests.fixtures import demo_proposals
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals
 
-REVIEWER = {"actor": {"name": "Rina"}, "correlation_id": "c", "source": "test"}
+REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
 
 
 async def submit(service: ReviewService, number: int) -> uuid.UUID:
     text = demo_proposals()[number % 5]
     envelope = new_envelope(
-        PROPOSAL_SUBMITTED, uuid.uuid4(), datetime.now(UTC), text, actor={}, source="t", correlation_id="c"
+        PROPOSAL_SUBMITTED,
+        uuid.uuid4(),
+        datetime.now(UTC),
+        text,
+        actor=SUBMITTER,
+        sequence=1,
+        source="t",
+        correlation_id="c",
     )
     await service.record_intake_event(envelope)
     return envelope.proposal_id
@@ -40,7 +47,14 @@ async def revise(service: ReviewService, proposal_id: uuid.UUID, title: str) -> 
     await service.decide(proposal_id, lambda at: RequestRevision(at=at, reasons=("judul",)), REVIEWER)
     text = {**demo_proposals()[0], "title": title}
     envelope = new_envelope(
-        PROPOSAL_REVISED, proposal_id, datetime.now(UTC), text, actor={}, source="t", correlation_id="c"
+        PROPOSAL_REVISED,
+        proposal_id,
+        datetime.now(UTC),
+        text,
+        actor=SUBMITTER,
+        sequence=1,
+        source="t",
+        correlation_id="c",
     )
     await service.record_intake_event(envelope)
 

@@ -30,19 +30,23 @@ from tests.apps import (
     review_app,
     running,
 )
-from tests.fixtures import a_proposal
+from tests.fixtures import SUBMITTER, a_proposal
 from tests.keys import Keys, bearer
 
 
-def intake_event(event_type: str, proposal_id: uuid.UUID, data: dict[str, Any]) -> Envelope:
+def intake_event(
+    event_type: str, proposal_id: uuid.UUID, data: dict[str, Any], sequence: int | None = None
+) -> Envelope:
+    """An intake event as intake numbers them: the submission first, then the next one."""
     return new_envelope(
         event_type,
         proposal_id,
         datetime.now(UTC),
         data,
-        actor={"name": "test submitter"},
+        actor=SUBMITTER,
         source="test",
         correlation_id=str(uuid.uuid4()),
+        sequence=sequence or (1 if event_type == PROPOSAL_SUBMITTED else 2),
     )
 
 
@@ -78,7 +82,7 @@ async def test_records_a_submission_and_shows_its_status(
     event = await pool.fetchrow("SELECT event_id, metadata FROM review.events")
     assert event is not None
     assert event["event_id"] == envelope.event_id
-    assert event["metadata"]["actor"] == {"name": "test submitter"}
+    assert event["metadata"]["actor"] == SUBMITTER.model_dump(mode="json")
 
 
 async def test_a_message_delivered_many_times_is_recorded_once(

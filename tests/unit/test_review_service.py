@@ -14,15 +14,25 @@ from services.review.eventstore.base import ConcurrencyError, RecordedEvent
 from services.review.eventstore.memory import InMemoryEventStore
 from services.review.status_publisher import status_changed
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, new_envelope
-from tests.fixtures import a_proposal
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, a_proposal
 
 NOW = datetime(2023, 4, 10, 8, tzinfo=UTC)
-REVIEWER = {"actor": {"name": "Rina"}, "correlation_id": "c-1", "source": "test"}
+REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c-1", "source": "test"}
 
 
-def intake_event(event_type: str, proposal_id: uuid.UUID, data: dict[str, Any]) -> Envelope:
+def intake_event(
+    event_type: str, proposal_id: uuid.UUID, data: dict[str, Any], sequence: int | None = None
+) -> Envelope:
+    """An intake event as intake numbers them: the submission first, then the next one."""
     return new_envelope(
-        event_type, proposal_id, NOW, data, actor={"name": "Portal"}, source="test", correlation_id="c-0"
+        event_type,
+        proposal_id,
+        NOW,
+        data,
+        actor=SUBMITTER,
+        source="test",
+        correlation_id="c-0",
+        sequence=sequence or (1 if event_type == PROPOSAL_SUBMITTED else 2),
     )
 
 
@@ -38,7 +48,7 @@ async def test_records_an_intake_event_under_its_own_id_once(service: ReviewServ
     assert (first.recorded, again.recorded) == (True, False)
     [event] = await service.store.read_stream(envelope.proposal_id)
     assert event.event_id == envelope.event_id
-    assert event.metadata["actor"] == {"name": "Portal"}
+    assert event.metadata["actor"] == SUBMITTER.model_dump(mode="json")
 
 
 async def test_a_second_submission_for_a_proposal_is_refused_by_the_lifecycle(service: ReviewService) -> None:
@@ -104,7 +114,7 @@ async def test_a_decision_made_on_a_version_that_moved_on_is_refused_not_applied
     service = ReviewService(store, clock=lambda: NOW)
     proposal_id = uuid.uuid4()
     await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
-    budi = {**REVIEWER, "actor": {"name": "Budi"}}
+    budi = {**REVIEWER, "actor": {**REVIEWER_ACTOR, "name": "Budi"}}
     store.between = lambda: service.decide(
         proposal_id, lambda at: VerifyProposal(at=at, outcome="failed"), budi
     )

@@ -89,7 +89,7 @@ def metadata(caller: Caller, request: Request) -> dict[str, Any]:
 async def _lock_own(conn: Connection, proposal_id: UUID, caller: Caller, attempted: Status) -> asyncpg.Record:
     """The caller's proposal, locked for this transaction; 404 if it is not theirs, 409 once withdrawn
     (nothing follows a withdrawal, whatever intake has heard from review since)."""
-    current = await repository.lock_own_proposal(conn, proposal_id, caller.name)
+    current = await repository.lock_own_proposal(conn, proposal_id, caller.holder_id)
     if current is None:
         raise not_found(proposal_id)
     if current["withdrawn"]:
@@ -136,12 +136,12 @@ async def _once(
             else:
                 async with conn.transaction():
                     stored = await repository.claim_idempotency_key(
-                        conn, caller.name, idempotency_key, digest
+                        conn, caller.holder_id, idempotency_key, digest
                     )
                     if stored is not None:
                         return answer(stored)
                     result = await work(conn)
-                    await repository.save_answer(conn, caller.name, idempotency_key, result)
+                    await repository.save_answer(conn, caller.holder_id, idempotency_key, result)
     except IdempotencyKeyReused:
         raise Problem(
             422,
@@ -158,7 +158,9 @@ async def _once(
     ctx.relay.worker.poke()
     ACCEPTED.labels(event_type).inc()
     log.info(
-        "accepted %s", event_type, extra={"proposal_id": result.body["proposal_id"], "holder": caller.name}
+        "accepted %s",
+        event_type,
+        extra={"proposal_id": result.body["proposal_id"], "holder": str(caller.holder_id)},
     )
     return answer(result)
 
@@ -184,7 +186,7 @@ async def submit(
             sequence=1,
             **metadata(caller, request),
         )
-        await repository.record_submission(conn, envelope, caller.name)
+        await repository.record_submission(conn, envelope, caller.holder_id)
         body = {
             "proposal_id": str(envelope.proposal_id),
             "status": Status.SUBMITTED.value,
@@ -208,14 +210,14 @@ async def list_proposals(
     except ValueError:
         raise invalid_cursor() from None
     items, next_cursor = await repository.list_own_proposals(
-        ctx.pool, caller.name, status.value if status else None, limit, before
+        ctx.pool, caller.holder_id, status.value if status else None, limit, before
     )
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/{proposal_id}")
 async def get_proposal(ctx: Context, caller: Submitter, proposal_id: UUID) -> dict[str, Any]:
-    view = await repository.get_own_proposal(ctx.pool, proposal_id, caller.name)
+    view = await repository.get_own_proposal(ctx.pool, proposal_id, caller.holder_id)
     if view is None:
         raise not_found(proposal_id)
     return view

@@ -230,7 +230,7 @@ async def _decide(
     if_match: str | None,
 ) -> JSONResponse:
     metadata = {
-        "actor": caller.as_actor(),
+        "actor": caller.as_actor().model_dump(mode="json"),
         "correlation_id": correlation_id.get() or str(uuid.uuid4()),  # set by RequestObservation
         "causation_id": None,
         "source": "review-api",

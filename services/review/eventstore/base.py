@@ -50,6 +50,11 @@ class ConcurrencyError(Exception):
         super().__init__(f"stream {stream_id} is at version {actual}, not the expected {expected}")
 
 
+class UnstorableEvent(ValueError):
+    """An event whose content the store cannot record (its data or metadata has no canonical JSON form,
+    such as an integer beyond what JSON numbers hold exactly). Only that append fails; no retry helps."""
+
+
 def refuse_malformed_append(events: Sequence[NewEvent]) -> None:
     """Raises ValueError for an append no store can record: one without events, or one that carries an
     event id twice (it could be neither recorded once nor refused as a duplicate of what is stored)."""

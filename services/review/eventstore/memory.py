@@ -9,6 +9,7 @@ from services.review.eventstore.base import (
     ConcurrencyError,
     NewEvent,
     RecordedEvent,
+    UnstorableEvent,
     refuse_malformed_append,
 )
 from services.review.eventstore.chain import GENESIS_HASH, sealed
@@ -31,26 +32,31 @@ class InMemoryEventStore:
         if len(stream) != expected_version:
             raise ConcurrencyError(stream_id, expected_version, len(stream))
         recorded_at = self._clock()
-        for event in events:
-            previous = self._log[-1].hash if self._log else GENESIS_HASH
-            record = sealed(
-                previous,
-                RecordedEvent(
-                    position=len(self._log) + 1,
-                    stream_id=stream_id,
-                    version=len(stream) + 1,
-                    event_id=event.event_id,
-                    type=event.type,
-                    schema_version=event.schema_version,
-                    data=event.data,
-                    metadata=event.metadata,
-                    recorded_at=recorded_at,
-                    hash=b"",
-                ),
+        previous = self._log[-1].hash if self._log else GENESIS_HASH
+        records = []
+        for offset, event in enumerate(events, start=1):
+            unsealed = RecordedEvent(
+                position=len(self._log) + offset,
+                stream_id=stream_id,
+                version=len(stream) + offset,
+                event_id=event.event_id,
+                type=event.type,
+                schema_version=event.schema_version,
+                data=event.data,
+                metadata=event.metadata,
+                recorded_at=recorded_at,
+                hash=b"",
             )
+            try:
+                record = sealed(previous, unsealed)
+            except (ValueError, TypeError, RecursionError) as error:
+                raise UnstorableEvent(f"event {event.event_id}: {error}") from error
+            records.append(record)
+            previous = record.hash
+        for record in records:  # all sealed, or nothing appended
             self._log.append(record)
             stream.append(record)
-            self._ids.add(event.event_id)
+            self._ids.add(record.event_id)
         return AppendResult(stream_version=len(stream), last_position=len(self._log))
 
     async def read_stream(self, stream_id: UUID, until: datetime | None = None) -> list[RecordedEvent]:

@@ -23,6 +23,7 @@ from services.review.eventstore.base import (
     ConcurrencyError,
     NewEvent,
     RecordedEvent,
+    UnstorableEvent,
     refuse_malformed_append,
 )
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash
@@ -179,7 +180,9 @@ class PostgresEventStore:
         while batch:
             if self._head is None:
                 self._head = await _read_head(conn)
-            columns, results = _prepare(batch, self._head)
+            batch, columns, results = _prepare(batch, self._head)
+            if not batch:  # every append of it was unstorable, and has been answered
+                return
             head = (self._head.position, self._head.hash)
             try:
                 if len(columns[0]) == 1:  # one append of one event, the usual case: scalar parameters
@@ -239,33 +242,61 @@ def _take_batch(
     return batch, later
 
 
-def _prepare(batch: list[_PendingAppend], head: _Head) -> tuple[list[list[Any]], list[AppendResult]]:
+def _prepare(
+    batch: list[_PendingAppend], head: _Head
+) -> tuple[list[_PendingAppend], list[list[Any]], list[AppendResult]]:
     """Positions, versions and chained hashes for the batch, as the column arrays append_events takes
-    (append_event takes the same columns but the first, for its one event)."""
+    (append_event takes the same columns but the first, for its one event). An append whose content
+    cannot be sealed is answered UnstorableEvent here and left out; the others keep the batch."""
     now = datetime.now(UTC)
     # Recorded times never go backwards along the positions, whatever the clocks of several processes say.
     recorded_at = max(now, head.recorded_at) if head.recorded_at else now
+    kept: list[_PendingAppend] = []
     columns: list[list[Any]] = [[] for _ in range(12)]
     results = []
     previous, position = head.hash, head.position
-    for number, pending in enumerate(batch):
-        for offset, new in enumerate(pending.events, start=1):
-            position += 1
-            version = pending.expected_version + offset
-            unsealed = RecordedEvent(
-                position=position,
-                stream_id=pending.stream_id,
-                version=version,
-                event_id=new.event_id,
-                type=new.type,
-                schema_version=new.schema_version,
-                data=new.data,
-                metadata=new.metadata,
-                recorded_at=recorded_at,
-                hash=b"",
+    for pending in batch:
+        try:
+            rows, previous_after = _sealed_rows(len(kept), pending, position, previous, recorded_at)
+        except (ValueError, TypeError, RecursionError) as error:
+            _resolve(pending, UnstorableEvent(f"append to stream {pending.stream_id}: {error}"))
+            continue
+        kept.append(pending)
+        previous, position = previous_after, position + len(rows)
+        for values in rows:
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        results.append(
+            AppendResult(
+                stream_version=pending.expected_version + len(pending.events), last_position=position
             )
-            previous = chain_hash(previous, unsealed)
-            values = (
+        )
+    return kept, columns, results
+
+
+def _sealed_rows(
+    number: int, pending: _PendingAppend, head_position: int, previous: bytes, recorded_at: datetime
+) -> tuple[list[tuple[Any, ...]], bytes]:
+    """The rows of one append, chained after `previous`, and the hash of its last event."""
+    rows = []
+    for offset, new in enumerate(pending.events, start=1):
+        position = head_position + offset
+        version = pending.expected_version + offset
+        unsealed = RecordedEvent(
+            position=position,
+            stream_id=pending.stream_id,
+            version=version,
+            event_id=new.event_id,
+            type=new.type,
+            schema_version=new.schema_version,
+            data=new.data,
+            metadata=new.metadata,
+            recorded_at=recorded_at,
+            hash=b"",
+        )
+        previous = chain_hash(previous, unsealed)
+        rows.append(
+            (
                 number,
                 pending.expected_version,
                 position,
@@ -279,14 +310,8 @@ def _prepare(batch: list[_PendingAppend], head: _Head) -> tuple[list[list[Any]],
                 recorded_at,
                 previous,
             )
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
-        results.append(
-            AppendResult(
-                stream_version=pending.expected_version + len(pending.events), last_position=position
-            )
         )
-    return columns, results
+    return rows, previous
 
 
 def _resolve(pending: _PendingAppend, outcome: AppendResult | Exception) -> None:
