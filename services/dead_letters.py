@@ -5,17 +5,22 @@ x-kipp-dead-letter-reason header, original routing key in x-kipp-routing-key) or
 the delivery limit (reason and routing key in x-death).
 """
 
+import errno
 from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aiormq.exceptions import AMQPConnectionError
 
 from shared.contract import Topology
 
 REASON = "x-kipp-dead-letter-reason"
 ROUTING_KEY = "x-kipp-routing-key"
 REPLAYED = "x-kipp-replayed"
+
+# A broker host that accepts the connection and never answers would keep the client waiting for ever.
+CONNECT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,17 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
     )
 
 
+async def connect(amqp_url: str) -> AbstractConnection:
+    try:
+        return await aio_pika.connect(amqp_url, timeout=CONNECT_TIMEOUT)
+    except TimeoutError as error:
+        # Raised as the client's other connection errors are, so the CLI names the broker, not PostgreSQL.
+        raise AMQPConnectionError(errno.ETIMEDOUT, "timed out") from error
+
+
 async def list_dead_letters(amqp_url: str, queue: str) -> list[DeadLetter]:
     """Reads without taking: every message goes back to the queue when the channel closes."""
-    connection = await aio_pika.connect(amqp_url)
+    connection = await connect(amqp_url)
     async with connection:
         channel = await connection.channel()
         source = await channel.get_queue(queue, ensure=True)
@@ -69,7 +82,7 @@ async def replay_dead_letters(
 ) -> list[DeadLetter]:
     """Publishes dead letters again to their original exchange and routing key (confirmed), then removes
     them from the dead-letter queue. With `message_id`, only that one. Returns what was replayed."""
-    connection = await aio_pika.connect(amqp_url)
+    connection = await connect(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         source = await channel.get_queue(queue, ensure=True)

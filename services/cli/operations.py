@@ -7,12 +7,13 @@ import sys
 import time
 from enum import StrEnum
 
+import asyncpg
 import typer
 
 from services.cli import app
-from services.dead_letters import list_dead_letters, replay_dead_letters, sources
+from services.dead_letters import connect, list_dead_letters, replay_dead_letters, sources
 from shared.contract import Topology
-from shared.db import ensure_database, migrate
+from shared.db import SCHEMAS, ensure_database, migrate
 from shared.settings import CommonSettings
 
 dead = typer.Typer(help="Dead letters: list them, replay them.", no_args_is_help=True)
@@ -38,6 +39,7 @@ def migrate_command(
 @app.command("run")
 def run_command() -> None:
     """Run intake and review side by side until Ctrl-C, then stop both cleanly."""
+    asyncio.run(check_dependencies())
     # In their own sessions, so a Ctrl-C in the terminal reaches only this process, which asks each child
     # once, with SIGINT, to stop (uvicorn exits 0 after a graceful shutdown on SIGINT; it re-raises SIGTERM,
     # and a second signal would make it abandon its graceful shutdown).
@@ -62,6 +64,19 @@ def run_command() -> None:
     stop_all()  # one stopped by itself: stop the other too
     codes = [child.wait() for child in children]
     raise typer.Exit(max(codes, key=abs))
+
+
+async def check_dependencies() -> None:
+    """The services wait for PostgreSQL and RabbitMQ as long as it takes, which suits an orchestrator
+    starting everything at once; at a terminal, one that is missing is better said at once."""
+    settings = CommonSettings()
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        for schema, _ in SCHEMAS:  # each schema records its migrations: UndefinedTable until migrated
+            await conn.execute(f"SELECT FROM {schema}.schema_migrations LIMIT 0")
+    finally:
+        await conn.close()
+    await (await connect(settings.amqp_url)).close()
 
 
 class DeadLetterQueue(StrEnum):
