@@ -106,10 +106,14 @@ def dead_letters_replay(
     message_id: str | None = typer.Option(None, "--id", help="Replay only the message with this id."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Replay at most this many."),
 ) -> None:
-    """Publish dead letters again to where they were first sent, then remove them from the queue."""
+    """Publish dead letters again to where they were first sent, then remove them from the queue. Exit
+    status 1 when --id matches none."""
     settings = CommonSettings()
     name, exchange = sources(Topology(settings.prefix))[queue.value]
     replayed = asyncio.run(replay_dead_letters(settings.amqp_url, name, exchange, message_id, limit))
+    if message_id is not None and not replayed:
+        typer.echo(f"no dead letter {message_id} in {name}", err=True)
+        raise typer.Exit(1)
     for letter in replayed:
         typer.echo(f"replayed {letter.message_id} to {exchange} ({letter.routing_key})")
     typer.echo(f"{len(replayed)} dead letter(s) replayed")
