@@ -5,17 +5,22 @@ x-kipp-dead-letter-reason header, original routing key in x-kipp-routing-key) or
 the delivery limit (reason and routing key in x-death).
 """
 
+import errno
 from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aiormq.exceptions import AMQPConnectionError
 
 from shared.contract import Topology
 
 REASON = "x-kipp-dead-letter-reason"
 ROUTING_KEY = "x-kipp-routing-key"
 REPLAYED = "x-kipp-replayed"
+
+# A broker host that accepts the connection and never answers would keep the client waiting for ever.
+CONNECT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,17 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
     )
 
 
+async def connect(amqp_url: str) -> AbstractConnection:
+    try:
+        return await aio_pika.connect(amqp_url, timeout=CONNECT_TIMEOUT)
+    except TimeoutError as error:
+        # Raised as the client's other connection errors are, so the CLI names the broker, not PostgreSQL.
+        raise AMQPConnectionError(errno.ETIMEDOUT, "timed out") from error
+
+
 async def list_dead_letters(amqp_url: str, queue: str) -> list[DeadLetter]:
     """Reads without taking: every message goes back to the queue when the channel closes."""
-    connection = await aio_pika.connect(amqp_url)
+    connection = await connect(amqp_url)
     async with connection:
         channel = await connection.channel()
         source = await channel.get_queue(queue, ensure=True)
@@ -68,19 +81,28 @@ async def replay_dead_letters(
     amqp_url: str, queue: str, exchange: str, message_id: str | None = None, limit: int | None = None
 ) -> list[DeadLetter]:
     """Publishes dead letters again to their original exchange and routing key (confirmed), then removes
-    them from the dead-letter queue. With `message_id`, only that one. Returns what was replayed."""
-    connection = await aio_pika.connect(amqp_url)
+    them from the dead-letter queue. With `message_id`, only that one. Returns what was replayed.
+
+    Only the dead letters present when it starts, each message id at most once: a replayed message that
+    its consumer dead-letters again arrives behind them and waits for the next run."""
+    connection = await connect(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        source = await channel.get_queue(queue, ensure=True)
+        source = await channel.declare_queue(queue, passive=True)
+        present = source.declaration_result.message_count or 0
         target = await channel.get_exchange(exchange, ensure=True)
         replayed: list[DeadLetter] = []
-        while limit is None or len(replayed) < limit:
+        seen: set[str] = set()
+        # The queue is first in, first out, and what is skipped stays unacknowledged (taken) until the
+        # channel closes: `present` gets reach the last of those there at the start and nothing after.
+        for _ in range(present):
+            if limit is not None and len(replayed) >= limit:
+                break
             message = await source.get(no_ack=False, fail=False)
             if message is None:
                 break
             letter = describe(message)
-            if message_id is not None and letter.message_id != message_id:
+            if (message_id is not None and letter.message_id != message_id) or letter.message_id in seen:
                 continue  # left unacknowledged: back in the queue when the channel closes
             headers = {
                 k: v for k, v in (message.headers or {}).items() if k not in ("x-death", REASON, ROUTING_KEY)
@@ -98,4 +120,6 @@ async def replay_dead_letters(
             await target.publish(again, routing_key=letter.routing_key)
             await message.ack()
             replayed.append(letter)
+            if letter.message_id is not None:
+                seen.add(letter.message_id)
         return replayed

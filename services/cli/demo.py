@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import httpx
 import typer
 
-from services.cli import app, with_pool
+from services.cli import app, with_pool, without_credentials
 from shared.access import Role, create_key
 from shared.settings import CommonSettings
 
@@ -68,7 +68,8 @@ def demo(
     proposals = demo_proposals()
     keys = keys_for(sorted({p["agency"]["name"] for p in proposals}))
     typer.echo(
-        f"KIPP 2023, Kabupaten Bangka Barat: {len(proposals)} proposals (database {settings.database_url})"
+        f"KIPP 2023, Kabupaten Bangka Barat: {len(proposals)} proposals"
+        f" (database {without_credentials(settings.database_url)})"
     )
 
     review = httpx.Client(base_url=review_url, headers=_bearer(keys["reviewer"]), timeout=30)

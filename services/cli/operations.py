@@ -8,12 +8,13 @@ import time
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+import asyncpg
 import typer
 
 from services.cli import app
-from services.dead_letters import list_dead_letters, replay_dead_letters, sources
+from services.dead_letters import connect, list_dead_letters, replay_dead_letters, sources
 from shared.contract import Topology
-from shared.db import ensure_database, migrate
+from shared.db import SCHEMAS, ensure_database, migrate
 from shared.settings import CommonSettings
 from shared.signing import ensure_key_pair
 
@@ -48,6 +49,7 @@ def migrate_command(
 @app.command("run")
 def run_command() -> None:
     """Run intake and review side by side until Ctrl-C, then stop both cleanly."""
+    asyncio.run(check_dependencies())
     # In their own sessions, so a Ctrl-C in the terminal reaches only this process, which asks each child
     # once, with SIGINT, to stop (uvicorn exits 0 after a graceful shutdown on SIGINT; it re-raises SIGTERM,
     # and a second signal would make it abandon its graceful shutdown).
@@ -72,6 +74,19 @@ def run_command() -> None:
     stop_all()  # one stopped by itself: stop the other too
     codes = [child.wait() for child in children]
     raise typer.Exit(max(codes, key=abs))
+
+
+async def check_dependencies() -> None:
+    """The services wait for PostgreSQL and RabbitMQ as long as it takes, which suits an orchestrator
+    starting everything at once; at a terminal, one that is missing is better said at once."""
+    settings = CommonSettings()
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        for schema, _ in SCHEMAS:  # each schema records its migrations: UndefinedTable until migrated
+            await conn.execute(f"SELECT FROM {schema}.schema_migrations LIMIT 0")
+    finally:
+        await conn.close()
+    await (await connect(settings.amqp_url)).close()
 
 
 class DeadLetterQueue(StrEnum):
@@ -101,10 +116,14 @@ def dead_letters_replay(
     message_id: str | None = typer.Option(None, "--id", help="Replay only the message with this id."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Replay at most this many."),
 ) -> None:
-    """Publish dead letters again to where they were first sent, then remove them from the queue."""
+    """Publish dead letters again to where they were first sent, then remove them from the queue. Exit
+    status 1 when --id matches none."""
     settings = CommonSettings()
     name, exchange = sources(Topology(settings.prefix))[queue.value]
     replayed = asyncio.run(replay_dead_letters(settings.amqp_url, name, exchange, message_id, limit))
+    if message_id is not None and not replayed:
+        typer.echo(f"no dead letter {message_id} in {name}", err=True)
+        raise typer.Exit(1)
     for letter in replayed:
         typer.echo(f"replayed {letter.message_id} to {exchange} ({letter.routing_key})")
     typer.echo(f"{len(replayed)} dead letter(s) replayed")
