@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shared.http import field_path
 from shared.proposal import ProposalBody
 from shared.rounds import shipped_rounds
 from shared.rules import Violation, check_proposal, check_revision, years_before
@@ -139,3 +140,24 @@ def test_what_passes_is_exactly_what_every_reader_expects(change: dict[str, Any]
     with pytest.raises(ValidationError) as refused:
         ProposalBody.model_validate(a_proposal(**change))
     assert field in {".".join(str(part) for part in error["loc"]) for error in refused.value.errors()}
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("documents[0].url", lambda p: {"documents": [{**p["documents"][0], "url": "https://x.id/a\x00b"}]}),
+        ("video_url", lambda p: {"video_url": "https://x.id/\x00"}),
+        (
+            "replicates.url",
+            lambda p: {"replicates": {"title": "T", "region": "R", "url": "https://x.id/\x00"}},
+        ),
+        ("innovator.phone", lambda p: {"innovator": {**p["innovator"], "phone": "0812\x00"}}),
+        ("group", lambda p: {"group": "umum\x00"}),
+        ("sections.summary\x00.[key]", lambda p: {"sections": {**p["sections"], "summary\x00": "x"}}),
+    ],
+)
+def test_nul_is_refused_in_every_text_that_is_stored_urls_included(field: str, change: Any) -> None:
+    # A URL parser percent-encodes a NUL, but the proposal is stored as posted, where PostgreSQL refuses it.
+    with pytest.raises(ValidationError) as refused:
+        ProposalBody.model_validate(a_proposal(**change(a_proposal())))
+    assert [field_path(tuple(error["loc"])) for error in refused.value.errors()] == [field]

@@ -1,0 +1,68 @@
+"""Bad input over HTTP, on the real services in this process: a 4xx problem naming the field, never a 500."""
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.contract import Topology
+from tests.apps import intake_app, review_app, running
+from tests.fixtures import a_proposal
+from tests.keys import Keys, bearer
+
+
+@pytest.fixture
+async def intake(
+    database_url: str, amqp_url: str, topology: Topology, keys: Keys
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(intake_app(database_url, amqp_url, topology)) as client:
+        client.headers.update(bearer(keys.submitter))
+        yield client
+
+
+@pytest.fixture
+async def review(
+    database_url: str, amqp_url: str, topology: Topology, keys: Keys
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(review_app(database_url, amqp_url, topology)) as client:
+        client.headers.update(bearer(keys.reviewer))
+        yield client
+
+
+def problem_fields(answer: httpx.Response) -> list[tuple[str, str]]:
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    return [(error["field"], error["rule"]) for error in answer.json()["errors"]]
+
+
+def with_nul_url(field: str) -> dict[str, Any]:
+    proposal = a_proposal()
+    if field == "documents[0].url":
+        proposal["documents"][0]["url"] = "https://bangkabaratkab.go.id/sk\x00.pdf"
+    elif field == "video_url":
+        proposal["video_url"] = "https://youtu.be/\x00"
+    else:
+        proposal["group"] = "khusus"
+        proposal["replicates"] = {
+            "title": "Lapor",
+            "region": "Kota Pangkalpinang",
+            "url": "https://x.id/\x00",
+        }
+    return proposal
+
+
+@pytest.mark.parametrize("field", ["documents[0].url", "video_url", "replicates.url"])
+async def test_a_nul_in_a_url_is_refused_naming_the_field(intake: httpx.AsyncClient, field: str) -> None:
+    answer = await intake.post("/v1/proposals", json=with_nul_url(field))
+    assert problem_fields(answer) == [(field, "value_error")]
+    revision = await intake.put(f"/v1/proposals/{uuid.uuid4()}", json=with_nul_url(field))
+    assert problem_fields(revision) == [(field, "value_error")]
+
+
+@pytest.mark.parametrize("name", ["agency", "regency"])
+async def test_a_nul_in_a_list_filter_is_refused_naming_it(review: httpx.AsyncClient, name: str) -> None:
+    answer = await review.get("/v1/proposals", params={name: "Dinas\x00"})
+    assert problem_fields(answer) == [(f"query.{name}", "value_error")]
+    assert (await review.get("/v1/proposals", params={name: "Dinas"})).json()["items"] == []
