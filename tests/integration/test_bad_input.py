@@ -1,5 +1,6 @@
 """Bad input over HTTP, on the real services in this process: a 4xx problem naming the field, never a 500."""
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,7 +28,7 @@ async def review(
     database_url: str, amqp_url: str, topology: Topology, keys: Keys
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with running(review_app(database_url, amqp_url, topology)) as client:
-        client.headers.update(bearer(keys.reviewer))
+        client.headers.update(bearer(keys.auditor))
         yield client
 
 
@@ -66,3 +67,23 @@ async def test_a_nul_in_a_list_filter_is_refused_naming_it(review: httpx.AsyncCl
     answer = await review.get("/v1/proposals", params={name: "Dinas\x00"})
     assert problem_fields(answer) == [(f"query.{name}", "value_error")]
     assert (await review.get("/v1/proposals", params={name: "Dinas"})).json()["items"] == []
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_a_time_out_of_range_in_utc_is_refused_naming_as_of(
+    review: httpx.AsyncClient, as_of: str
+) -> None:
+    answer = await review.get(f"/v1/proposals/{uuid.uuid4()}", params={"as_of": as_of})
+    assert problem_fields(answer) == [("query.as_of", "value_error")]
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2023-04-10T08:30:00", "0001-01-01"]
+)
+async def test_a_cursor_whose_time_does_not_fit_is_an_invalid_cursor(
+    review: httpx.AsyncClient, moment: str
+) -> None:
+    cursor = base64.urlsafe_b64encode(f"{moment}|{uuid.uuid4()}".encode()).decode()
+    answer = await review.get("/v1/proposals", params={"cursor": cursor})
+    assert problem_fields(answer) == [("cursor", "cursor")]
+    assert answer.json()["title"] == "Invalid cursor"

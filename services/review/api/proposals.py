@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.review.api.deps import Context
 from services.review.application import StaleVersion
@@ -31,6 +31,7 @@ from shared.access.http import READERS, PresentedKey, Reader, Reviewer, allowed
 from shared.http import Problem, invalid_cursor
 from shared.observability import correlation_id
 from shared.proposal import Text
+from shared.times import UtcTime
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
@@ -116,7 +117,7 @@ async def get_proposal(
     key: PresentedKey,
     proposal_id: UUID,
     as_of: Annotated[
-        AwareDatetime | None,
+        UtcTime | None,
         Query(description="RFC 3339 time: the proposal as it stood then, from its events"),
     ] = None,
 ) -> Response:
