@@ -157,7 +157,7 @@ async def test_a_digest_from_another_key_or_altered_is_refused(
     head = await verify_chain(store.read_all())
     with pytest.raises(DigestRefused, match="another key"):
         ours.check(theirs.digest(head.head_position, head.head_hash))
-    altered = {**ours.digest(head.head_position, head.head_hash), "position": 3}
+    altered = ours.digest(head.head_position, head.head_hash).model_copy(update={"position": 3})
     with pytest.raises(DigestRefused, match="altered"):
         ours.check(altered)
 

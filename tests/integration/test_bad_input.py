@@ -1,6 +1,7 @@
 """Bad input over HTTP, on the real services in this process: a 4xx problem naming the field, never a 500."""
 
 import base64
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -87,3 +88,32 @@ async def test_a_cursor_whose_time_does_not_fit_is_an_invalid_cursor(
     answer = await review.get("/v1/proposals", params={"cursor": cursor})
     assert problem_fields(answer) == [("cursor", "cursor")]
     assert answer.json()["title"] == "Invalid cursor"
+
+
+@pytest.mark.parametrize(
+    ("position", "rule"),
+    [
+        ("NaN", "int_type"),
+        ("Infinity", "int_type"),
+        ("-Infinity", "int_type"),
+        ("1e999", "int_type"),
+        (str(2**63), "less_than_equal"),
+        ("-1", "greater_than_equal"),
+    ],
+)
+async def test_a_digest_that_is_not_one_is_refused_naming_the_field(
+    review: httpx.AsyncClient, position: str, rule: str
+) -> None:
+    digest = (await review.get("/v1/audit/digest")).json()
+    body = json.dumps({**digest, "position": "POSITION"}).replace('"POSITION"', position)
+    answer = await review.post(
+        "/v1/audit/digest/verification", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert problem_fields(answer) == [("position", rule)]
+    verified = await review.post("/v1/audit/digest/verification", json=digest)
+    assert verified.status_code == 200, verified.text
+    forged = await review.post("/v1/audit/digest/verification", json={**digest, "key_id": "0" * 16})
+    assert forged.status_code == 422
+    assert forged.json()["title"] == "Digest refused"
+    altered = await review.post("/v1/audit/digest/verification", json={**digest, "head_hash": "1" * 64})
+    assert altered.json()["title"] == "Digest refused"
