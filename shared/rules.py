@@ -1,5 +1,8 @@
 """Checks a structurally valid proposal against its round's rules. Pure: no I/O, no clock."""
 
+import re
+import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,8 +19,22 @@ class Violation:
     message: str
 
 
+# Invisible format characters (Unicode category Cf: zero-width space and joiners, word joiner, byte order
+# mark, soft hyphen, direction marks...) separate words as whitespace does: a reader sees no word there.
+_INVISIBLE_AS_SPACE = {
+    code: " " for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"
+}
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+
+
 def count_words(text: str) -> int:
-    return len(text.split())
+    """Words as a reader counts them: runs of text between whitespace or invisible characters, with at
+    least one letter or digit (a lone dash or bullet is not a word)."""
+    return sum(
+        1
+        for token in text.translate(_INVISIBLE_AS_SPACE).split()
+        if token.isalnum() or _LETTER_OR_DIGIT.search(token)
+    )
 
 
 def years_before(day: date, years: int) -> date:
@@ -77,8 +94,17 @@ def _check_sections(proposal: ProposalBody, rules: RoundRules) -> list[Violation
     found: list[Violation] = []
     for name, limit in rules.sections.items():
         text = proposal.sections.get(name, "")
-        words = count_words(text)
-        if words == 0:
+        if len(text) > (cap := rules.char_cap(name)):
+            # Refused on its length alone: words are not counted in text no reader is given.
+            found.append(
+                Violation(
+                    f"sections.{name}",
+                    "max_chars",
+                    f"section '{name}' has {len(text)} characters; the cap is {cap} "
+                    f"({limit} words x {rules.chars_per_word} characters)",
+                )
+            )
+        elif (words := count_words(text)) == 0:
             found.append(Violation(f"sections.{name}", "required_section", f"section '{name}' is missing"))
         elif words > limit:
             found.append(

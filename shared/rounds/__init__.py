@@ -6,7 +6,7 @@ from datetime import date
 from functools import cache
 from importlib import resources
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class GroupRules(BaseModel):
@@ -27,7 +27,13 @@ class RoundRules(BaseModel):
     groups: dict[str, GroupRules]
     categories: list[str]
     sections: dict[str, int]  # section name -> word limit
+    # A section's character cap is its word limit times this: one endless "word", or words padded out
+    # with anything that is not a word, stays within what a reader can be given.
+    chars_per_word: int = Field(default=15, ge=1, le=1000)
     required_documents: list[str]
+
+    def char_cap(self, section: str) -> int:
+        return self.sections[section] * self.chars_per_word
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Bad input over HTTP, on the real services in this process: a 4xx problem naming the field, never a 500."""
+"""Bad input over HTTP, on the real services in this process: a 4xx problem naming the field, never a 500
+(NUL, NaN and Infinity, times out of range, padded sections)."""
 
 import base64
 import json
@@ -61,6 +62,22 @@ async def test_a_nul_in_a_url_is_refused_naming_the_field(intake: httpx.AsyncCli
     assert problem_fields(answer) == [(field, "value_error")]
     revision = await intake.put(f"/v1/proposals/{uuid.uuid4()}", json=with_nul_url(field))
     assert problem_fields(revision) == [(field, "value_error")]
+
+
+async def test_padded_or_endless_sections_are_refused_naming_the_section(intake: httpx.AsyncClient) -> None:
+    sections = a_proposal()["sections"]
+    padded = a_proposal(sections={**sections, "summary": "\u200b".join(["kata"] * 5_000)})
+    assert problem_fields(await intake.post("/v1/proposals", json=padded)) == [
+        ("sections.summary", "max_chars")
+    ]
+    hidden = a_proposal(sections={**sections, "summary": "\u200b".join(["kata"] * 201)})
+    assert problem_fields(await intake.post("/v1/proposals", json=hidden)) == [
+        ("sections.summary", "max_words")
+    ]
+    endless = a_proposal(sections={**sections, "novelty": "a" * 10_000})
+    answer = await intake.post("/v1/proposals", json=endless)
+    assert problem_fields(answer) == [("sections.novelty", "max_chars")]
+    assert "10000 characters; the cap is 3000" in answer.json()["errors"][0]["message"]
 
 
 @pytest.mark.parametrize("name", ["agency", "regency"])

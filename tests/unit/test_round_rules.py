@@ -1,6 +1,8 @@
 """Each rule of the 2023 round, refused with the field named; the demo proposals pass."""
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,8 +11,10 @@ from pydantic import ValidationError
 from shared.http import field_path
 from shared.proposal import ProposalBody
 from shared.rounds import shipped_rounds
-from shared.rules import Violation, check_proposal, check_revision, years_before
+from shared.rules import Violation, check_proposal, check_revision, count_words, years_before
 from tests.fixtures import a_proposal, demo_proposals
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "submission.json"
 
 
 def violations(data: dict[str, Any]) -> list[Violation]:
@@ -161,3 +165,44 @@ def test_nul_is_refused_in_every_text_that_is_stored_urls_included(field: str, c
     with pytest.raises(ValidationError) as refused:
         ProposalBody.model_validate(a_proposal(**change(a_proposal())))
     assert [field_path(tuple(error["loc"])) for error in refused.value.errors()] == [field]
+
+
+def test_words_are_counted_as_a_reader_counts_them() -> None:
+    assert count_words("satu dua\ttiga\nempat") == 4
+    # Invisible format characters (Unicode category Cf) separate words as whitespace does.
+    for invisible in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e", "\u200e"):
+        assert count_words(invisible.join(["kata"] * 5)) == 5, hex(ord(invisible))
+    assert count_words("satu\u00a0dua\u3000tiga\u2003empat") == 4  # any whitespace
+    # A lone dash, bullet or run of dots is not a word; words with punctuation are.
+    assert count_words("Lapor — cepat • ... (2023) e-mail, ___ !!") == 4
+    assert count_words("") == count_words("\u200b \u200b") == count_words(" — • ") == 0
+
+
+def test_zero_width_padding_does_not_hide_words_from_the_limit() -> None:
+    assert rules_broken(with_section("summary", "\u200b".join(["kata"] * 201))) == {
+        ("sections.summary", "max_words")
+    }
+    assert violations(with_section("summary", "\u200b".join(["kata"] * 200))) == []
+    # 5,000 words joined by zero-width spaces: over the character cap, refused on its length.
+    assert rules_broken(with_section("summary", "\u200b".join(["kata"] * 5_000))) == {
+        ("sections.summary", "max_chars")
+    }
+
+
+def test_a_section_over_its_character_cap_is_refused_whatever_it_holds() -> None:
+    # The cap is the word limit times the round's chars_per_word (15 in 2023): 200 x 15 for the summary.
+    [endless] = violations(with_section("summary", "a" * 10_000))
+    assert (endless.field, endless.rule) == ("sections.summary", "max_chars")
+    assert "10000 characters" in endless.message
+    assert "the cap is 3000" in endless.message
+    assert violations(with_section("summary", "kata" + " " * 2_997)) == []  # stripped when parsed
+    assert rules_broken(with_section("summary", "kata" + "." * 2_997)) == {("sections.summary", "max_chars")}
+    assert violations(with_section("summary", "a" * 3_000)) == []
+    assert rules_broken(with_section("novelty", "\u200b" * 3_001)) == {("sections.novelty", "max_chars")}
+    assert rules_broken(with_section("novelty", "\u200b" * 3_000)) == {
+        ("sections.novelty", "required_section")
+    }
+
+
+def test_the_example_submission_follows_the_2023_rules() -> None:
+    assert violations(json.loads(EXAMPLE.read_text(encoding="utf-8"))) == []
