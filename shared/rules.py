@@ -1,4 +1,5 @@
-"""Checks a structurally valid proposal against its round's rules. Pure: no I/O, no clock."""
+"""Checks a structurally valid proposal against its round's rules. Pure: no I/O, no clock (the caller says
+which day it is)."""
 
 import re
 import sys
@@ -44,7 +45,8 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def check_proposal(proposal: ProposalBody, book: RoundBook) -> list[Violation]:
+def check_proposal(proposal: ProposalBody, book: RoundBook, day: date) -> list[Violation]:
+    """What `proposal` breaks of its round's rules, submitted or revised on `day` (a date in WIB)."""
     rules = book.get(proposal.round)
     if rules is None:
         known = ", ".join(str(year) for year in sorted(book.rounds))
@@ -52,6 +54,7 @@ def check_proposal(proposal: ProposalBody, book: RoundBook) -> list[Violation]:
             Violation("round", "known_round", f"round {proposal.round} is not open; known rounds: {known}")
         ]
     return [
+        *_check_window(rules, day),
         *_check_group_and_category(proposal, rules),
         *_check_sections(proposal, rules),
         *_check_sdgs(proposal, rules),
@@ -66,6 +69,19 @@ def check_revision(original_round: int, revision: ProposalBody) -> list[Violatio
         message = f"a revision stays in round {original_round}; submit anew for round {revision.round}"
         return [Violation("round", "same_round", message)]
     return []
+
+
+def _check_window(rules: RoundRules, day: date) -> list[Violation]:
+    if rules.opens_on <= day <= rules.closes_on:
+        return []
+    return [
+        Violation(
+            "round",
+            "round_closed",
+            f"round {rules.round} takes proposals from {rules.opens_on} to {rules.closes_on} "
+            f"(whole days in WIB), not on {day}",
+        )
+    ]
 
 
 def _check_group_and_category(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:

@@ -15,14 +15,14 @@ from services.review.domain.commands import RequestRevision, ValidateProposal, V
 from services.review.eventstore.chain import GENESIS_HASH, sealed
 from services.review.eventstore.postgres import PostgresEventStore
 from shared.contract import PROPOSAL_SUBMITTED, new_envelope
-from tests.fixtures import demo_proposals
+from tests.fixtures import demo_proposals, reopened_rounds
 
 REVIEWER = {"actor": {"name": "Rina"}, "correlation_id": "c", "source": "test"}
 
 
 async def record_history(store: PostgresEventStore) -> list[uuid.UUID]:
     """Eight events over three proposals."""
-    service = ReviewService(store)
+    service = ReviewService(store, reopened_rounds())
     ids = []
     for text in demo_proposals()[:3]:
         envelope = new_envelope(

@@ -1,18 +1,21 @@
 """Bad input over HTTP, on the real services in this process: a 4xx problem naming the field, never a 500
-(NUL, NaN and Infinity, times out of range, padded sections)."""
+(NUL, NaN and Infinity, times out of range, padded sections, a round that is closed)."""
 
 import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from services.intake.app import create_app as create_intake
+from services.intake.settings import IntakeSettings
 from shared.contract import Topology
 from tests.apps import intake_app, review_app, running
-from tests.fixtures import a_proposal
+from tests.fixtures import a_proposal, reopened_2023
 from tests.keys import Keys, bearer
 
 
@@ -78,6 +81,40 @@ async def test_padded_or_endless_sections_are_refused_naming_the_section(intake:
     answer = await intake.post("/v1/proposals", json=endless)
     assert problem_fields(answer) == [("sections.novelty", "max_chars")]
     assert "10000 characters; the cap is 3000" in answer.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("window", "says"),
+    [
+        (None, "from 2023-01-01 to 2023-05-06"),  # the shipped round: closed
+        ({"opens_on": "2099-01-01", "closes_on": "2099-12-31"}, "from 2099-01-01 to 2099-12-31"),  # not yet
+    ],
+)
+async def test_a_round_that_is_not_open_today_is_refused_at_intake(
+    database_url: str,
+    amqp_url: str,
+    topology: Topology,
+    keys: Keys,
+    tmp_path: Path,
+    window: dict[str, str] | None,
+    says: str,
+) -> None:
+    # This test runs its own rounds, not the reopened 2023 the other tests submit to.
+    if window is not None:
+        rules = reopened_2023().model_dump(mode="json") | window
+        (tmp_path / "kipp-2023.json").write_text(json.dumps(rules))
+    settings = IntakeSettings(
+        database_url=database_url, amqp_url=amqp_url, prefix=topology.prefix, rounds_dir=str(tmp_path)
+    )
+    async with running(create_intake(settings)) as intake:
+        intake.headers.update(bearer(keys.submitter))
+        for answer in (
+            await intake.post("/v1/proposals", json=a_proposal()),
+            await intake.put(f"/v1/proposals/{uuid.uuid4()}", json=a_proposal()),
+        ):
+            assert problem_fields(answer) == [("round", "round_closed")]
+            assert answer.json()["title"] == "Proposal breaks the round's rules"
+            assert says in answer.json()["errors"][0]["message"]
 
 
 @pytest.mark.parametrize("name", ["agency", "regency"])

@@ -1,7 +1,7 @@
 """Each rule of the 2023 round, refused with the field named; the demo proposals pass."""
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +12,22 @@ from shared.http import field_path
 from shared.proposal import ProposalBody
 from shared.rounds import shipped_rounds
 from shared.rules import Violation, check_proposal, check_revision, count_words, years_before
+from shared.times import day_in_wib
 from tests.fixtures import a_proposal, demo_proposals
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "submission.json"
 
 
-def violations(data: dict[str, Any]) -> list[Violation]:
-    return check_proposal(ProposalBody.model_validate(data), shipped_rounds())
+# A day the shipped 2023 round was open (it took proposals from 2023-01-01 to 2023-05-06).
+OPEN_DAY = date(2023, 4, 10)
 
 
-def rules_broken(data: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(v.field, v.rule) for v in violations(data)}
+def violations(data: dict[str, Any], day: date = OPEN_DAY) -> list[Violation]:
+    return check_proposal(ProposalBody.model_validate(data), shipped_rounds(), day)
+
+
+def rules_broken(data: dict[str, Any], day: date = OPEN_DAY) -> set[tuple[str, str]]:
+    return {(v.field, v.rule) for v in violations(data, day)}
 
 
 def with_section(name: str, text: str | None) -> dict[str, Any]:
@@ -206,3 +211,29 @@ def test_a_section_over_its_character_cap_is_refused_whatever_it_holds() -> None
 
 def test_the_example_submission_follows_the_2023_rules() -> None:
     assert violations(json.loads(EXAMPLE.read_text(encoding="utf-8"))) == []
+
+
+def test_a_round_takes_proposals_from_its_opening_to_its_closing_day() -> None:
+    assert violations(a_proposal(), date(2023, 1, 1)) == []
+    assert violations(a_proposal(), date(2023, 5, 6)) == []
+    for day in (date(2022, 12, 31), date(2023, 5, 7), date(2026, 11, 30)):
+        [closed] = violations(a_proposal(), day)
+        assert (closed.field, closed.rule) == ("round", "round_closed")
+        assert "from 2023-01-01 to 2023-05-06" in closed.message
+        assert str(day) in closed.message
+    # A closed round still says what else is wrong.
+    assert rules_broken(a_proposal(sdgs=[]), date(2023, 5, 7)) == {
+        ("round", "round_closed"),
+        ("sdgs", "min_items"),
+    }
+
+
+def test_closing_days_are_whole_days_in_wib() -> None:
+    assert day_in_wib(datetime.fromisoformat("2023-05-06T23:00:00+07:00")) == date(2023, 5, 6)
+    assert day_in_wib(datetime.fromisoformat("2023-05-06T16:59:59Z")) == date(2023, 5, 6)
+    assert day_in_wib(datetime.fromisoformat("2023-05-06T17:00:00Z")) == date(2023, 5, 7)
+    assert day_in_wib(datetime.fromisoformat("2023-05-06T23:30:00+09:00")) == date(2023, 5, 6)
+    with pytest.raises(ValueError, match="offset"):
+        day_in_wib(datetime(2023, 5, 6, 12))
+    with pytest.raises(ValueError, match="out of range"):
+        day_in_wib(datetime.fromisoformat("9999-12-31T23:00:00Z"))
