@@ -14,7 +14,9 @@ from services.review.settings import ReviewSettings
 from shared.proposal import ProposalBody
 from shared.rounds import RoundFileError, load_rounds, shipped_rounds
 from shared.rules import check_proposal
-from tests.fixtures import a_proposal
+from tests.fixtures import a_proposal, demo_proposals
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def round_file(**changes: Any) -> dict[str, Any]:
@@ -86,3 +88,20 @@ def test_both_services_refuse_to_start_with_a_malformed_round_file(tmp_path: Pat
         create_intake(IntakeSettings(rounds_dir=str(tmp_path)))
     with pytest.raises(RoundFileError, match=str(path)):
         create_review(ReviewSettings(rounds_dir=str(tmp_path)))
+
+
+def test_the_round_file_make_run_uses_reopens_2023_for_the_demo() -> None:
+    book = load_rounds(str(ROOT / "examples" / "rounds"))
+    reopened, shipped = book.get(2023), shipped_rounds().get(2023)
+    assert reopened is not None
+    assert shipped is not None
+    assert "reopened" in reopened.about
+    # Only the closing day differs from the shipped round.
+    assert reopened.model_dump(exclude={"about", "closes_on"}) == shipped.model_dump(
+        exclude={"about", "closes_on"}
+    )
+    today = date.today()
+    example = json.loads((ROOT / "examples" / "submission.json").read_text(encoding="utf-8"))
+    for proposal in [*demo_proposals(), example]:
+        assert check_proposal(ProposalBody.model_validate(proposal), book, today) == []
+    assert "KIPP_ROUNDS_DIR ?= examples/rounds" in (ROOT / "Makefile").read_text()
