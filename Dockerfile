@@ -5,6 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY examples ./examples
 RUN pip install --no-cache-dir .
 
 # Inside a container the services listen on every interface; compose publishes the ports.

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -15,6 +16,9 @@ from shared.db import migrate
 
 SERVER_URL = os.environ.get("KIPP_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("KIPP_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+# The benchmark submits the demo's KIPP 2023 proposals, and that round closed on 2023-05-06: the services it
+# starts run with it reopened, by the round file `make run` uses too (KIPP_ROUNDS_DIR).
+REOPENED_ROUNDS_DIR = str(Path(__file__).resolve().parent.parent / "examples" / "rounds")
 
 
 def database_url(name: str) -> str:

@@ -17,7 +17,7 @@ import aio_pika
 import aiohttp
 import asyncpg
 
-from benchmarks.common import AMQP_URL, Rate, percentile
+from benchmarks.common import AMQP_URL, REOPENED_ROUNDS_DIR, Rate, percentile
 from benchmarks.cpu import CpuMeter, pids_named
 from shared.access import Role, create_key
 from shared.broker import QueueDepths
@@ -39,6 +39,7 @@ class RunningSystem:
 async def running_system(database_url: str) -> AsyncIterator[RunningSystem]:
     prefix = f"kippbench-{uuid.uuid4().hex[:8]}"
     env = service_env(database_url, AMQP_URL, prefix, free_port(), free_port())
+    env["KIPP_ROUNDS_DIR"] = REOPENED_ROUNDS_DIR
     # The services log every message they handle: to files, so that the table is not lost among the
     # lines. They are kept only when the run fails.
     logs, failed = Path(tempfile.mkdtemp(prefix=f"{prefix}-logs-")), False

@@ -8,7 +8,16 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    StrictInt,
+)
 
 
 def _no_nul(text: str) -> str:
@@ -18,9 +27,15 @@ def _no_nul(text: str) -> str:
     return text
 
 
+def _no_nul_posted(value: object) -> object:
+    # The text as posted is what is stored, and a URL parser would percent-encode a NUL it kept.
+    return _no_nul(value) if isinstance(value, str) else value
+
+
 # Text as the ledger can store it. Numbers are strict (2023, not "2023" or 2023.0): the proposal is kept
 # and published exactly as posted, so what passes here must already be what every reader expects.
 Text = Annotated[str, AfterValidator(_no_nul)]
+Url = Annotated[HttpUrl, BeforeValidator(_no_nul_posted)]
 
 
 class AgencyKind(StrEnum):
@@ -53,7 +68,7 @@ class Innovator(_Strict):
 
 class Document(_Strict):
     kind: Text = Field(min_length=1, max_length=100)
-    url: HttpUrl
+    url: Url
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
 
 
@@ -62,7 +77,7 @@ class Replicates(_Strict):
 
     title: Text = Field(min_length=1, max_length=500)
     region: Text = Field(min_length=1, max_length=200)
-    url: HttpUrl | None = None
+    url: Url | None = None
 
 
 class ProposalBody(_Strict):
@@ -77,5 +92,5 @@ class ProposalBody(_Strict):
     sections: dict[Text, Text]
     innovator: Innovator
     documents: list[Document]
-    video_url: HttpUrl | None = None
+    video_url: Url | None = None
     replicates: Replicates | None = None

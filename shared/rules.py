@@ -1,5 +1,9 @@
-"""Checks a structurally valid proposal against its round's rules. Pure: no I/O, no clock."""
+"""Checks a structurally valid proposal against its round's rules. Pure: no I/O, no clock (the caller says
+which day it is)."""
 
+import re
+import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,8 +20,22 @@ class Violation:
     message: str
 
 
+# Invisible format characters (Unicode category Cf: zero-width space and joiners, word joiner, byte order
+# mark, soft hyphen, direction marks...) separate words as whitespace does: a reader sees no word there.
+_INVISIBLE_AS_SPACE = {
+    code: " " for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"
+}
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+
+
 def count_words(text: str) -> int:
-    return len(text.split())
+    """Words as a reader counts them: runs of text between whitespace or invisible characters, with at
+    least one letter or digit (a lone dash or bullet is not a word)."""
+    return sum(
+        1
+        for token in text.translate(_INVISIBLE_AS_SPACE).split()
+        if token.isalnum() or _LETTER_OR_DIGIT.search(token)
+    )
 
 
 def years_before(day: date, years: int) -> date:
@@ -27,7 +45,8 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def check_proposal(proposal: ProposalBody, book: RoundBook) -> list[Violation]:
+def check_proposal(proposal: ProposalBody, book: RoundBook, day: date) -> list[Violation]:
+    """What `proposal` breaks of its round's rules, submitted or revised on `day` (a date in WIB)."""
     rules = book.get(proposal.round)
     if rules is None:
         known = ", ".join(str(year) for year in sorted(book.rounds))
@@ -35,6 +54,7 @@ def check_proposal(proposal: ProposalBody, book: RoundBook) -> list[Violation]:
             Violation("round", "known_round", f"round {proposal.round} is not open; known rounds: {known}")
         ]
     return [
+        *_check_window(rules, day),
         *_check_group_and_category(proposal, rules),
         *_check_sections(proposal, rules),
         *_check_sdgs(proposal, rules),
@@ -49,6 +69,19 @@ def check_revision(original_round: int, revision: ProposalBody) -> list[Violatio
         message = f"a revision stays in round {original_round}; submit anew for round {revision.round}"
         return [Violation("round", "same_round", message)]
     return []
+
+
+def _check_window(rules: RoundRules, day: date) -> list[Violation]:
+    if rules.opens_on <= day <= rules.closes_on:
+        return []
+    return [
+        Violation(
+            "round",
+            "round_closed",
+            f"round {rules.round} takes proposals from {rules.opens_on} to {rules.closes_on} "
+            f"(whole days in WIB), not on {day}",
+        )
+    ]
 
 
 def _check_group_and_category(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
@@ -77,8 +110,17 @@ def _check_sections(proposal: ProposalBody, rules: RoundRules) -> list[Violation
     found: list[Violation] = []
     for name, limit in rules.sections.items():
         text = proposal.sections.get(name, "")
-        words = count_words(text)
-        if words == 0:
+        if len(text) > (cap := rules.char_cap(name)):
+            # Refused on its length alone: words are not counted in text no reader is given.
+            found.append(
+                Violation(
+                    f"sections.{name}",
+                    "max_chars",
+                    f"section '{name}' has {len(text)} characters; the cap is {cap} "
+                    f"({limit} words x {rules.chars_per_word} characters)",
+                )
+            )
+        elif (words := count_words(text)) == 0:
             found.append(Violation(f"sections.{name}", "required_section", f"section '{name}' is missing"))
         elif words > limit:
             found.append(

@@ -33,6 +33,9 @@ class CommonSettings(BaseSettings):
     # The Ed25519 key that signs audit digests (PEM, created on first use). Keep it out of the database:
     # whoever can rewrite the database should not also be able to sign digests of the rewrite.
     audit_key_file: str = ".kipp/audit-signing-key.pem"
+    # A directory of kipp-<year>.json round files that add to or replace the rounds shipped in
+    # shared/rounds/: how an operator extends a deadline or adds a round without changing code.
+    rounds_dir: str | None = None
     # The keys that sign messages: each service holds its own private key and its peer's public key.
     intake_signing_key_file: str = ".kipp/intake-signing-key.pem"
     intake_public_key_file: str = ".kipp/intake-signing-key.pub"

@@ -12,6 +12,7 @@ from shared.contract import Topology
 from shared.db import create_pool, migrate
 from shared.signing import ensure_key_pair
 from tests import services
+from tests.fixtures import reopened_2023
 from tests.keys import Keys, make_keys
 
 
@@ -47,6 +48,23 @@ def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             del os.environ[name]
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rounds_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The 2023 round reopened for the tests. KIPP 2023 closed on 2023-05-06, and the tests submit its
+    proposals today, so they extend it explicitly, as an operator would: a kipp-2023.json with a later
+    closing day in a directory named by KIPP_ROUNDS_DIR, which the services (as processes or in this
+    process) and the CLI read. Tests of the round window itself set their own rounds."""
+    directory = tmp_path_factory.mktemp("rounds")
+    (directory / "kipp-2023.json").write_text(reopened_2023().model_dump_json(indent=2), encoding="utf-8")
+    previous = os.environ.get("KIPP_ROUNDS_DIR")
+    os.environ["KIPP_ROUNDS_DIR"] = str(directory)
+    yield str(directory)
+    if previous is None:
+        del os.environ["KIPP_ROUNDS_DIR"]
+    else:
+        os.environ["KIPP_ROUNDS_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import asyncpg
 import typer
+from pydantic import ValidationError
 
 from services.cli import app, with_pool
 from services.review.api.events import ndjson_lines
 from services.review.audit import (
     ChainReport,
+    Digest,
     DigestRefused,
     DigestSigner,
     verify_against_digest,
@@ -18,6 +20,7 @@ from services.review.audit import (
 )
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.rebuild import RebuildReport, rebuild_status_projection
+from shared.http import field_path
 from shared.settings import CommonSettings
 
 audit = typer.Typer(help="Proof that history was not altered.", no_args_is_help=True)
@@ -32,17 +35,34 @@ async def _head(pool: asyncpg.Pool) -> int:
     return int(await pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events"))
 
 
+def _read_digest(path: Path) -> Digest:
+    """The digest in `path`; exits 2 with one line saying why when the file does not hold one."""
+    try:
+        return Digest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError) as error:
+        why = f"cannot be read ({error})"
+    except ValidationError as error:
+        why = "; ".join(
+            f"{field_path(tuple(e['loc'])) if e['loc'] else 'the file'}: {e['msg']}" for e in error.errors()
+        )
+    except ValueError as error:  # JSONDecodeError
+        why = f"not JSON ({error})"
+    typer.echo(f"{path}: not a digest: {why}", err=True)
+    raise typer.Exit(2)
+
+
 @audit.command("verify")
 def audit_verify(
     digest_file: Path | None = typer.Option(None, "--digest", help="A digest from `kipp audit digest`."),
 ) -> None:
-    """Walk the hash chain (up to a digest, if given). Exit status 1 when it does not verify."""
+    """Walk the hash chain (up to a digest, if given). Exit status 1 when it does not verify, 2 when the
+    digest file is not a digest."""
     settings = CommonSettings()
-    digest = json.loads(digest_file.read_text()) if digest_file else None
+    digest = _read_digest(digest_file) if digest_file else None
 
     async def run(pool: asyncpg.Pool) -> ChainReport:
         store = PostgresEventStore(pool)
-        total = int(digest["position"]) if digest else await _head(pool)
+        total = digest.position if digest else await _head(pool)
         with typer.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
             if digest is None:
                 return await verify_chain(store.read_all(), progress=bar.update)
@@ -73,7 +93,7 @@ def audit_digest() -> None:
         typer.echo(f"history does NOT verify (position {report.first_mismatch}): no digest signed", err=True)
         raise typer.Exit(1)
     signer = DigestSigner.from_file(settings.audit_key_file)
-    typer.echo(json.dumps(signer.digest(report.head_position, report.head_hash), indent=2))
+    typer.echo(json.dumps(signer.digest(report.head_position, report.head_hash).model_dump(), indent=2))
 
 
 @events.command("export")

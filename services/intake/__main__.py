@@ -5,6 +5,7 @@ import uvicorn
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from shared.observability import configure_logging
+from shared.rounds import RoundFileError
 from shared.runtime import tune_garbage_collection
 
 
@@ -12,8 +13,12 @@ def main() -> None:
     configure_logging("intake")
     tune_garbage_collection()
     settings = IntakeSettings()
+    try:
+        app = create_app(settings)
+    except RoundFileError as error:
+        raise SystemExit(f"intake: {error}") from None
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.intake_host,
         port=settings.intake_port,
         log_config=None,

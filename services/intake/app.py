@@ -15,7 +15,7 @@ from services.intake.settings import IntakeSettings
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
-from shared.rounds import shipped_rounds
+from shared.rounds import load_rounds
 from shared.service import new_service_app, serve_metrics
 from shared.signing import MessageSigner, MessageVerifier
 from shared.startup import keep_trying
@@ -26,6 +26,7 @@ VERSION = "0.1.0"
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     topology = Topology(settings.prefix)
+    rounds = load_rounds(settings.rounds_dir)  # a bad round file stops start-up here, naming the file
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,7 +45,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         relay = OutboxRelay(pool, broker, topology, signer)
         relay.worker.start()
         queue_depths = QueueDepths(settings.amqp_url)
-        app.state.context = IntakeContext(settings, pool, broker, relay, shipped_rounds(), queue_depths)
+        app.state.context = IntakeContext(settings, pool, broker, relay, rounds, queue_depths)
         try:
             yield
         finally:

@@ -183,7 +183,10 @@ def encode_cursor(seq: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     """Raises ValueError for anything this API did not hand out."""
-    seq = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    if not (text.isascii() and text.isdigit()):  # int() would also take " 12", "+12", "1_2" or "١٢"
+        raise ValueError("not a cursor")
+    seq = int(text)
     if not 0 < seq < 2**63:
         raise ValueError("cursor out of range")
     return seq

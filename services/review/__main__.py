@@ -5,6 +5,7 @@ import uvicorn
 from services.review.app import create_app
 from services.review.settings import ReviewSettings
 from shared.observability import configure_logging
+from shared.rounds import RoundFileError
 from shared.runtime import tune_garbage_collection
 
 
@@ -12,8 +13,12 @@ def main() -> None:
     configure_logging("review")
     tune_garbage_collection()
     settings = ReviewSettings()
+    try:
+        app = create_app(settings)
+    except RoundFileError as error:
+        raise SystemExit(f"review: {error}") from None
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.review_host,
         port=settings.review_port,
         log_config=None,

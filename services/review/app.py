@@ -19,6 +19,7 @@ from services.review.status_publisher import StatusChangePublisher
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
+from shared.rounds import load_rounds
 from shared.service import new_service_app, serve_metrics
 from shared.signing import MessageSigner, MessageVerifier
 from shared.startup import keep_trying
@@ -29,6 +30,7 @@ VERSION = "0.1.0"
 def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     settings = settings or ReviewSettings()
     topology = Topology(settings.prefix)
+    rounds = load_rounds(settings.rounds_dir)  # a bad round file stops start-up here, naming the file
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +47,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         # process's appends catches up on its next poll (or when it is asked to wait for a position).
         store = PostgresEventStore(pool, on_append=(projector.poke, publisher.worker.poke))
         await store.start()
-        service = ReviewService(store)
+        service = ReviewService(store, rounds)
         attach_consumer(broker, topology, service, settings.consumer_concurrency, intake_signature)
         document_publications(broker, topology, "review")
         await keep_trying("RabbitMQ", broker.connect)

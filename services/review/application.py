@@ -36,6 +36,7 @@ from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHD
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook, shipped_rounds
 from shared.rules import check_proposal
+from shared.times import day_in_wib
 
 
 class StaleVersion(Exception):
@@ -159,7 +160,7 @@ class ReviewService:
     def _command_for(self, envelope: Envelope) -> Command:
         at = envelope.occurred_at
         if envelope.event_type in (PROPOSAL_SUBMITTED, PROPOSAL_REVISED):
-            proposal = self._checked_proposal(envelope.data)
+            proposal = self._checked_proposal(envelope.data, at)
             if envelope.event_type == PROPOSAL_SUBMITTED:
                 return RecordSubmission(at=at, proposal=proposal)
             return RecordRevision(at=at, proposal=proposal)
@@ -170,11 +171,16 @@ class ReviewService:
             return RecordWithdrawal(at=at, reason=reason)
         raise UnprocessableMessage(f"unknown event type {envelope.event_type!r}")
 
-    def _checked_proposal(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _checked_proposal(self, data: dict[str, Any], occurred_at: datetime) -> dict[str, Any]:
+        """Intake's proposal checked again against its round, on the day (in WIB) intake took it: an event
+        that waited in the broker past the round's closing day is still recorded."""
         try:
             body = ProposalBody.model_validate(data)
+            day = day_in_wib(occurred_at)
         except ValidationError as error:
             raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
-        if broken := check_proposal(body, self.rounds):
+        except ValueError as error:
+            raise UnprocessableMessage(f"occurred_at: {error}") from error
+        if broken := check_proposal(body, self.rounds, day):
             raise UnprocessableMessage("; ".join(f"{v.field}: {v.message}" for v in broken))
         return data

@@ -12,12 +12,13 @@ import hashlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash, timestamp_text
@@ -62,6 +63,49 @@ async def verify_chain(
     return ChainReport(True, checked, expected - 1, previous.hex())
 
 
+def _taken_at(text: str) -> str:
+    datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")  # ValueError for a date or time that does not exist
+    return text
+
+
+def _base64_of(size: int) -> AfterValidator:
+    def check(text: str) -> str:
+        if len(base64.b64decode(text, validate=True)) != size:  # binascii.Error is a ValueError
+            raise ValueError(f"must be base64 of {size} bytes")
+        return text
+
+    return AfterValidator(check)
+
+
+class Digest(BaseModel):
+    """A signed digest as `DigestSigner.digest` gives it. Its types are checked before its signature, so a
+    digest file that is not one (a position of NaN, a hash of the wrong length) is refused by field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    position: StrictInt = Field(ge=0, le=2**63 - 1)
+    head_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    # RFC 3339 in UTC with microseconds, kept as text: the signature is over these exact characters.
+    taken_at: Annotated[
+        str,
+        Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"),
+        AfterValidator(_taken_at),
+    ]
+    key_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    algorithm: Literal["Ed25519"]
+    public_key: Annotated[str, Field(max_length=100), _base64_of(32)]
+    signature: Annotated[str, Field(max_length=200), _base64_of(64)]
+
+    def claim(self) -> dict[str, Any]:
+        """What is signed."""
+        return {
+            "position": self.position,
+            "head_hash": self.head_hash,
+            "taken_at": self.taken_at,
+            "key_id": self.key_id,
+        }
+
+
 class DigestRefused(Exception):
     """The digest is not one this service signed, or has been altered."""
 
@@ -79,7 +123,7 @@ class DigestSigner:
     def from_file(cls, path: str) -> "DigestSigner":
         return cls(ensure_private_key(path))
 
-    def digest(self, position: int, head_hash: str, taken_at: datetime | None = None) -> dict[str, Any]:
+    def digest(self, position: int, head_hash: str, taken_at: datetime | None = None) -> Digest:
         claim: dict[str, Any] = {
             "position": position,
             "head_hash": head_hash,
@@ -87,31 +131,26 @@ class DigestSigner:
             "key_id": self.key_id,
         }
         signature = base64.b64encode(self._key.sign(rfc8785.dumps(claim))).decode()
-        return {**claim, "algorithm": "Ed25519", "public_key": self.public_key, "signature": signature}
+        return Digest(**claim, algorithm="Ed25519", public_key=self.public_key, signature=signature)
 
-    def check(self, digest: dict[str, Any]) -> tuple[int, str]:
+    def check(self, digest: Digest) -> tuple[int, str]:
         """Returns (position, head hash) of a digest this key signed; raises DigestRefused otherwise."""
-        try:
-            claim: dict[str, Any] = {k: digest[k] for k in ("position", "head_hash", "taken_at", "key_id")}
-            signature = base64.b64decode(digest["signature"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise DigestRefused(f"not a digest: {error}") from error
-        if claim["key_id"] != self.key_id:
+        if digest.key_id != self.key_id:
             raise DigestRefused(
-                f"signed with another key ({claim['key_id']}), not this service's ({self.key_id})"
+                f"signed with another key ({digest.key_id}), not this service's ({self.key_id})"
             )
         public: Ed25519PublicKey = self._key.public_key()
         try:
-            public.verify(signature, rfc8785.dumps(claim))
+            public.verify(base64.b64decode(digest.signature), rfc8785.dumps(digest.claim()))
         except InvalidSignature:
             raise DigestRefused("the signature does not match the digest: it was altered") from None
-        return int(claim["position"]), str(claim["head_hash"])
+        return digest.position, digest.head_hash
 
 
 async def verify_against_digest(
     events: AsyncIterator[RecordedEvent],
     signer: DigestSigner,
-    digest: dict[str, Any],
+    digest: Digest,
     progress: Callable[[int], None] = lambda _: None,
 ) -> ChainReport:
     """The history up to the digest's position must verify and end exactly at the digest's head hash."""

@@ -10,6 +10,7 @@ import asyncpg
 
 from services.review.views import view_from_stored, view_json_from_stored
 from shared.access import CALLER_COLUMNS, CALLER_FROM, CALLER_IS_KEY, Caller, caller_in, key_hash
+from shared.times import in_utc
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,10 @@ def encode_cursor(submitted_at: datetime, proposal_id: UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    """Raises ValueError for anything this API did not hand out."""
+    """Raises ValueError for anything this API did not hand out (a time without an offset, or one out of
+    range in UTC, included: the database would refuse it)."""
     moment, _, proposal_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-    return datetime.fromisoformat(moment), UUID(proposal_id)
+    return in_utc(datetime.fromisoformat(moment)), UUID(proposal_id)
 
 
 async def list_views(

@@ -15,14 +15,14 @@ from services.review.domain.commands import RequestRevision, ValidateProposal, V
 from services.review.eventstore.chain import GENESIS_HASH, sealed
 from services.review.eventstore.postgres import PostgresEventStore
 from shared.contract import PROPOSAL_SUBMITTED, new_envelope
-from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, reopened_rounds
 
 REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
 
 
 async def record_history(store: PostgresEventStore) -> list[uuid.UUID]:
     """Eight events over three proposals."""
-    service = ReviewService(store)
+    service = ReviewService(store, reopened_rounds())
     ids = []
     for text in demo_proposals()[:3]:
         envelope = new_envelope(
@@ -158,7 +158,7 @@ async def test_a_digest_from_another_key_or_altered_is_refused(
     head = await verify_chain(store.read_all())
     with pytest.raises(DigestRefused, match="another key"):
         ours.check(theirs.digest(head.head_position, head.head_hash))
-    altered = {**ours.digest(head.head_position, head.head_hash), "position": 3}
+    altered = ours.digest(head.head_position, head.head_hash).model_copy(update={"position": 3})
     with pytest.raises(DigestRefused, match="altered"):
         ours.check(altered)
 

@@ -22,7 +22,7 @@ from services.review.eventstore.postgres import PostgresEventStore, row_to_event
 from services.review.projection import StatusProjector, write_folded
 from services.review.rebuild import rebuild_status_projection
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, new_envelope
-from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, reopened_rounds
 
 REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
 
@@ -82,7 +82,7 @@ async def test_a_rebuild_while_appends_continue_equals_the_history_and_readers_n
 ) -> None:
     monkeypatch.setattr(rebuild, "REBUILD_BATCH", batch)
     store = PostgresEventStore(pool)
-    service = ReviewService(store)
+    service = ReviewService(store, reopened_rounds())
     live = StatusProjector(pool)
     ids = [await submit(service, n) for n in range(400)]
     for proposal_id in ids[:200]:
@@ -136,7 +136,7 @@ async def test_an_event_stored_at_an_old_schema_version_is_read_upcast_and_still
     pool: asyncpg.Pool, database_url: str
 ) -> None:
     store = PostgresEventStore(pool)
-    service = ReviewService(store)
+    service = ReviewService(store, reopened_rounds())
     proposal_id = await submit(service, 0)
     # A verification as the first release stored it: checklist items were plain booleans (version 1).
     old = NewEvent(
@@ -175,7 +175,7 @@ async def test_a_rebuild_that_fails_part_way_leaves_no_build_behind_and_the_live
 ) -> None:
     monkeypatch.setattr(rebuild, "REBUILD_BATCH", 37)  # several batches written before the failing one
     store = PostgresEventStore(pool)
-    service = ReviewService(store)
+    service = ReviewService(store, reopened_rounds())
     live = StatusProjector(pool)
     ids = [await submit(service, n) for n in range(120)]
     await live.catch_up()
@@ -201,7 +201,7 @@ async def test_a_rebuild_whose_writing_fails_stops_with_that_error_and_leaves_no
 ) -> None:
     monkeypatch.setattr(rebuild, "REBUILD_BATCH", 37)
     store = PostgresEventStore(pool)
-    service = ReviewService(store)
+    service = ReviewService(store, reopened_rounds())
     for n in range(200):
         await submit(service, n)
     await store.stop()

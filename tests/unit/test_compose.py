@@ -68,3 +68,14 @@ def test_the_dockerfile_copies_what_exists_and_listens_everywhere() -> None:
     assert "KIPP_INTAKE_HOST=0.0.0.0" in text
     assert "KIPP_REVIEW_HOST=0.0.0.0" in text
     assert {"KIPP_INTAKE_HOST", "KIPP_REVIEW_HOST"} <= setting_names()
+
+
+def test_the_services_run_the_round_files_make_run_uses_and_the_image_has_them() -> None:
+    copied = [
+        line.split()[2] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY")
+    ]
+    for name in ("intake", "review"):
+        directory = compose()["services"][name]["environment"]["KIPP_ROUNDS_DIR"]
+        relative = directory.removeprefix("/app/")
+        assert (ROOT / relative / "kipp-2023.json").exists(), name
+        assert any(relative.startswith(target.removeprefix("./")) for target in copied), name

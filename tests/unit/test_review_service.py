@@ -179,3 +179,25 @@ async def test_intake_events_are_recorded_in_intake_order_whatever_order_they_ar
     assert types == ["ProposalSubmitted", "RevisionRequested", "ProposalRevised", "ProposalWithdrawn"]
     with pytest.raises(UnprocessableMessage, match="already recorded"):
         await service.record_intake_event(numbered(PROPOSAL_WITHDRAWN, {"reason": "again"}, 3))
+
+
+async def test_an_event_that_occurred_before_the_round_closed_is_recorded_when_processed_after_it() -> None:
+    # The shipped 2023 round closed at the end of 2023-05-06 in WIB; whenever review gets to the event (after
+    # a broker outage, today), what counts is the day intake took the proposal.
+    service = ReviewService(InMemoryEventStore(), clock=lambda: datetime(2026, 11, 30, tzinfo=UTC))
+    just_in_time = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal()).model_copy(
+        update={"occurred_at": datetime.fromisoformat("2023-05-06T23:00:00+07:00")}
+    )
+    assert (await service.record_intake_event(just_in_time)).recorded
+    too_late = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal()).model_copy(
+        update={"occurred_at": datetime.fromisoformat("2023-05-06T17:00:00+00:00")}  # 00:00 on 7 May in WIB
+    )
+    with pytest.raises(
+        UnprocessableMessage, match="round 2023 takes proposals from 2023-01-01 to 2023-05-06"
+    ):
+        await service.record_intake_event(too_late)
+    naive = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal()).model_copy(
+        update={"occurred_at": datetime(2023, 4, 10, 8)}
+    )
+    with pytest.raises(UnprocessableMessage, match="occurred_at"):
+        await service.record_intake_event(naive)

@@ -1,23 +1,33 @@
 """Each rule of the 2023 round, refused with the field named; the demo proposals pass."""
 
-from datetime import date
+import json
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from shared.http import field_path
 from shared.proposal import ProposalBody
 from shared.rounds import shipped_rounds
-from shared.rules import Violation, check_proposal, check_revision, years_before
+from shared.rules import Violation, check_proposal, check_revision, count_words, years_before
+from shared.times import day_in_wib
 from tests.fixtures import a_proposal, demo_proposals
 
-
-def violations(data: dict[str, Any]) -> list[Violation]:
-    return check_proposal(ProposalBody.model_validate(data), shipped_rounds())
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "submission.json"
 
 
-def rules_broken(data: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(v.field, v.rule) for v in violations(data)}
+# A day the shipped 2023 round was open (it took proposals from 2023-01-01 to 2023-05-06).
+OPEN_DAY = date(2023, 4, 10)
+
+
+def violations(data: dict[str, Any], day: date = OPEN_DAY) -> list[Violation]:
+    return check_proposal(ProposalBody.model_validate(data), shipped_rounds(), day)
+
+
+def rules_broken(data: dict[str, Any], day: date = OPEN_DAY) -> set[tuple[str, str]]:
+    return {(v.field, v.rule) for v in violations(data, day)}
 
 
 def with_section(name: str, text: str | None) -> dict[str, Any]:
@@ -139,3 +149,91 @@ def test_what_passes_is_exactly_what_every_reader_expects(change: dict[str, Any]
     with pytest.raises(ValidationError) as refused:
         ProposalBody.model_validate(a_proposal(**change))
     assert field in {".".join(str(part) for part in error["loc"]) for error in refused.value.errors()}
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("documents[0].url", lambda p: {"documents": [{**p["documents"][0], "url": "https://x.id/a\x00b"}]}),
+        ("video_url", lambda p: {"video_url": "https://x.id/\x00"}),
+        (
+            "replicates.url",
+            lambda p: {"replicates": {"title": "T", "region": "R", "url": "https://x.id/\x00"}},
+        ),
+        ("innovator.phone", lambda p: {"innovator": {**p["innovator"], "phone": "0812\x00"}}),
+        ("group", lambda p: {"group": "umum\x00"}),
+        ("sections.summary\x00.[key]", lambda p: {"sections": {**p["sections"], "summary\x00": "x"}}),
+    ],
+)
+def test_nul_is_refused_in_every_text_that_is_stored_urls_included(field: str, change: Any) -> None:
+    # A URL parser percent-encodes a NUL, but the proposal is stored as posted, where PostgreSQL refuses it.
+    with pytest.raises(ValidationError) as refused:
+        ProposalBody.model_validate(a_proposal(**change(a_proposal())))
+    assert [field_path(tuple(error["loc"])) for error in refused.value.errors()] == [field]
+
+
+def test_words_are_counted_as_a_reader_counts_them() -> None:
+    assert count_words("satu dua\ttiga\nempat") == 4
+    # Invisible format characters (Unicode category Cf) separate words as whitespace does.
+    for invisible in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e", "\u200e"):
+        assert count_words(invisible.join(["kata"] * 5)) == 5, hex(ord(invisible))
+    assert count_words("satu\u00a0dua\u3000tiga\u2003empat") == 4  # any whitespace
+    # A lone dash, bullet or run of dots is not a word; words with punctuation are.
+    assert count_words("Lapor — cepat • ... (2023) e-mail, ___ !!") == 4
+    assert count_words("") == count_words("\u200b \u200b") == count_words(" — • ") == 0
+
+
+def test_zero_width_padding_does_not_hide_words_from_the_limit() -> None:
+    assert rules_broken(with_section("summary", "\u200b".join(["kata"] * 201))) == {
+        ("sections.summary", "max_words")
+    }
+    assert violations(with_section("summary", "\u200b".join(["kata"] * 200))) == []
+    # 5,000 words joined by zero-width spaces: over the character cap, refused on its length.
+    assert rules_broken(with_section("summary", "\u200b".join(["kata"] * 5_000))) == {
+        ("sections.summary", "max_chars")
+    }
+
+
+def test_a_section_over_its_character_cap_is_refused_whatever_it_holds() -> None:
+    # The cap is the word limit times the round's chars_per_word (15 in 2023): 200 x 15 for the summary.
+    [endless] = violations(with_section("summary", "a" * 10_000))
+    assert (endless.field, endless.rule) == ("sections.summary", "max_chars")
+    assert "10000 characters" in endless.message
+    assert "the cap is 3000" in endless.message
+    assert violations(with_section("summary", "kata" + " " * 2_997)) == []  # stripped when parsed
+    assert rules_broken(with_section("summary", "kata" + "." * 2_997)) == {("sections.summary", "max_chars")}
+    assert violations(with_section("summary", "a" * 3_000)) == []
+    assert rules_broken(with_section("novelty", "\u200b" * 3_001)) == {("sections.novelty", "max_chars")}
+    assert rules_broken(with_section("novelty", "\u200b" * 3_000)) == {
+        ("sections.novelty", "required_section")
+    }
+
+
+def test_the_example_submission_follows_the_2023_rules() -> None:
+    assert violations(json.loads(EXAMPLE.read_text(encoding="utf-8"))) == []
+
+
+def test_a_round_takes_proposals_from_its_opening_to_its_closing_day() -> None:
+    assert violations(a_proposal(), date(2023, 1, 1)) == []
+    assert violations(a_proposal(), date(2023, 5, 6)) == []
+    for day in (date(2022, 12, 31), date(2023, 5, 7), date(2026, 11, 30)):
+        [closed] = violations(a_proposal(), day)
+        assert (closed.field, closed.rule) == ("round", "round_closed")
+        assert "from 2023-01-01 to 2023-05-06" in closed.message
+        assert str(day) in closed.message
+    # A closed round still says what else is wrong.
+    assert rules_broken(a_proposal(sdgs=[]), date(2023, 5, 7)) == {
+        ("round", "round_closed"),
+        ("sdgs", "min_items"),
+    }
+
+
+def test_closing_days_are_whole_days_in_wib() -> None:
+    assert day_in_wib(datetime.fromisoformat("2023-05-06T23:00:00+07:00")) == date(2023, 5, 6)
+    assert day_in_wib(datetime.fromisoformat("2023-05-06T16:59:59Z")) == date(2023, 5, 6)
+    assert day_in_wib(datetime.fromisoformat("2023-05-06T17:00:00Z")) == date(2023, 5, 7)
+    assert day_in_wib(datetime.fromisoformat("2023-05-06T23:30:00+09:00")) == date(2023, 5, 6)
+    with pytest.raises(ValueError, match="offset"):
+        day_in_wib(datetime(2023, 5, 6, 12))
+    with pytest.raises(ValueError, match="out of range"):
+        day_in_wib(datetime.fromisoformat("9999-12-31T23:00:00Z"))

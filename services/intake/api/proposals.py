@@ -28,6 +28,7 @@ from shared.observability import correlation_id
 from shared.proposal import ProposalBody, Text
 from shared.rounds import RoundBook
 from shared.rules import Violation, check_proposal, check_revision
+from shared.times import day_in_wib
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
@@ -57,7 +58,8 @@ def rules_problem(broken: list[Violation]) -> Problem:
 
 
 def check_rules(body: ProposalBody, rounds: RoundBook) -> None:
-    if broken := check_proposal(body, rounds):
+    """The round's rules on the day it is now in WIB (a round closes at the end of its last day there)."""
+    if broken := check_proposal(body, rounds, day_in_wib(datetime.now(UTC))):
         raise rules_problem(broken)
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from services.review.api.deps import Context
-from services.review.audit import DigestRefused, verify_against_digest, verify_chain
+from services.review.audit import Digest, DigestRefused, verify_against_digest, verify_chain
 from services.review.metrics import CHAIN_VERIFICATIONS
 from shared.access.http import Auditor
 from shared.http import Problem
@@ -30,11 +30,11 @@ async def digest(ctx: Context, _: Auditor) -> dict[str, Any]:
         raise Problem(
             409, "History does not verify", "no digest is signed over a broken chain", **report.as_dict()
         )
-    return ctx.signer.digest(report.head_position, report.head_hash)
+    return ctx.signer.digest(report.head_position, report.head_hash).model_dump()
 
 
 @router.post("/digest/verification")
-async def verify_digest(ctx: Context, _: Auditor, digest: dict[str, Any]) -> dict[str, Any]:
+async def verify_digest(ctx: Context, _: Auditor, digest: Digest) -> dict[str, Any]:
     """Whether the history up to a digest taken earlier is unchanged."""
     try:
         report = await verify_against_digest(ctx.service.store.read_all(), ctx.signer, digest)

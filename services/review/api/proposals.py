@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.review.api.deps import Context
 from services.review.application import StaleVersion
@@ -31,6 +31,7 @@ from shared.access.http import READERS, PresentedKey, Reader, Reviewer, allowed
 from shared.http import Problem, invalid_cursor
 from shared.observability import correlation_id
 from shared.proposal import Text
+from shared.times import UtcTime
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
@@ -95,8 +96,8 @@ async def list_proposals(
     ctx: Context,
     _: Reader,
     status: Status | None = None,
-    agency: str | None = None,
-    regency: str | None = None,
+    agency: Annotated[Text | None, Query(max_length=300)] = None,
+    regency: Annotated[Text | None, Query(max_length=200)] = None,
     round: Annotated[int | None, Query(ge=1900, le=9999)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -116,7 +117,7 @@ async def get_proposal(
     key: PresentedKey,
     proposal_id: UUID,
     as_of: Annotated[
-        AwareDatetime | None,
+        UtcTime | None,
         Query(description="RFC 3339 time: the proposal as it stood then, from its events"),
     ] = None,
 ) -> Response:
