@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.access import Actor
 from shared.lifecycle import Status
+from shared.proposal import Text
 
 PROPOSAL_SUBMITTED = "proposal.submitted"
 PROPOSAL_REVISED = "proposal.revised"
@@ -71,7 +72,6 @@ class Topology:
 # A correlation id as the services take it from a request; anything else is replaced by a new one. It
 # travels in AMQP's correlation_id property too, which holds at most 255 bytes.
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-CorrelationId = Annotated[str, Field(pattern=CORRELATION_ID.pattern)]
 MAX_INT32 = 2**31 - 1  # what PostgreSQL's integer columns (versions, sequences) hold
 MAX_INT64 = 2**63 - 1  # and its bigint columns (positions)
 
@@ -83,10 +83,12 @@ def valid_correlation_id(value: str | None) -> bool:
 class EnvelopeMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    correlation_id: CorrelationId
-    causation_id: Annotated[str, Field(max_length=64)] | None = None
+    # Any text up to a bound: events accepted before the services checked the header may carry more than
+    # CORRELATION_ID allows. What goes into an AMQP property is checked where it is put there.
+    correlation_id: Text = Field(min_length=1, max_length=1000)
+    causation_id: Annotated[Text, Field(max_length=1000)] | None = None
     actor: Actor
-    source: Annotated[str, Field(min_length=1, max_length=64)]
+    source: Annotated[Text, Field(min_length=1, max_length=64)]
     # For intake's events: this event's place among intake's events for the proposal (1 = the
     # submission). Review applies them in this order even when the broker hands them over concurrently;
     # an intake event without it is refused.

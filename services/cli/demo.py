@@ -16,7 +16,7 @@ import httpx
 import typer
 
 from services.cli import app, with_pool, without_credentials
-from shared.access import Role, create_key
+from shared.access import Role, key_for
 from shared.settings import CommonSettings
 
 KOMINFO = "Dinas Komunikasi dan Informatika Kabupaten Bangka Barat"
@@ -37,9 +37,9 @@ def keys_for(agencies: list[str]) -> dict[str, str]:
     """A submitter key per agency (its holder name is the agency), a reviewer and an auditor."""
 
     async def create(pool: Any) -> dict[str, str]:
-        made = {agency: (await create_key(pool, Role.SUBMITTER, agency))[1] for agency in agencies}
-        made["reviewer"] = (await create_key(pool, Role.REVIEWER, "Bagian Organisasi Setda Bangka Barat"))[1]
-        made["auditor"] = (await create_key(pool, Role.AUDITOR, "Inspektorat Kabupaten Bangka Barat"))[1]
+        made = {agency: (await key_for(pool, Role.SUBMITTER, agency))[1] for agency in agencies}
+        made["reviewer"] = (await key_for(pool, Role.REVIEWER, "Bagian Organisasi Setda Bangka Barat"))[1]
+        made["auditor"] = (await key_for(pool, Role.AUDITOR, "Inspektorat Kabupaten Bangka Barat"))[1]
         return made
 
     return with_pool(create)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import typer
 
-from services.cli import app
+from services.cli import app, with_pool
 from services.dead_letters import connect, list_dead_letters, replay_dead_letters, sources
 from shared.contract import Topology
 from shared.db import SCHEMAS, ensure_database, migrate
@@ -127,3 +127,33 @@ def dead_letters_replay(
     for letter in replayed:
         typer.echo(f"replayed {letter.message_id} to {exchange} ({letter.routing_key})")
     typer.echo(f"{len(replayed)} dead letter(s) replayed")
+
+
+parked = typer.Typer(help="What the publishers could never publish, kept aside.", no_args_is_help=True)
+app.add_typer(parked, name="parked")
+
+
+@parked.command("list")
+def parked_list() -> None:
+    """Every outbox row the relay parked and every event the status publisher could not announce, with
+    the reason. They stay in the database: nothing is lost, and everything behind them went on."""
+
+    async def read(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+        rows = await pool.fetch(
+            "SELECT id, event_id, routing_key, parked_at, reason FROM intake.parked_outbox ORDER BY id"
+        )
+        events = await pool.fetch(
+            "SELECT position, event_id, parked_at, reason FROM review.parked_announcements ORDER BY position"
+        )
+        return rows, events
+
+    rows, events = with_pool(read)
+    for row in rows:
+        typer.echo(
+            f"intake outbox row {row['id']}  event {row['event_id']}  {row['routing_key']}  {row['reason']}"
+        )
+    for event in events:
+        typer.echo(
+            f"review event at position {event['position']}  event {event['event_id']}  {event['reason']}"
+        )
+    typer.echo(f"{len(rows)} outbox row(s) and {len(events)} announcement(s) parked")

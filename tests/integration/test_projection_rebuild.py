@@ -52,7 +52,7 @@ async def revise(service: ReviewService, proposal_id: uuid.UUID, title: str) -> 
         datetime.now(UTC),
         text,
         actor=SUBMITTER,
-        sequence=1,
+        sequence=2,
         source="t",
         correlation_id="c",
     )

@@ -9,7 +9,7 @@ import pytest
 
 from services.review.application import EarlierEventMissing, ReviewService, StaleVersion, UnprocessableMessage
 from services.review.domain.commands import RequestRevision, VerifyProposal
-from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
+from services.review.domain.lifecycle import ProposalNotFound
 from services.review.eventstore.base import ConcurrencyError, RecordedEvent
 from services.review.eventstore.memory import InMemoryEventStore
 from services.review.status_publisher import status_changed
@@ -51,12 +51,13 @@ async def test_records_an_intake_event_under_its_own_id_once(service: ReviewServ
     assert event.metadata["actor"] == SUBMITTER.model_dump(mode="json")
 
 
-async def test_a_second_submission_for_a_proposal_is_refused_by_the_lifecycle(service: ReviewService) -> None:
-    # Submissions are appended without reading the stream first; one that meets an existing stream must
-    # still get the lifecycle's answer (refused, so retried then dead-lettered), not a conflict to retry.
+async def test_a_second_submission_for_a_proposal_is_refused_not_retried(service: ReviewService) -> None:
+    # Submissions are appended without reading the stream first; one that meets an existing stream under
+    # another event id claims to be intake's first event of the proposal a second time: dead-lettered at
+    # once, not a conflict to retry.
     proposal_id = uuid.uuid4()
     await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
-    with pytest.raises(TransitionRefused):
+    with pytest.raises(UnprocessableMessage, match="already recorded"):
         await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
     assert len(await service.store.read_stream(proposal_id)) == 1
 
@@ -77,8 +78,9 @@ async def test_refuses_what_no_retry_can_fix(
         await service.record_intake_event(intake_event(event_type, uuid.uuid4(), data))
 
 
-async def test_a_revision_before_its_submission_finds_no_proposal(service: ReviewService) -> None:
-    with pytest.raises(ProposalNotFound):
+async def test_a_revision_before_its_submission_waits_for_it(service: ReviewService) -> None:
+    # Intake's second event of a proposal whose first has not been recorded: retried later, not refused.
+    with pytest.raises(EarlierEventMissing, match="came before event 1"):
         await service.record_intake_event(intake_event(PROPOSAL_REVISED, uuid.uuid4(), a_proposal()))
 
 
