@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from services.review.eventstore.base import ConcurrencyError, EventStore, NewEvent
+from services.review.eventstore.base import ConcurrencyError, EventStore, NewEvent, UnstorableEvent
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash
 from services.review.eventstore.memory import InMemoryEventStore
 from services.review.eventstore.postgres import PostgresEventStore
@@ -172,3 +172,20 @@ async def test_reads_a_stream_as_it_was_at_a_moment(store: EventStore) -> None:
     await store.append(stream, 1, [new_event()])
     assert [e.version for e in await store.read_stream(stream, until=moment)] == [1]
     assert len(await store.read_stream(stream)) == 2
+
+
+async def test_an_event_the_store_cannot_seal_fails_alone_and_its_batch_is_recorded(
+    store: EventStore,
+) -> None:
+    # An integer no JSON number holds exactly has no canonical form to hash. Appended at once with others
+    # (the PostgreSQL store writes whatever waits as one batch), only its own append fails.
+    fine = [(uuid.uuid4(), new_event()) for _ in range(5)]
+    unsealable = (uuid.uuid4(), new_event(n=2**64))
+    outcomes = await asyncio.gather(
+        *(store.append(stream, 0, [event]) for stream, event in [*fine[:2], unsealable, *fine[2:]]),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[2], UnstorableEvent)
+    assert [outcome.recorded for i, outcome in enumerate(outcomes) if i != 2] == [True] * 5  # type: ignore[union-attr]
+    assert await read_all(store) == [1, 2, 3, 4, 5]
+    assert await store.read_stream(unsealable[0]) == []
