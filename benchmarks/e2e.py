@@ -22,6 +22,7 @@ from benchmarks.cpu import CpuMeter, pids_named
 from shared.access import Role, create_key
 from shared.broker import QueueDepths
 from shared.db import create_pool
+from shared.signing import ensure_key_pair
 from tests.fixtures import demo_proposals
 from tests.processes import ServiceProcess, free_port, service_env
 
@@ -43,6 +44,12 @@ async def running_system(database_url: str) -> AsyncIterator[RunningSystem]:
     # The services log every message they handle: to files, so that the table is not lost among the
     # lines. They are kept only when the run fails.
     logs, failed = Path(tempfile.mkdtemp(prefix=f"{prefix}-logs-")), False
+    # The services sign their messages: a key pair each, as `kipp migrate` makes them, in the logs' folder.
+    for service in ("intake", "review"):
+        private, public = logs / f"{service}-signing-key.pem", logs / f"{service}-signing-key.pub"
+        ensure_key_pair(private, public)
+        env[f"KIPP_{service.upper()}_SIGNING_KEY_FILE"] = str(private)
+        env[f"KIPP_{service.upper()}_PUBLIC_KEY_FILE"] = str(public)
     review = ServiceProcess("review", env, int(env["KIPP_REVIEW_PORT"]), logs / "review.log")
     intake = ServiceProcess("intake", env, int(env["KIPP_INTAKE_PORT"]), logs / "intake.log")
     pool = await create_pool(database_url, min_size=1, max_size=4)

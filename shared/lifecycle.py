@@ -1,4 +1,4 @@
-"""The statuses of a proposal and the moves between them (PRODUCT.md, "Proposal lifecycle").
+"""The statuses of a proposal and the moves between them.
 
 Part of the public contract: review enforces it, intake uses it to refuse what cannot apply.
 """

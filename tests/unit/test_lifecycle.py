@@ -1,4 +1,4 @@
-"""The lifecycle of PRODUCT.md: every allowed move and a refusal for every other."""
+"""The proposal lifecycle: every allowed move and a refusal for every other."""
 
 from datetime import UTC, datetime, timedelta
 
