@@ -69,13 +69,13 @@ def keys_rotate(
 
 @keys.command("list")
 def keys_list() -> None:
-    """Every key: id, holder id, role, created, revoked, holder name."""
+    """Every key: id, role, created, revoked, its holder's id and name."""
     records = with_pool(list_keys)
-    typer.echo(f"{'id':36}  {'holder':36}  {'role':9}  {'created':20}  {'revoked':20}  name")
+    typer.echo(f"{'id':36}  {'role':9}  {'created':20}  {'revoked':20}  {'holder':36}  name")
     for r in records:
         revoked = r.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.revoked_at else "-"
         created = r.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        typer.echo(f"{r.id!s:36}  {r.holder_id!s:36}  {r.role.value:9}  {created:20}  {revoked:20}  {r.name}")
+        typer.echo(f"{r.id!s:36}  {r.role.value:9}  {created:20}  {revoked:20}  {r.holder_id!s:36}  {r.name}")
 
 
 @keys.command("revoke")

@@ -116,7 +116,12 @@ async def test_duplicates_and_poison_on_two_competing_review_processes(
         ]
         for round_ in range(2):
             for original in originals:
-                again = aio_pika.Message(original.body, message_id=original.message_id, type=original.type)
+                again = aio_pika.Message(  # a copy as the broker redelivers it: signed as intake signed it
+                    original.body,
+                    headers=original.headers,
+                    message_id=original.message_id,
+                    type=original.type,
+                )
                 await intake_exchange.publish(again, routing_key=original.routing_key or "proposal.submitted")
             for number, body in enumerate(poison * (3 if round_ == 0 else 2)):
                 await intake_exchange.publish(
