@@ -7,21 +7,20 @@ Only one relay publishes at a time across all intake processes (a transaction-sc
 keeps each proposal's events in the order they were accepted.
 
 A row that can never be published (one that cannot be encoded as an AMQP message) is moved to
-intake.parked_outbox with the reason, in the same transaction, and the rows after it go on: one bad row
-must not hold back every submission behind it.
+intake.parked_outbox with the reason, in the same transaction, and the rows after it go on.
 """
 
-import asyncio
 import logging
-from itertools import groupby
+from functools import partial
 
 import asyncpg
 from aio_pika import Message
 from faststream.rabbit import RabbitBroker
 
-from shared.broker import envelope_message, exchange, publish_confirmed, unpublishable
+from shared.broker import envelope_message
 from shared.contract import Topology
 from shared.db import Connection
+from shared.publishing import ConfirmedPublisher, Outgoing
 from shared.signing import MessageSigner
 from shared.worker import Worker
 
@@ -36,8 +35,7 @@ class OutboxRelay:
         self, pool: asyncpg.Pool, broker: RabbitBroker, topology: Topology, signer: MessageSigner
     ) -> None:
         self._pool = pool
-        self._broker = broker
-        self._exchange = exchange(topology.intake_exchange)
+        self._publisher = ConfirmedPublisher(broker, topology.intake_exchange)
         self._signer = signer
         self.worker = Worker("outbox-relay", self._relay_window)
 
@@ -53,17 +51,11 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            parked: dict[int, str] = {}
-            ready: list[tuple[asyncpg.Record, Message]] = []
-            for row in rows:
-                message = self._message(row)
-                if reason := unpublishable(message, self._exchange.name, row["routing_key"]):
-                    parked[row["id"]] = reason
-                else:
-                    ready.append((row, message))
-            by_proposal = groupby(sorted(ready, key=lambda r: (r[0]["proposal_id"], r[0]["id"])), _proposal)
-            await asyncio.gather(*(self._publish_in_order(list(group)) for _, group in by_proposal))
-            if parked:
+            window = [
+                Outgoing(row["id"], row["proposal_id"], row["routing_key"], partial(self._message, row))
+                for row in rows
+            ]
+            if parked := await self._publisher.publish(window):
                 await _park(conn, parked)
             await conn.execute("DELETE FROM intake.outbox WHERE id = ANY($1)", [row["id"] for row in rows])
             return len(rows)
@@ -80,15 +72,6 @@ class OutboxRelay:
             correlation_id=envelope["metadata"]["correlation_id"],
             signer=self._signer,
         )
-
-    async def _publish_in_order(self, rows: list[tuple[asyncpg.Record, Message]]) -> None:
-        # Proposals are published side by side; one proposal's events strictly one after the other.
-        for row, message in rows:
-            await publish_confirmed(self._broker, message, self._exchange, row["routing_key"])
-
-
-def _proposal(item: tuple[asyncpg.Record, Message]) -> object:
-    return item[0]["proposal_id"]
 
 
 async def _park(conn: Connection, reasons: dict[int, str]) -> None:

@@ -6,7 +6,7 @@ turns and every event is applied exactly once, in order, together with the check
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +15,7 @@ import asyncpg
 from services.review.domain.events import event_from_json
 from services.review.domain.lifecycle import evolve
 from services.review.domain.state import ProposalState
+from services.review.eventstore.subscription import Subscription, lock_checkpoint, move_checkpoint
 from shared.db import Connection
 from shared.worker import Worker
 
@@ -27,16 +28,16 @@ BATCH = 1000
 # bytes): the text stays in PostgreSQL, which copies it from the event into the body column (see below).
 # The fold sees a summary instead: only the fields the projection's own columns derive from. The data
 # comes as JSON text, parsed straight into the event's model (see `event_from_json`).
-_READ = """
-SELECT position, stream_id, version, type, schema_version,
-       (CASE WHEN data ? 'proposal' THEN jsonb_set(data, '{proposal}', jsonb_build_object(
-           'round', data #> '{proposal,round}',
-           'agency', jsonb_build_object('name', data #> '{proposal,agency,name}'),
-           'region', jsonb_build_object('regency', data #> '{proposal,region,regency}')))
-        ELSE data END)::text AS data,
-       data ? 'proposal' AS carries_text
-FROM review.events WHERE position > $1 ORDER BY position LIMIT $2
+_FOLDED_COLUMNS = """
+position, stream_id, version, type, schema_version,
+(CASE WHEN data ? 'proposal' THEN jsonb_set(data, '{proposal}', jsonb_build_object(
+    'round', data #> '{proposal,round}',
+    'agency', jsonb_build_object('name', data #> '{proposal,agency,name}'),
+    'region', jsonb_build_object('regency', data #> '{proposal,region,regency}')))
+ ELSE data END)::text AS data,
+data ? 'proposal' AS carries_text
 """
+SUBSCRIPTION = Subscription(NAME, _FOLDED_COLUMNS, BATCH)
 
 # Two statements for the whole batch: new proposals inserted, known ones updated. `text_at` is the
 # position of the batch's last event that carried a text (NULL if none did): the body is copied from that
@@ -102,20 +103,17 @@ async def project_batch(
     conn: Connection, table: str = TABLE, checkpoint_name: str = NAME, batch: int = BATCH
 ) -> tuple[int, int]:
     """Applies the next batch of events after the checkpoint. Returns (checkpoint, events applied)."""
-    async with conn.transaction():
-        checkpoint = await _lock_checkpoint(conn, checkpoint_name)
-        events = await read_events(conn, checkpoint, batch)
-        if events:
-            current = await stored_rows(conn, table, {event["stream_id"] for event in events})
-            folded = fold_batch(current, events)
-            await _write_rows(conn, table, folded)
-            checkpoint = await _move_checkpoint(conn, checkpoint_name, folded.last)
-        return checkpoint, len(events)
+
+    async def apply(conn: Connection, events: list[asyncpg.Record]) -> None:
+        current = await stored_rows(conn, table, {event["stream_id"] for event in events})
+        await _write_rows(conn, table, fold_batch(current, events))
+
+    return await replace(SUBSCRIPTION, name=checkpoint_name, batch=batch).process(conn, apply)
 
 
 async def read_events(conn: Connection, after: int, limit: int) -> list[asyncpg.Record]:
     """What the projection needs of the events after position `after`, in order."""
-    return await conn.fetch(_READ, after, limit)
+    return await SUBSCRIPTION.read(conn, after, limit)
 
 
 async def stored_rows(conn: Connection, table: str, proposal_ids: Iterable[UUID]) -> dict[UUID, ProjectedRow]:
@@ -146,25 +144,11 @@ async def write_folded(conn: Connection, table: str, checkpoint_name: str, folde
     It must follow the checkpoint directly: positions have no gaps, so anything else means a lost or
     doubled batch."""
     async with conn.transaction():
-        checkpoint = await _lock_checkpoint(conn, checkpoint_name)
+        checkpoint = await lock_checkpoint(conn, checkpoint_name)
         if folded.first != checkpoint + 1:
             raise RuntimeError(f"{checkpoint_name}: events from {folded.first} after {checkpoint}")
         await _write_rows(conn, table, folded)
-        await _move_checkpoint(conn, checkpoint_name, folded.last)
-
-
-async def _lock_checkpoint(conn: Connection, checkpoint_name: str) -> int:
-    position: int = await conn.fetchval(
-        "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", checkpoint_name
-    )
-    return position
-
-
-async def _move_checkpoint(conn: Connection, checkpoint_name: str, position: int) -> int:
-    await conn.execute(
-        "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1", checkpoint_name, position
-    )
-    return position
+        await move_checkpoint(conn, checkpoint_name, folded.last)
 
 
 async def _write_rows(conn: Connection, table: str, folded: FoldedBatch) -> None:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
+from services.review.eventstore.subscription import lock_checkpoint, move_checkpoint
 from services.review.projection import (
     NAME,
     TABLE,
@@ -71,19 +72,13 @@ async def rebuild_status_projection(
             with _fewer_collections():
                 applied = await _replay(reader, lookup, conn, f"review.{build}", checkpoint, progress)
             async with conn.transaction():
-                await conn.execute(
-                    "SELECT 1 FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", NAME
-                )
+                await lock_checkpoint(conn, NAME)
                 await conn.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
                 applied += await _catch_up(conn, f"review.{build}", checkpoint, progress)
-                position = await conn.fetchval(
-                    "SELECT position FROM review.projection_checkpoints WHERE name = $1", checkpoint
-                )
+                position = await lock_checkpoint(conn, checkpoint)
                 await conn.execute(f"DROP TABLE {TABLE}")
                 await conn.execute(f"ALTER TABLE review.{build} RENAME TO proposal_status")
-                await conn.execute(
-                    "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1", NAME, position
-                )
+                await move_checkpoint(conn, NAME, position)
                 await conn.execute("DELETE FROM review.projection_checkpoints WHERE name = $1", checkpoint)
         except BaseException:
             await _discard(conn, build, checkpoint)
@@ -181,5 +176,9 @@ def _fewer_collections() -> Iterator[None]:
 
 
 async def _discard(conn: Connection, build: str, checkpoint: str) -> None:
+    # A write cancelled part way can leave its transaction open on this connection (its rollback was
+    # cancelled too): the drop would then run inside it, and be rolled back when the pool resets it.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
     await conn.execute(f"DROP TABLE IF EXISTS review.{build}")
     await conn.execute("DELETE FROM review.projection_checkpoints WHERE name = $1", checkpoint)

@@ -10,10 +10,9 @@ cannot be built or encoded) is parked in review.parked_announcements with the re
 moves past it: the log is immutable, so an event that stalled the publisher would stall it forever.
 """
 
-import asyncio
 import logging
 import uuid
-from itertools import groupby
+from functools import partial
 
 import asyncpg
 from aio_pika import Message
@@ -23,8 +22,9 @@ from services.review.domain.lifecycle import status_after_stored
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import timestamp_text
 from services.review.eventstore.postgres import row_to_event
+from services.review.eventstore.subscription import EVENT_COLUMNS_WITHOUT_TEXT, Subscription
 from shared.access import Actor
-from shared.broker import envelope_message, exchange, publish_confirmed, unpublishable
+from shared.broker import envelope_message
 from shared.contract import (
     PROPOSAL_STATUS_CHANGED,
     Envelope,
@@ -33,18 +33,16 @@ from shared.contract import (
     valid_correlation_id,
 )
 from shared.db import Connection
+from shared.publishing import ConfirmedPublisher, Outgoing
 from shared.signing import MessageSigner
 from shared.worker import Worker
 
 log = logging.getLogger(__name__)
 
 NAME = "status_changed"
-# The events after the checkpoint without the proposal's text: an announcement does not carry it.
-_WITHOUT_TEXT = (
-    "SELECT position, stream_id, version, event_id, type, schema_version, data - 'proposal' AS data,"
-    " metadata, recorded_at, hash FROM review.events WHERE position > $1 ORDER BY position LIMIT $2"
-)
 WINDOW = 100
+# The events after its checkpoint, without the proposal's text: an announcement does not carry it.
+SUBSCRIPTION = Subscription(NAME, EVENT_COLUMNS_WITHOUT_TEXT, WINDOW)
 _ANNOUNCEMENTS = uuid.UUID("6f1c3f0e-59a4-4f0b-9a43-7d5a0c2b8e11")
 
 # What a follower learns about each decision besides the status (all of it public to the submitter).
@@ -89,48 +87,29 @@ class StatusChangePublisher:
         self, pool: asyncpg.Pool, broker: RabbitBroker, topology: Topology, signer: MessageSigner
     ) -> None:
         self._pool = pool
-        self._broker = broker
-        self._exchange = exchange(topology.review_exchange)
+        self._publisher = ConfirmedPublisher(broker, topology.review_exchange)
         self._signer = signer
         self.worker = Worker("status-change-publisher", self._publish_window)
 
     async def publish_once(self) -> int:
         """Announces up to one window of events after the checkpoint. Returns how many."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            checkpoint = await conn.fetchval(
-                "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", NAME
-            )
-            rows = await conn.fetch(_WITHOUT_TEXT, checkpoint, WINDOW)
-            if not rows:
-                return 0
-            events = [row_to_event(row) for row in rows]
-            parked: dict[int, tuple[uuid.UUID, str]] = {}
-            ready: list[tuple[RecordedEvent, Message]] = []
-            for event in events:
-                try:
-                    message = self._message(event)
-                    reason = unpublishable(message, self._exchange.name, PROPOSAL_STATUS_CHANGED)
-                except Exception as error:  # whatever in this event's own content breaks it
-                    reason = f"no announcement can be made of it: {error}"
-                if reason:
-                    parked[event.position] = (event.event_id, reason)
-                else:
-                    ready.append((event, message))
-            by_proposal = groupby(
-                sorted(ready, key=lambda r: (r[0].stream_id, r[0].position)), lambda r: r[0].stream_id
-            )
-            await asyncio.gather(*(self._publish_in_order(list(group)) for _, group in by_proposal))
-            if parked:
-                await _park(conn, parked)
-            await conn.execute(
-                "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1",
-                NAME,
-                events[-1].position,
-            )
-            return len(events)
+        async with self._pool.acquire() as conn:
+            _, announced = await SUBSCRIPTION.process(conn, self._announce)
+            return announced
 
     async def _publish_window(self) -> bool:
         return await self.publish_once() == WINDOW
+
+    async def _announce(self, conn: Connection, rows: list[asyncpg.Record]) -> None:
+        events = {row["position"]: row_to_event(row) for row in rows}
+        window = [
+            Outgoing(position, event.stream_id, PROPOSAL_STATUS_CHANGED, partial(self._message, event))
+            for position, event in events.items()
+        ]
+        if parked := await self._publisher.publish(window):
+            await _park(
+                conn, {position: (events[position].event_id, reason) for position, reason in parked.items()}
+            )
 
     def _message(self, event: RecordedEvent) -> Message:
         envelope = status_changed(event)
@@ -141,10 +120,6 @@ class StatusChangePublisher:
             correlation_id=envelope.metadata.correlation_id,
             signer=self._signer,
         )
-
-    async def _publish_in_order(self, ready: list[tuple[RecordedEvent, Message]]) -> None:
-        for _, message in ready:
-            await publish_confirmed(self._broker, message, self._exchange, PROPOSAL_STATUS_CHANGED)
 
 
 async def _park(conn: Connection, parked: dict[int, tuple[uuid.UUID, str]]) -> None:

@@ -1,0 +1,74 @@
+"""Following the event store's global order from a checkpoint: the one way every reader of the log reads it.
+
+A subscription is a named checkpoint row in review.projection_checkpoints and what its reader selects of
+each event. A pass locks the checkpoint row, reads the next batch after it, hands the batch to the
+reader's handler and moves the checkpoint to the batch's last position, all in one transaction: the
+handler's own writes (a projection's rows) commit together with the checkpoint that records them, and a
+handler that publishes (the status publisher) returns only once the broker confirmed, so the checkpoint
+never moves past what was not delivered. Readers in several processes take turns on the row lock.
+
+Appends are serialised and commit in position order (see the event store's migrations), so a batch read
+after the checkpoint never has a hole that a late commit fills afterwards.
+
+New readers of the log (the status projection, the status publisher, the rebuild, and those to come) are
+a subscription and a handler, nothing more.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.db import Connection
+
+# What a reader selects of an event when it needs all of it (the columns RecordedEvent has).
+EVENT_COLUMNS = (
+    "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
+)
+# The same without the proposal's text, which most readers never need and which is most of the bytes.
+EVENT_COLUMNS_WITHOUT_TEXT = EVENT_COLUMNS.replace(" data,", " data - 'proposal' AS data,")
+
+Handler = Callable[[Connection, list[asyncpg.Record]], Awaitable[None]]
+
+
+async def lock_checkpoint(conn: Connection, name: str) -> int:
+    """The subscription's position, its row locked until the transaction ends."""
+    position = await conn.fetchval(
+        "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE", name
+    )
+    if position is None:
+        raise LookupError(f"no checkpoint named {name!r}")
+    return int(position)
+
+
+async def move_checkpoint(conn: Connection, name: str, position: int) -> None:
+    await conn.execute(
+        "UPDATE review.projection_checkpoints SET position = $2 WHERE name = $1", name, position
+    )
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str  # its checkpoint row
+    columns: str = EVENT_COLUMNS  # what it reads of each event: a select list over review.events
+    batch: int = 1000
+
+    async def read(self, conn: Connection, after: int, limit: int | None = None) -> list[asyncpg.Record]:
+        """The events after position `after`, in order, as this subscription reads them."""
+        return await conn.fetch(
+            f"SELECT {self.columns} FROM review.events WHERE position > $1 ORDER BY position LIMIT $2",
+            after,
+            limit or self.batch,
+        )
+
+    async def process(self, conn: Connection, handle: Handler) -> tuple[int, int]:
+        """One pass: the next batch handled and the checkpoint moved past it, in one transaction.
+        Returns (the checkpoint after the pass, how many events it handled)."""
+        async with conn.transaction():
+            checkpoint = await lock_checkpoint(conn, self.name)
+            events = await self.read(conn, checkpoint)
+            if events:
+                await handle(conn, events)
+                checkpoint = events[-1]["position"]
+                await move_checkpoint(conn, self.name, checkpoint)
+            return checkpoint, len(events)
