@@ -166,7 +166,7 @@ async def _catch_up(conn: Connection, table: str, checkpoint: str, progress: Cal
 def _fewer_collections() -> Iterator[None]:
     """A rebuild allocates millions of short-lived objects that form no cycles (records, dicts, states).
     At the default threshold the cyclic collector runs every 700 allocations and keeps rescanning the
-    batch in hand: a quarter of the rebuild's time. Reference counting frees all of it anyway."""
+    batch in hand. Reference counting frees all of it anyway."""
     threshold = gc.get_threshold()
     gc.set_threshold(50_000, *threshold[1:])
     try:
