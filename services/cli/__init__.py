@@ -12,6 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version
 from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -31,6 +32,21 @@ app = typer.Typer(
 )
 
 T = TypeVar("T")
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"kipp {version('kipp-ledger')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """KIPP proposal ledger: operate, migrate and audit."""
 
 
 def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:

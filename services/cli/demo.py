@@ -10,13 +10,14 @@ import json
 import os
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
 import typer
 
 from services.cli import app, with_pool, without_credentials
-from shared.access import Role, key_for
+from shared.access import Role, authenticate, key_for
 from shared.settings import CommonSettings
 
 KOMINFO = "Dinas Komunikasi dan Informatika Kabupaten Bangka Barat"
@@ -33,16 +34,40 @@ def demo_proposals() -> list[dict[str, Any]]:
     return proposals
 
 
-def keys_for(agencies: list[str]) -> dict[str, str]:
-    """A submitter key per agency (its holder name is the agency), a reviewer and an auditor."""
+REVIEWERS = {"reviewer": "Rina, Bagian Organisasi Setda Bangka Barat", "colleague": "Budi, Bagian Organisasi"}
+AUDITOR = "Inspektorat Kabupaten Bangka Barat"
 
-    async def create(pool: Any) -> dict[str, str]:
-        made = {agency: (await key_for(pool, Role.SUBMITTER, agency))[1] for agency in agencies}
-        made["reviewer"] = (await key_for(pool, Role.REVIEWER, "Bagian Organisasi Setda Bangka Barat"))[1]
-        made["auditor"] = (await key_for(pool, Role.AUDITOR, "Inspektorat Kabupaten Bangka Barat"))[1]
-        return made
 
-    return with_pool(create)
+def keys_for(agencies: list[str], kept: Path) -> dict[str, str]:
+    """A submitter key per agency (its holder name is the agency), two reviewers and an auditor. Kept in
+    `kept` (readable by its owner only) and reused by the next run while they are valid, so running the
+    demo again mints no new keys."""
+    wanted = {
+        **{agency: (Role.SUBMITTER, agency) for agency in agencies},
+        **{label: (Role.REVIEWER, name) for label, name in REVIEWERS.items()},
+        "auditor": (Role.AUDITOR, AUDITOR),
+    }
+    try:
+        known: dict[str, str] = json.loads(kept.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+
+    async def ensure(pool: Any) -> dict[str, str]:
+        keys = {}
+        for label, (role, name) in wanted.items():
+            key = known.get(label)
+            caller = await authenticate(pool, key) if key else None
+            keys[label] = (
+                key if key and caller and caller.role == role else (await key_for(pool, role, name))[1]
+            )
+        return keys
+
+    keys = with_pool(ensure)
+    if keys != known:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.touch(mode=0o600)
+        kept.write_text(json.dumps(keys, indent=2), encoding="utf-8")
+    return keys
 
 
 def wait_for(review: httpx.Client, proposal_id: str, within: float = 30) -> dict[str, Any]:
@@ -66,7 +91,8 @@ def demo(
     intake_url = intake_url or f"http://127.0.0.1:{_port('KIPP_INTAKE_PORT', 8001)}"
     review_url = review_url or f"http://127.0.0.1:{_port('KIPP_REVIEW_PORT', 8002)}"
     proposals = demo_proposals()
-    keys = keys_for(sorted({p["agency"]["name"] for p in proposals}))
+    kept = Path(settings.audit_key_file).parent / "demo-keys.json"
+    keys = keys_for(sorted({p["agency"]["name"] for p in proposals}), kept)
     typer.echo(
         f"KIPP 2023, Kabupaten Bangka Barat: {len(proposals)} proposals"
         f" (database {without_credentials(settings.database_url)})"
@@ -97,6 +123,8 @@ def demo(
         else:
             fail(f"review refused {decision}: {answer.status_code} {answer.text}")
 
+    _more_of_the_story(intake_url, review, keys, proposals, ids)
+
     typer.echo("\nStatus board")
     for proposal_id in ids:
         view = review.get(f"/v1/proposals/{proposal_id}").json()
@@ -114,6 +142,67 @@ def demo(
     typer.echo(
         f"\nAudit: {report['checked']} events checked, history {verdict}, head {report['head_hash'][:16]}..."
     )
+
+
+def _more_of_the_story(
+    intake_url: str,
+    review: httpx.Client,
+    keys: dict[str, str],
+    proposals: list[dict[str, Any]],
+    ids: list[str],
+) -> None:
+    """What else happens in a round: a proposal refused by a rule, a revision asked for and sent, and two
+    reviewers deciding on the same version (one wins, the other is told, nothing is overwritten)."""
+    perkimhub, pdam = proposals[1], proposals[4]
+    intake = httpx.Client(base_url=intake_url, timeout=30)
+    too_long = {**pdam, "sections": {**pdam["sections"], "summary": "air " * 201}}
+    answer = intake.post("/v1/proposals", json=too_long, headers=_bearer(keys[pdam["agency"]["name"]]))
+    refusal = answer.json().get("errors", [{}])[0]
+    typer.echo(
+        f"  refused    a summary of 201 words: {answer.status_code}"
+        f" {refusal.get('rule')} ({refusal.get('field')})"
+    )
+
+    submitter = _bearer(keys[perkimhub["agency"]["name"]])
+    if wait_for(review, ids[1])["version"] == 1:
+        review.post(
+            f"/v1/proposals/{ids[1]}/revision-request", json={"reasons": ["peta desa belum dilampirkan"]}
+        )
+        _until(
+            lambda: (
+                intake.get(f"/v1/proposals/{ids[1]}", headers=submitter).json()["status"]
+                == "revision_requested"
+            )
+        )
+        revised = {**perkimhub, "title": perkimhub["title"] + " (revisi)"}
+        intake.put(f"/v1/proposals/{ids[1]}", json=revised, headers=submitter)
+        _until(lambda: wait_for(review, ids[1])["version"] >= 3)
+        typer.echo("  revision   Perkimhub: asked for, sent, back in review's queue")
+    else:
+        typer.echo("  revision   Perkimhub: already asked for and sent")
+
+    view = wait_for(review, ids[4])
+    if view["status"] == "submitted":
+        tag = {"If-Match": f'"{view["version"]}"'}
+        first = review.post(f"/v1/proposals/{ids[4]}/verification", json={"outcome": "passed"}, headers=tag)
+        colleague = {**_bearer(keys["colleague"]), **tag}
+        second = review.post(
+            f"/v1/proposals/{ids[4]}/verification", json={"outcome": "failed"}, headers=colleague
+        )
+        typer.echo(
+            f"  conflict   PDAM: Rina verified ({first.status_code}); Budi, on the same version, was told"
+            f" {second.status_code} {second.json().get('title', '')}: nothing overwritten"
+        )
+    else:
+        typer.echo(f"  conflict   PDAM: decided already ({view['status']})")
+
+
+def _until(probe: Any, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while not probe():
+        if time.monotonic() > deadline:
+            fail(f"the services did not get there within {within} s")
+        time.sleep(0.1)
 
 
 def fail(message: str) -> NoReturn:

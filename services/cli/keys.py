@@ -11,6 +11,7 @@ import asyncpg
 import typer
 
 from services.cli import app, with_pool
+from services.cli.output import JsonOption, show
 from shared.access import HolderExists, NoSuchHolder, Role, create_key, list_keys, revoke_key, rotate_key
 
 keys = typer.Typer(help="API keys: create, rotate, list, revoke.", no_args_is_help=True)
@@ -68,14 +69,27 @@ def keys_rotate(
 
 
 @keys.command("list")
-def keys_list() -> None:
+def keys_list(as_json: bool = JsonOption) -> None:
     """Every key: id, role, created, revoked, its holder's id and name."""
     records = with_pool(list_keys)
-    typer.echo(f"{'id':36}  {'role':9}  {'created':20}  {'revoked':20}  {'holder':36}  name")
-    for r in records:
-        revoked = r.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.revoked_at else "-"
-        created = r.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        typer.echo(f"{r.id!s:36}  {r.role.value:9}  {created:20}  {revoked:20}  {r.holder_id!s:36}  {r.name}")
+    rows = [
+        {
+            "id": str(r.id),
+            "role": r.role.value,
+            "created": r.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "revoked": r.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.revoked_at else None,
+            "holder_id": str(r.holder_id),
+            "holder": r.name,
+        }
+        for r in records
+    ]
+    header = f"{'id':36}  {'role':9}  {'created':20}  {'revoked':20}  {'holder':36}  name"
+    lines = [
+        f"{r['id']:36}  {r['role']:9}  {r['created']:20}  {r['revoked'] or '-':20}"
+        f"  {r['holder_id']:36}  {r['holder']}"
+        for r in rows
+    ]
+    show(rows, [header, *lines], as_json=as_json, title="API keys")
 
 
 @keys.command("revoke")

@@ -12,6 +12,7 @@ import asyncpg
 import typer
 
 from services.cli import app, with_pool
+from services.cli.output import JsonOption, show
 from services.dead_letters import connect, list_dead_letters, replay_dead_letters, sources
 from shared.contract import Topology
 from shared.db import SCHEMAS, ensure_database, migrate
@@ -100,14 +101,23 @@ QueueOption = typer.Option(
 
 
 @dead.command("list")
-def dead_letters_list(queue: DeadLetterQueue = QueueOption) -> None:
+def dead_letters_list(queue: DeadLetterQueue = QueueOption, as_json: bool = JsonOption) -> None:
     """Every dead letter in the queue, with why it is there; nothing is taken out."""
     settings = CommonSettings()
     name, _ = sources(Topology(settings.prefix))[queue.value]
     letters = asyncio.run(list_dead_letters(settings.amqp_url, name))
-    for letter in letters:
-        typer.echo(f"{letter.message_id}  {letter.routing_key}  replayed {letter.replayed}x  {letter.reason}")
-    typer.echo(f"{len(letters)} dead letter(s) in {name}")
+    rows = [
+        {
+            "message_id": letter.message_id,
+            "routing_key": letter.routing_key,
+            "replayed": letter.replayed,
+            "reason": letter.reason,
+        }
+        for letter in letters
+    ]
+    lines = [f"{r['message_id']}  {r['routing_key']}  replayed {r['replayed']}x  {r['reason']}" for r in rows]
+    summary = "" if as_json else f"{len(letters)} dead letter(s) in {name}"
+    show(rows, lines, as_json=as_json, title=f"Dead letters in {name}", summary=summary)
 
 
 @dead.command("replay")
@@ -134,7 +144,7 @@ app.add_typer(parked, name="parked")
 
 
 @parked.command("list")
-def parked_list() -> None:
+def parked_list(as_json: bool = JsonOption) -> None:
     """Every outbox row the relay parked and every event the status publisher could not announce, with
     the reason. They stay in the database: nothing is lost, and everything behind them went on."""
 
@@ -148,12 +158,27 @@ def parked_list() -> None:
         return rows, events
 
     rows, events = with_pool(read)
-    for row in rows:
-        typer.echo(
-            f"intake outbox row {row['id']}  event {row['event_id']}  {row['routing_key']}  {row['reason']}"
-        )
-    for event in events:
-        typer.echo(
-            f"review event at position {event['position']}  event {event['event_id']}  {event['reason']}"
-        )
-    typer.echo(f"{len(rows)} outbox row(s) and {len(events)} announcement(s) parked")
+    parked = [
+        *(
+            {"where": "intake outbox", "at": r["id"], "event_id": str(r["event_id"]), "reason": r["reason"]}
+            for r in rows
+        ),
+        *(
+            {
+                "where": "review announcement",
+                "at": e["position"],
+                "event_id": str(e["event_id"]),
+                "reason": e["reason"],
+            }
+            for e in events
+        ),
+    ]
+    lines = [
+        *(
+            f"intake outbox row {r['id']}  event {r['event_id']}  {r['routing_key']}  {r['reason']}"
+            for r in rows
+        ),
+        *(f"review event at position {e['position']}  event {e['event_id']}  {e['reason']}" for e in events),
+    ]
+    summary = "" if as_json else f"{len(rows)} outbox row(s) and {len(events)} announcement(s) parked"
+    show(parked, lines, as_json=as_json, title="Parked", summary=summary)

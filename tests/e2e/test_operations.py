@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -147,14 +148,29 @@ async def test_kipp_demo_walks_the_story_through_the_running_system(
     assert done.returncode == 0, done.stderr
     board = done.stdout.split("Status board")[1].split("History")[0]
     statuses = [line.split()[0] for line in board.strip().splitlines()]
-    assert sorted(statuses) == ["registered", "submitted", "submitted", "submitted", "submitted"]
+    # Kominfo registered; Perkimhub sent back and revised (submitted again); PDAM verified by one reviewer
+    # while the other, deciding on the same version, was told so.
+    assert sorted(statuses) == ["registered", "submitted", "submitted", "submitted", "verified"]
     assert "Dinas Komunikasi dan Informatika" in next(
         line for line in board.splitlines() if "registered" in line
     )
-    assert "ProposalRegistered   by Bagian Organisasi Setda Bangka Barat" in done.stdout
-    assert "Audit: 8 events checked, history intact" in done.stdout
+    assert "ProposalRegistered   by Rina, Bagian Organisasi Setda Bangka Barat" in done.stdout
+    assert "refused    a summary of 201 words: 422 max_words (sections.summary)" in done.stdout
+    assert "revision   Perkimhub: asked for, sent, back in review's queue" in done.stdout
+    assert "Budi, on the same version, was told 412" in done.stdout
+    assert "Audit: 11 events checked, history intact" in done.stdout
+    keys_before = await _count_keys(database_url)
 
     again = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert "already recorded" in again.stdout
-    assert "Audit: 8 events checked, history intact" in again.stdout  # nothing submitted or decided twice
+    assert await _count_keys(database_url) == keys_before  # its keys were reused, none minted
+    assert "Audit: 11 events checked, history intact" in again.stdout  # nothing submitted or decided twice
+
+
+async def _count_keys(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM access.api_keys"))
+    finally:
+        await conn.close()
