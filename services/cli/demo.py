@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import httpx
 import typer
+from kipp_client import IntakeClient, Problem
 
 from services.cli import app, with_pool, without_credentials
 from shared.access import Role, authenticate, key_for
@@ -101,14 +102,14 @@ def demo(
     review = httpx.Client(base_url=review_url, headers=_bearer(keys["reviewer"]), timeout=30)
     ids: list[str] = []
     for number, proposal in enumerate(proposals, start=1):
-        headers = {
-            **_bearer(keys[proposal["agency"]["name"]]),
-            "Idempotency-Key": f"demo-bangka-barat-2023-{number}",
-        }
-        answer = httpx.post(f"{intake_url}/v1/proposals", json=proposal, headers=headers, timeout=30)
-        if answer.status_code != 202:
-            fail(f"intake refused proposal {number}: {answer.status_code} {answer.text}")
-        ids.append(answer.json()["proposal_id"])
+        # Each agency's portal submits through the client submitting systems use; the fixed key makes a
+        # second run answer the same proposal instead of submitting it again.
+        with IntakeClient(intake_url, keys[proposal["agency"]["name"]]) as intake:
+            try:
+                accepted = intake.submit(proposal, idempotency_key=f"demo-bangka-barat-2023-{number}")
+            except Problem as refused:
+                fail(f"intake refused proposal {number}: {refused}")
+        ids.append(accepted.proposal_id)
         typer.echo(f"  submitted  {proposal['title']}")
     for proposal_id in ids:
         wait_for(review, proposal_id)
@@ -154,28 +155,25 @@ def _more_of_the_story(
     """What else happens in a round: a proposal refused by a rule, a revision asked for and sent, and two
     reviewers deciding on the same version (one wins, the other is told, nothing is overwritten)."""
     perkimhub, pdam = proposals[1], proposals[4]
-    intake = httpx.Client(base_url=intake_url, timeout=30)
     too_long = {**pdam, "sections": {**pdam["sections"], "summary": "air " * 201}}
-    answer = intake.post("/v1/proposals", json=too_long, headers=_bearer(keys[pdam["agency"]["name"]]))
-    refusal = answer.json().get("errors", [{}])[0]
-    typer.echo(
-        f"  refused    a summary of 201 words: {answer.status_code}"
-        f" {refusal.get('rule')} ({refusal.get('field')})"
-    )
+    with IntakeClient(intake_url, keys[pdam["agency"]["name"]]) as portal:
+        try:
+            portal.submit(too_long)
+            fail("intake accepted a summary over its word limit")
+        except Problem as refused:
+            rule = refused.errors[0] if refused.errors else {}
+            typer.echo(
+                f"  refused    a summary of 201 words: {refused.status}"
+                f" {rule.get('rule')} ({rule.get('field')})"
+            )
 
-    submitter = _bearer(keys[perkimhub["agency"]["name"]])
     if wait_for(review, ids[1])["version"] == 1:
         review.post(
             f"/v1/proposals/{ids[1]}/revision-request", json={"reasons": ["peta desa belum dilampirkan"]}
         )
-        _until(
-            lambda: (
-                intake.get(f"/v1/proposals/{ids[1]}", headers=submitter).json()["status"]
-                == "revision_requested"
-            )
-        )
-        revised = {**perkimhub, "title": perkimhub["title"] + " (revisi)"}
-        intake.put(f"/v1/proposals/{ids[1]}", json=revised, headers=submitter)
+        with IntakeClient(intake_url, keys[perkimhub["agency"]["name"]]) as portal:
+            _until(lambda: portal.status(ids[1]) == "revision_requested")
+            portal.revise(ids[1], {**perkimhub, "title": perkimhub["title"] + " (revisi)"})
         _until(lambda: wait_for(review, ids[1])["version"] >= 3)
         typer.echo("  revision   Perkimhub: asked for, sent, back in review's queue")
     else:
