@@ -4,13 +4,17 @@ responses, and the operations routes (/metrics, /asyncapi, /healthz, /readyz).""
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
+import uvicorn
 from fastapi import FastAPI
 
 from shared.access.http import KeyBeforeBody
 from shared.docs import asyncapi_router
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
-from shared.observability import RequestObservation, metrics_router
+from shared.observability import RequestObservation, configure_logging, metrics_router
+from shared.rounds import RoundFileError
+from shared.runtime import tune_garbage_collection
+from shared.signing import KeyFileMissing
 
 
 def new_service_app(
@@ -32,6 +36,18 @@ def new_service_app(
         )
     )
     return app
+
+
+def serve(name: str, build: Callable[[], FastAPI], host: str, port: int) -> None:
+    """`python -m services.<name>`: JSON logs, a calmer collector, and the application built and served.
+    What an operator must fix before it can start (a round file, a key file) is one line, not a traceback."""
+    configure_logging(name)
+    tune_garbage_collection()
+    try:
+        app = build()
+    except (RoundFileError, KeyFileMissing) as error:
+        raise SystemExit(f"{name}: {error}") from None
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 def serve_metrics(app: FastAPI, refresh: Callable[[], Awaitable[None]]) -> None:

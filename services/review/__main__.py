@@ -1,29 +1,13 @@
-"""`python -m services.review`: serves the review API and consumes intake's events."""
-
-import uvicorn
+"""`python -m services.review`: serves the review API, consumes intake's events and keeps the projections."""
 
 from services.review.app import create_app
 from services.review.settings import ReviewSettings
-from shared.observability import configure_logging
-from shared.rounds import RoundFileError
-from shared.runtime import tune_garbage_collection
+from shared.service import serve
 
 
 def main() -> None:
-    configure_logging("review")
-    tune_garbage_collection()
     settings = ReviewSettings()
-    try:
-        app = create_app(settings)
-    except RoundFileError as error:
-        raise SystemExit(f"review: {error}") from None
-    uvicorn.run(
-        app,
-        host=settings.review_host,
-        port=settings.review_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve("review", lambda: create_app(settings), settings.review_host, settings.review_port)
 
 
 if __name__ == "__main__":

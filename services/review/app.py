@@ -32,10 +32,12 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     topology = Topology(settings.prefix)
     rounds = load_rounds(settings.rounds_dir)  # a bad round file stops start-up here, naming the file
 
+    # Missing key files stop start-up here, naming the file (`kipp migrate` creates them).
+    message_signer = MessageSigner.from_file(settings.review_signing_key_file)
+    intake_signature = MessageVerifier.from_files("intake", settings.intake_public_key_file)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        message_signer = MessageSigner.from_file(settings.review_signing_key_file)
-        intake_signature = MessageVerifier.from_files("intake", settings.intake_public_key_file)
         pool = await keep_trying(
             "PostgreSQL",
             lambda: create_pool(settings.runtime_database_url, max_size=20, application_name="kipp-review"),
