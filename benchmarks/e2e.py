@@ -22,7 +22,7 @@ from benchmarks.cpu import CpuMeter, pids_named
 from shared.access import Role, create_key
 from shared.broker import QueueDepths
 from shared.db import create_pool
-from shared.signing import ensure_key_pair
+from shared.signing import ensure_key_pair, ensure_private_key
 from tests.fixtures import demo_proposals
 from tests.processes import ServiceProcess, free_port, service_env
 
@@ -50,6 +50,9 @@ async def running_system(database_url: str) -> AsyncIterator[RunningSystem]:
         ensure_key_pair(private, public)
         env[f"KIPP_{service.upper()}_SIGNING_KEY_FILE"] = str(private)
         env[f"KIPP_{service.upper()}_PUBLIC_KEY_FILE"] = str(public)
+    ensure_private_key(logs / "log-signing-key.pem")
+    env["KIPP_LOG_KEY_FILE"] = str(logs / "log-signing-key.pem")
+    env["KIPP_CHECKPOINT_DIR"] = str(logs / "checkpoints")
     review = ServiceProcess("review", env, int(env["KIPP_REVIEW_PORT"]), logs / "review.log")
     intake = ServiceProcess("intake", env, int(env["KIPP_INTAKE_PORT"]), logs / "intake.log")
     pool = await create_pool(database_url, min_size=1, max_size=4)

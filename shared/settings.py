@@ -42,6 +42,14 @@ class CommonSettings(BaseSettings):
     review_signing_key_file: str = ".kipp/review-signing-key.pem"
     review_public_key_file: str = ".kipp/review-signing-key.pub"
 
+    # The transparency log: its origin (the name in its checkpoints and its key), the Ed25519 key that signs
+    # its checkpoints, where signed checkpoints are kept outside the database, and how often one is signed
+    # while the log grows.
+    log_origin: str = "localhost/kipp"
+    log_key_file: str = ".kipp/log-signing-key.pem"
+    checkpoint_dir: str = ".kipp/checkpoints"
+    checkpoint_seconds: float = 60.0
+
     @property
     def runtime_database_url(self) -> str:
         return self.app_database_url or with_user(self.database_url, RUNTIME_ROLE)

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -30,7 +31,13 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def review_app(database_url: str, amqp_url: str, topology: Topology) -> FastAPI:
-    return create_review(ReviewSettings(database_url=database_url, amqp_url=amqp_url, prefix=topology.prefix))
+    settings = ReviewSettings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        prefix=topology.prefix,
+        checkpoint_dir=tempfile.mkdtemp(prefix="kipp-checkpoints-"),  # each log keeps its own
+    )
+    return create_review(settings)
 
 
 def intake_app(database_url: str, amqp_url: str, topology: Topology) -> FastAPI:

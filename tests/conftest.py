@@ -10,7 +10,7 @@ import pytest
 
 from shared.contract import Topology
 from shared.db import create_pool, migrate
-from shared.signing import ensure_key_pair
+from shared.signing import ensure_key_pair, ensure_private_key
 from tests import services
 from tests.fixtures import reopened_2023
 from tests.keys import Keys, make_keys
@@ -31,8 +31,8 @@ def audit_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 @pytest.fixture(scope="session", autouse=True)
 def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Intake's and review's message keys for this run (as `kipp migrate` creates them), named to the
-    services, the CLI and the tests through the environment."""
+    """Intake's and review's message keys and the log's key for this run (as `kipp migrate` creates them),
+    named to the services, the CLI and the tests through the environment, and a checkpoint directory."""
     folder = tmp_path_factory.mktemp("signing")
     variables = {}
     for service in ("intake", "review"):
@@ -40,6 +40,10 @@ def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ensure_key_pair(private, public)
         variables[f"KIPP_{service.upper()}_SIGNING_KEY_FILE"] = str(private)
         variables[f"KIPP_{service.upper()}_PUBLIC_KEY_FILE"] = str(public)
+    ensure_private_key(folder / "log-signing-key.pem")
+    variables["KIPP_LOG_KEY_FILE"] = str(folder / "log-signing-key.pem")
+    variables["KIPP_CHECKPOINT_DIR"] = str(folder / "checkpoints")
+    variables["KIPP_LOG_ORIGIN"] = "test.kipp.local/log"
     previous = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     yield folder

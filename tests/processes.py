@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ def service_env(
         "KIPP_PREFIX": prefix,
         "KIPP_INTAKE_PORT": str(intake_port),
         "KIPP_REVIEW_PORT": str(review_port),
+        # Each log keeps its own checkpoints: two databases' logs of one size have different roots.
+        "KIPP_CHECKPOINT_DIR": tempfile.mkdtemp(prefix="kipp-checkpoints-"),
     }
 
 

@@ -17,7 +17,8 @@ from services.dead_letters import connect, list_dead_letters, replay_dead_letter
 from shared.contract import Topology
 from shared.db import SCHEMAS, ensure_database, migrate
 from shared.settings import CommonSettings
-from shared.signing import ensure_key_pair
+from shared.signing import ensure_key_pair, ensure_private_key
+from shared.tlog.note import NoteSigner
 
 dead = typer.Typer(help="Dead letters: list them, replay them.", no_args_is_help=True)
 app.add_typer(dead, name="dead-letters")
@@ -45,6 +46,8 @@ def migrate_command(
         ("review", settings.review_signing_key_file, settings.review_public_key_file),
     ):
         typer.echo(f"{service} signs messages with key {ensure_key_pair(private, public)} ({public})")
+    log_key = NoteSigner(settings.log_origin, ensure_private_key(settings.log_key_file)).verifier
+    typer.echo(f"the log {settings.log_origin} signs checkpoints with {log_key}")
 
 
 @app.command("run")

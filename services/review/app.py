@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.review import metrics
-from services.review.api import audit, events, proposals, stats
+from services.review.api import audit, events, log, proposals, stats
 from services.review.api.deps import ReviewContext
+from services.review.api.log import LogContext
 from services.review.application import ReviewService
 from services.review.audit import DigestSigner
 from services.review.consumer import attach_consumer
@@ -16,13 +17,15 @@ from services.review.eventstore.postgres import PostgresEventStore
 from services.review.projection import StatusProjector
 from services.review.settings import ReviewSettings
 from services.review.status_publisher import StatusChangePublisher
+from services.review.tlog import TreeKeeper
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
 from shared.rounds import load_rounds
 from shared.service import new_service_app, serve_metrics
-from shared.signing import MessageSigner, MessageVerifier
+from shared.signing import MessageSigner, MessageVerifier, load_private_key
 from shared.startup import keep_trying
+from shared.tlog.note import NoteSigner
 
 VERSION = "0.1.0"
 
@@ -35,6 +38,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     # Missing key files stop start-up here, naming the file (`kipp migrate` creates them).
     message_signer = MessageSigner.from_file(settings.review_signing_key_file)
     intake_signature = MessageVerifier.from_files("intake", settings.intake_public_key_file)
+    log_signer = NoteSigner(settings.log_origin, load_private_key(settings.log_key_file))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,7 +51,8 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         publisher = StatusChangePublisher(pool, broker, topology, message_signer)
         # Each process wakes its own readers after its own appends; a reader that falls behind another
         # process's appends catches up on its next poll (or when it is asked to wait for a position).
-        store = PostgresEventStore(pool, on_append=(projector.poke, publisher.worker.poke))
+        keeper = TreeKeeper(pool, log_signer, settings.checkpoint_dir, settings.checkpoint_seconds)
+        store = PostgresEventStore(pool, on_append=(projector.poke, publisher.worker.poke, keeper.poke))
         await store.start()
         service = ReviewService(store, rounds)
         attach_consumer(broker, topology, service, settings.consumer_concurrency, intake_signature)
@@ -57,12 +62,15 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         await broker.start()
         projector.worker.start()
         publisher.worker.start()
+        keeper.start()
+        app.state.log = LogContext(log_signer, keeper, settings.checkpoint_dir)
         signer = DigestSigner.from_file(settings.audit_key_file)
         queue_depths = QueueDepths(settings.amqp_url)
         app.state.context = ReviewContext(settings, pool, service, projector, broker, signer, queue_depths)
         try:
             yield
         finally:
+            await keeper.stop()
             await publisher.worker.stop()
             await broker.stop()  # stop taking messages, then let in-flight appends finish
             await projector.worker.stop()
@@ -75,6 +83,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     app.include_router(stats.router)
     app.include_router(events.router)
     app.include_router(audit.router)
+    app.include_router(log.router)
     serve_metrics(
         app, lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
     )

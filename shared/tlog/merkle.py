@@ -42,16 +42,26 @@ def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
     return node_hash(root_of(leaf_hashes[:k]), root_of(leaf_hashes[k:]))
 
 
-def range_hash(complete: Callable[[int, int], bytes], start: int, size: int) -> bytes:
-    """The hash of leaves [start, start + size) from the hashes of complete aligned subtrees
-    (`complete(level, index)`: the subtree of 2**level leaves starting at leaf index * 2**level). The
-    ranges proofs ask for start at a multiple of the largest power of two not above their size, so they
-    split into aligned subtrees from the left, largest first, joined from the right."""
+def aligned_parts(start: int, size: int) -> list[tuple[int, int]]:
+    """The complete aligned subtrees (level, index) that make up leaves [start, start + size), from the
+    left, largest first. The ranges proofs ask for start at a multiple of the largest power of two not
+    above their size, so they always split this way."""
     parts = []
     while size:
         level = size.bit_length() - 1
-        parts.append(complete(level, start >> level))
+        if start % (1 << level):
+            raise ValueError(f"leaves [{start}, {start + size}) do not split into aligned subtrees")
+        parts.append((level, start >> level))
         start, size = start + (1 << level), size - (1 << level)
+    return parts
+
+
+def range_hash(complete: Callable[[int, int], bytes], start: int, size: int) -> bytes:
+    """The hash of leaves [start, start + size) from the hashes of complete aligned subtrees
+    (`complete(level, index)`: the subtree of 2**level leaves starting at leaf index * 2**level)."""
+    if size == 0:
+        return EMPTY_ROOT
+    parts = [complete(level, index) for level, index in aligned_parts(start, size)]
     digest = parts.pop()
     while parts:
         digest = node_hash(parts.pop(), digest)

@@ -59,7 +59,7 @@ class VerifierKey:
     @classmethod
     def parse(cls, text: str) -> "VerifierKey":
         try:
-            name, hex_id, encoded = text.strip().split("+")
+            name, hex_id, encoded = text.strip().split("+", 2)  # base64 may hold "+" itself
             raw = base64.b64decode(encoded, validate=True)
             key = cls(name, raw[0], Ed25519PublicKey.from_public_bytes(raw[1:]))
         except (ValueError, IndexError) as error:

@@ -1,0 +1,194 @@
+"""The transparency log for auditors and for anyone a proposal's priority must be proven to: the log's key,
+its signed checkpoint (with witnesses' cosignatures), inclusion and consistency proofs, and priority
+certificates that verify offline with the log's public key alone."""
+
+import asyncio
+import base64
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from services.review.eventstore.postgres import row_to_event
+from services.review.eventstore.subscription import EVENT_COLUMNS
+from services.review.tlog import (
+    TreeKeeper,
+    latest_checkpoint,
+    leaf_of,
+    prove_consistency,
+    prove_inclusion,
+    sign_checkpoint,
+    tree_size,
+)
+from services.review.views import event_view
+from shared.access import Caller, Role, authenticate
+from shared.access.http import PresentedKey, allowed
+from shared.http import Problem
+from shared.tlog.note import NoteSigner
+
+router = APIRouter(tags=["transparency log"])
+
+CERTIFICATE_FORMAT = "kipp-priority-certificate/v1"
+ANYONE = (Role.SUBMITTER, Role.REVIEWER, Role.AUDITOR)
+READERS = (Role.REVIEWER, Role.AUDITOR)
+Position = Annotated[int, Query(ge=1, le=2**62)]
+
+
+@dataclass(frozen=True)
+class LogContext:
+    signer: NoteSigner
+    keeper: TreeKeeper
+    checkpoint_dir: str
+
+
+def _log(request: Request) -> LogContext:
+    log: LogContext = request.app.state.log
+    return log
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.context.pool
+    return pool
+
+
+async def _caller(request: Request, key: str, roles: tuple[Role, ...]) -> Caller:
+    return allowed(await authenticate(_pool(request), key), roles)
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+@router.get("/v1/audit/log-key")
+async def log_key(request: Request, key: PresentedKey) -> dict[str, str]:
+    """The log's origin and its verifier key (C2SP vkey), to check checkpoints and certificates with."""
+    await _caller(request, key, ANYONE)
+    signer = _log(request).signer
+    return {"origin": signer.name, "vkey": str(signer.verifier)}
+
+
+@router.get("/v1/audit/checkpoint", response_class=PlainTextResponse)
+async def checkpoint(request: Request, key: PresentedKey) -> PlainTextResponse:
+    """The latest signed checkpoint (a C2SP signed note), with the cosignatures witnesses gave it."""
+    await _caller(request, key, ANYONE)
+    note = await _signed_note(request, 1)
+    return PlainTextResponse(note)
+
+
+@router.get("/v1/audit/inclusion")
+async def inclusion(
+    request: Request, key: PresentedKey, position: Position, tree_size: Annotated[int, Query(ge=1, le=2**62)]
+) -> dict[str, Any]:
+    await _caller(request, key, READERS)
+    await _covered(request, tree_size)
+    if position > tree_size:
+        raise Problem(
+            422, "Not in that tree", f"position {position} is not among the first {tree_size} events"
+        )
+    leaf, proof = await prove_inclusion(_pool(request), position - 1, tree_size)
+    return {
+        "leaf_index": position - 1,
+        "tree_size": tree_size,
+        "leaf_hash": _b64(leaf),
+        "proof": [_b64(p) for p in proof],
+    }
+
+
+@router.get("/v1/audit/consistency")
+async def consistency(
+    request: Request,
+    key: PresentedKey,
+    first: Annotated[int, Query(ge=0, le=2**62)],
+    second: Annotated[int, Query(ge=0, le=2**62)],
+) -> dict[str, Any]:
+    await _caller(request, key, READERS)
+    if first > second:
+        raise Problem(422, "No such proof", f"first ({first}) is after second ({second})")
+    await _covered(request, second)
+    proof = await prove_consistency(_pool(request), first, second)
+    return {"first": first, "second": second, "proof": [_b64(p) for p in proof]}
+
+
+@router.get("/v1/proposals/{proposal_id}/certificate")
+async def certificate(
+    request: Request,
+    key: PresentedKey,
+    proposal_id: UUID,
+    position: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    """Proof, checkable offline with the log's key alone, that this proposal's submission (or the event
+    at `position`) was recorded with this text, at this position, no later than the checkpoint."""
+    caller = await _caller(request, key, ANYONE)
+    pool = _pool(request)
+    event = await pool.fetchrow(
+        f"SELECT {EVENT_COLUMNS} FROM review.events"
+        " WHERE stream_id = $1 AND ($2::bigint IS NULL OR position = $2)"
+        " ORDER BY position LIMIT 1",
+        proposal_id,
+        position,
+    )
+    if event is None:
+        raise Problem(404, "Proposal not found", f"no event of proposal {proposal_id} at that position")
+    if caller.role == Role.SUBMITTER and not await _owns(pool, proposal_id, caller):
+        raise Problem(404, "Proposal not found", f"no proposal {proposal_id} of yours")
+    note = await _signed_note(request, event["position"])
+    checkpoint_size = int(note.split("\n")[1])
+    _, proof = await prove_inclusion(pool, event["position"] - 1, checkpoint_size)
+    view = event_view(row_to_event(event))
+    submitted = (view["data"] or {}).get("proposal") or {}
+    return {
+        "format": CERTIFICATE_FORMAT,
+        "proposal_id": str(proposal_id),
+        "title": submitted.get("title"),
+        "region": submitted.get("region"),
+        "agency": submitted.get("agency"),
+        "recorded_at": view["recorded_at"],
+        "position": event["position"],
+        "leaf_index": event["position"] - 1,
+        "leaf": _b64(leaf_of(view)),
+        "inclusion_proof": [_b64(p) for p in proof],
+        "checkpoint": note,
+        "log_key": str(_log(request).signer.verifier),
+    }
+
+
+async def _owns(pool: asyncpg.Pool, proposal_id: UUID, caller: Caller) -> bool:
+    actor = await pool.fetchval(
+        "SELECT metadata -> 'actor' FROM review.events WHERE stream_id = $1 ORDER BY position LIMIT 1",
+        proposal_id,
+    )
+    return bool(actor) and actor.get("id") in (str(caller.holder_id), str(caller.key_id))
+
+
+async def _covered(request: Request, size: int, within: float = 10.0) -> None:
+    """Waits (briefly) until the tree has `size` leaves; 422 if the log has not that many events."""
+    pool = _pool(request)
+    head = int(await pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events"))
+    if size > head:
+        raise Problem(422, "Beyond the log", f"the log has {head} events, not {size}")
+    for _ in range(int(within / 0.05)):
+        if await tree_size(pool) >= size:
+            return
+        _log(request).keeper.poke()
+        await asyncio.sleep(0.05)
+    raise Problem(503, "Service unavailable", "the tree is still catching up with the log; retry shortly")
+
+
+async def _signed_note(request: Request, covering: int) -> str:
+    """The latest signed checkpoint covering position `covering`, signed now if none does, with the
+    cosignature lines it received."""
+    pool = _pool(request)
+    log = _log(request)
+    latest = await latest_checkpoint(pool)
+    if latest is None or latest.checkpoint.size < covering:
+        await _covered(request, covering)
+        latest = await sign_checkpoint(pool, log.signer, log.checkpoint_dir, at_least=covering)
+    if latest is None:
+        raise Problem(404, "No checkpoint", "the log is empty: nothing to sign yet")
+    lines = await pool.fetch(
+        "SELECT line FROM review.cosignatures WHERE size = $1 ORDER BY witness", latest.checkpoint.size
+    )
+    return latest.note + "".join(row["line"] for row in lines)

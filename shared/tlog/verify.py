@@ -1,0 +1,73 @@
+"""Offline verification of priority certificates and exports: no database, no network, no private key.
+
+Only the standard library and `cryptography` (Ed25519) are used, so an auditor can read and run exactly
+this. The algorithm, step by step, for anyone who writes their own: docs/proofs.md.
+"""
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from shared.tlog.merkle import ProofError, leaf_hash, verify_inclusion
+from shared.tlog.note import Checkpoint, NoteError, VerifierKey, open_note
+
+CERTIFICATE_FORMAT = "kipp-priority-certificate/v1"
+
+
+class VerificationFailed(ValueError):
+    """What does not verify, in a sentence naming it."""
+
+
+def _b64(value: Any, what: str) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationFailed(f"{what} is not base64") from None
+
+
+def verify_certificate(certificate: dict[str, Any], log_key: str) -> Checkpoint:
+    """Checks a priority certificate against the log's verifier key (obtained independently of the
+    certificate). Returns the checkpoint it is proven in; raises VerificationFailed naming what fails."""
+    if certificate.get("format") != CERTIFICATE_FORMAT:
+        raise VerificationFailed(f"not a {CERTIFICATE_FORMAT} certificate")
+    try:
+        key = VerifierKey.parse(log_key)
+        text = open_note(str(certificate["checkpoint"]), key)
+        checkpoint = Checkpoint.parse(text)
+    except KeyError as missing:
+        raise VerificationFailed(f"the certificate has no {missing}") from None
+    except NoteError as error:
+        raise VerificationFailed(f"checkpoint: {error}") from None
+    if checkpoint.origin != key.name:
+        raise VerificationFailed(f"the checkpoint is of {checkpoint.origin!r}, not of the log {key.name!r}")
+    leaf = _b64(certificate.get("leaf"), "the leaf")
+    try:
+        event = json.loads(leaf)
+        index = int(certificate["leaf_index"])
+        proof = [_b64(node, "a proof node") for node in certificate["inclusion_proof"]]
+    except (ValueError, KeyError, TypeError) as error:
+        raise VerificationFailed(f"the certificate is malformed: {error}") from None
+    try:
+        verify_inclusion(index, checkpoint.size, leaf_hash(leaf), proof, checkpoint.root)
+    except ProofError as error:
+        raise VerificationFailed(f"inclusion: {error}") from None
+    _matches(certificate, event, index)
+    return checkpoint
+
+
+def _matches(certificate: dict[str, Any], event: dict[str, Any], index: int) -> None:
+    """What the certificate says in the clear must be what the proven leaf says."""
+    proposal = (event.get("data") or {}).get("proposal") or {}
+    claims = {
+        "position": (certificate.get("position"), event.get("position")),
+        "leaf_index": (index + 1, event.get("position")),
+        "proposal_id": (certificate.get("proposal_id"), event.get("proposal_id")),
+        "recorded_at": (certificate.get("recorded_at"), event.get("recorded_at")),
+        "title": (certificate.get("title"), proposal.get("title")),
+        "region": (certificate.get("region"), proposal.get("region")),
+        "agency": (certificate.get("agency"), proposal.get("agency")),
+    }
+    for name, (claimed, proven) in claims.items():
+        if claimed != proven:
+            raise VerificationFailed(f"the certificate's {name} is not the proven event's")

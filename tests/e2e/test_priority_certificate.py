@@ -1,0 +1,125 @@
+"""A priority certificate, from the running services to an offline check with the log's key alone."""
+
+import base64
+import copy
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.tlog.merkle import verify_consistency
+from shared.tlog.note import Checkpoint, VerifierKey, open_note
+from shared.tlog.verify import VerificationFailed, verify_certificate
+from tests.e2e.conftest import System
+from tests.e2e.test_review_lifecycle import decide, status_in_review, submit
+from tests.keys import Keys, bearer
+
+
+def verify_offline(
+    certificate: dict[str, Any], log_key: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """`kipp verify certificate` with no database, broker or key file it could reach."""
+    file = tmp_path / "certificate.json"
+    file.write_text(json.dumps(certificate), encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "KIPP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "verify", "certificate", str(file), "--log-key", log_key],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def flip(text: str) -> str:
+    """The same base64 with one bit of its first byte changed."""
+    raw = bytearray(base64.b64decode(text))
+    raw[0] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def tampered(certificate: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    variants = {
+        name: copy.deepcopy(certificate) for name in ("leaf", "proof", "checkpoint", "signature", "claim")
+    }
+    variants["leaf"]["leaf"] = flip(certificate["leaf"])
+    variants["proof"]["inclusion_proof"][0] = flip(certificate["inclusion_proof"][0])
+    lines = certificate["checkpoint"].split("\n")
+    variants["checkpoint"]["checkpoint"] = "\n".join([lines[0], str(int(lines[1]) + 1), *lines[2:]])
+    body, signature = certificate["checkpoint"].rsplit(" ", 1)
+    variants["signature"]["checkpoint"] = f"{body} {flip(signature.strip())}\n"
+    variants["claim"]["title"] = "Inovasi daerah lain"
+    return variants
+
+
+async def test_a_submitter_takes_a_certificate_that_verifies_offline_and_refuses_tampering(
+    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    first = await submit(intake)
+    await status_in_review(review, first, "submitted")
+    proposal_id = await submit(intake)
+    await status_in_review(review, proposal_id, "submitted")
+    async with httpx.AsyncClient(
+        base_url=system.review.url, headers=bearer(keys.submitter), timeout=30
+    ) as owner:
+        answer = await owner.get(f"/v1/proposals/{proposal_id}/certificate")
+        assert answer.status_code == 200, answer.text
+        certificate = answer.json()
+        log_key = (await owner.get("/v1/audit/log-key")).json()["vkey"]
+    async with httpx.AsyncClient(base_url=system.review.url, headers=bearer(keys.other_submitter)) as other:
+        assert (await other.get(f"/v1/proposals/{proposal_id}/certificate")).status_code == 404
+
+    assert certificate["format"] == "kipp-priority-certificate/v1"
+    assert certificate["position"] == 2
+    assert certificate["title"]
+    done = verify_offline(certificate, log_key, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"proposal {proposal_id} recorded at position 2" in done.stdout
+
+    for name, variant in tampered(certificate).items():
+        refused = verify_offline(variant, log_key, tmp_path)
+        assert refused.returncode == 1, (name, refused.stdout, refused.stderr)
+        assert "does NOT verify" in refused.stderr, name
+    another_log = "other.example/log+00000000+" + base64.b64encode(b"\x01" + bytes(32)).decode()
+    with pytest.raises((VerificationFailed, ValueError)):
+        verify_certificate(certificate, another_log)
+
+
+async def test_checkpoints_are_kept_outside_the_database_and_each_extends_the_last(
+    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=system.review.url, headers=bearer(keys.auditor), timeout=30
+    ) as auditor:
+        vkey = VerifierKey.parse((await auditor.get("/v1/audit/log-key")).json()["vkey"])
+        sizes = []
+        for _ in range(3):
+            proposal_id = await submit(intake)
+            await status_in_review(review, proposal_id, "submitted")
+            await decide(review, proposal_id, "verification", {"outcome": "passed"})
+            answer = await auditor.get(f"/v1/proposals/{proposal_id}/certificate")
+            assert answer.status_code == 200, answer.text
+            certificate = answer.json()
+            checkpoint = Checkpoint.parse(open_note(certificate["checkpoint"], vkey))
+            sizes.append(checkpoint)
+        for older, newer in itertools.pairwise(sizes):
+            proof = (
+                await auditor.get(f"/v1/audit/consistency?first={older.size}&second={newer.size}")
+            ).json()
+            verify_consistency(
+                older.size, newer.size, older.root, newer.root, [base64.b64decode(p) for p in proof["proof"]]
+            )
+        note = (await auditor.get("/v1/audit/checkpoint")).text
+        assert (
+            open_note(note, vkey) == sizes[-1].text()
+            or Checkpoint.parse(open_note(note, vkey)).size >= sizes[-1].size
+        )
+    kept = sorted(Path(system.review.env["KIPP_CHECKPOINT_DIR"]).glob("*.checkpoint"))
+    assert {Checkpoint.parse(open_note(path.read_text(), vkey)).size for path in kept} >= {
+        c.size for c in sizes
+    }
