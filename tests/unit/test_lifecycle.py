@@ -1,6 +1,8 @@
 """The proposal lifecycle: every allowed move and a refusal for every other."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
 import pytest
 
@@ -20,9 +22,11 @@ from services.review.domain.decider import (
     NOT_SUBMITTED,
     ProposalNotFound,
     TransitionRefused,
+    evolve,
     fold,
     status_after_stored,
 )
+from services.review.domain.state import ProposalState
 from shared.lifecycle import ALLOWED_MOVES, CheckOutcome, SelectionOutcome, Stage, Status
 from tests.fixtures import a_proposal
 from tests.unit.given_when_then import given
@@ -189,3 +193,53 @@ def test_the_status_after_a_stored_event_is_the_status_after_the_event(status: S
     data = ev.event_to_data(last)
     data.pop("proposal", None)  # the status publisher reads events without their text
     assert status_after_stored(last.type, data) is status
+
+
+def test_every_stream_starts_from_the_initial_state() -> None:
+    assert fold([]) is NOT_SUBMITTED
+    assert not NOT_SUBMITTED  # reads as the absence of a proposal
+    assert evolve(NOT_SUBMITTED, submitted).status is Status.SUBMITTED
+    with pytest.raises(ValueError, match="ProposalVerified cannot start a stream"):
+        evolve(NOT_SUBMITTED, verified)
+
+
+def test_each_stage_starts_from_the_one_status_that_moves_to_it() -> None:
+    assert [stage.starts_from for stage in Stage] == [Status.REGISTERED, Status.TOP99, Status.TOP45]
+    assert [stage.status_after(SelectionOutcome.SELECTED) for stage in Stage] == [
+        Status.TOP99,
+        Status.TOP45,
+        Status.WINNER,
+    ]
+    assert {stage.status_after(SelectionOutcome.NOT_SELECTED) for stage in Stage} == {Status.NOT_SELECTED}
+
+
+# A decision that keeps the status, added here as any decision is added: a command naming its event, and
+# the event saying what it records (no `leads_to`: it leads to no other status). The decider takes it
+# unchanged. None is stored yet: announcing one needs the status it keeps, which the status publisher,
+# reading one stored event at a time, does not know.
+class ReferenceCorrected(ev.DomainEvent):
+    type: ClassVar[str] = "ReferenceCorrected"
+    sinovik_reference: str
+
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        return {"sinovik_reference": self.sinovik_reference}
+
+
+@dataclass(frozen=True)
+class CorrectReference(Command):
+    sinovik_reference: str
+
+    def event(self) -> ev.DomainEvent:
+        return ReferenceCorrected(at=self.at, sinovik_reference=self.sinovik_reference)
+
+
+@pytest.mark.parametrize("status", [Status.REGISTERED, Status.TOP99, Status.WINNER], ids=lambda s: s.value)
+def test_an_event_that_keeps_the_status_is_no_move(status: Status) -> None:
+    corrected = ReferenceCorrected(at=T1, sinovik_reference="SINOVIK-2023-0043")
+    state = (
+        given(*HISTORY[status])
+        .when(CorrectReference(at=T1, sinovik_reference="SINOVIK-2023-0043"))
+        .then(corrected)
+    )
+    assert (state.status, state.sinovik_reference, state.updated_at) == (status, "SINOVIK-2023-0043", T1)
+    assert status not in ALLOWED_MOVES[status]  # kept, not moved: no move had to allow it
