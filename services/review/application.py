@@ -15,6 +15,7 @@ from services.review.domain.commands import (
     RecordSubmission,
     RecordWithdrawal,
 )
+from services.review.domain.decider import NOT_SUBMITTED, State, decide, existing, fold
 from services.review.domain.events import (
     ProposalRevised,
     ProposalSubmitted,
@@ -22,8 +23,6 @@ from services.review.domain.events import (
     event_from_stored,
     event_to_data,
 )
-from services.review.domain.lifecycle import ProposalNotFound, decide, fold
-from services.review.domain.state import ProposalState
 from services.review.eventstore.base import (
     AppendResult,
     ConcurrencyError,
@@ -85,7 +84,7 @@ def _check_provenance(envelope: Envelope) -> None:
 
 @dataclass(frozen=True)
 class Folded:
-    state: ProposalState | None
+    state: State
     version: int
     history: list[RecordedEvent]
 
@@ -119,8 +118,7 @@ class ReviewService:
         """A reviewer's decision. Appends at the version it decided on, so of two racing decisions one
         wins and the other gets ConcurrencyError instead of silently overwriting it."""
         current = await self.load(proposal_id)
-        if current.state is None:
-            raise ProposalNotFound()
+        existing(current.state)
         if if_match is not None and if_match != current.version:
             raise StaleVersion(if_match, current.version)
         events = decide(make_command(self.clock()), current.state)
@@ -137,7 +135,7 @@ class ReviewService:
             # first: a redelivery is then answered as a duplicate event id by the store. Anything else
             # already in the stream is a conflict, and the general path below says what it means.
             try:
-                return await self._append(envelope, command, None, 0)
+                return await self._append(envelope, command, NOT_SUBMITTED, 0)
             except ConcurrencyError:
                 pass
         current = await self.load(envelope.proposal_id)
@@ -146,9 +144,7 @@ class ReviewService:
         _check_sequence(envelope, current.history)
         return await self._append(envelope, command, current.state, current.version)
 
-    async def _append(
-        self, envelope: Envelope, command: Command, state: ProposalState | None, version: int
-    ) -> AppendResult:
+    async def _append(self, envelope: Envelope, command: Command, state: State, version: int) -> AppendResult:
         (event,) = decide(command, state)
         metadata = {
             **envelope.metadata.model_dump(mode="json"),

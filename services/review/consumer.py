@@ -23,7 +23,7 @@ from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
 
 from services.review.application import EarlierEventMissing, ReviewService, UnprocessableMessage
-from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
+from services.review.domain.decider import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError, UnstorableEvent
 from services.review.metrics import INTAKE_MESSAGES
 from shared.broker import (

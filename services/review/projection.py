@@ -12,8 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
+from services.review.domain.decider import NOT_SUBMITTED, State, evolve
 from services.review.domain.events import event_from_json
-from services.review.domain.lifecycle import evolve
 from services.review.domain.state import ProposalState
 from services.review.eventstore.subscription import Subscription, lock_checkpoint, move_checkpoint
 from shared.db import Connection
@@ -71,7 +71,7 @@ WHERE p.proposal_id = u.proposal_id
 class ProjectedRow:
     """One proposal's row as a batch of events leaves it."""
 
-    state: ProposalState | None
+    state: State
     version: int = 0
     last_position: int = 0  # 0 until an event of the batch touches it
     stored: bool = False  # already a row of the table (updated, not inserted)
@@ -129,7 +129,7 @@ async def stored_rows(conn: Connection, table: str, proposal_ids: Iterable[UUID]
 def fold_batch(current: dict[UUID, ProjectedRow], events: list[asyncpg.Record]) -> FoldedBatch:
     """Folds `events` into `current` (the rows as they stand, absent for proposals new to the table)."""
     for event in events:
-        row = current.setdefault(event["stream_id"], ProjectedRow(None))
+        row = current.setdefault(event["stream_id"], ProjectedRow(NOT_SUBMITTED))
         if event["carries_text"]:
             row.text_at = event["position"]
         row.state = evolve(row.state, event_from_json(event["type"], event["schema_version"], event["data"]))
@@ -161,7 +161,7 @@ async def _write_rows(conn: Connection, table: str, folded: FoldedBatch) -> None
 def _columns(rows: list[tuple[UUID, ProjectedRow]]) -> list[list[Any]]:
     columns: list[list[Any]] = [[] for _ in range(10)]
     for proposal_id, row in rows:
-        assert row.state is not None
+        assert row.state is not NOT_SUBMITTED
         summary = row.state.proposal if row.text_at is not None else None
         values = (
             proposal_id,

@@ -18,7 +18,7 @@ import asyncpg
 from aio_pika import Message
 from faststream.rabbit import RabbitBroker
 
-from services.review.domain.lifecycle import status_after_stored
+from services.review.domain.decider import status_after_stored
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import timestamp_text
 from services.review.eventstore.postgres import row_to_event

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from services.review.application import fold_history
+from services.review.domain.decider import NOT_SUBMITTED
 from services.review.eventstore.postgres import row_to_event
 from shared.contract import Topology
 from shared.db import connect
@@ -245,7 +246,7 @@ async def settle_and_check(drill: Drill, within: float = 60) -> dict[str, int]:
             by_stream.setdefault(event.stream_id, []).append(event)
         for stream_id, history in by_stream.items():
             replay = fold_history(history)  # type: ignore[arg-type]
-            assert replay.state is not None
+            assert replay.state is not NOT_SUBMITTED
             assert projected[stream_id] == (replay.version, replay.state.model_dump(mode="json")), stream_id
         assert len(projected) == len(by_stream)
         counts = {

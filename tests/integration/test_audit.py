@@ -15,6 +15,7 @@ from services.review.domain.commands import RequestRevision, ValidateProposal, V
 from services.review.eventstore.chain import GENESIS_HASH, sealed
 from services.review.eventstore.postgres import PostgresEventStore
 from shared.contract import PROPOSAL_SUBMITTED, new_envelope
+from shared.lifecycle import CheckOutcome
 from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, reopened_rounds
 
 REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
@@ -38,8 +39,10 @@ async def record_history(store: PostgresEventStore) -> list[uuid.UUID]:
         await service.record_intake_event(envelope)
         ids.append(envelope.proposal_id)
     for proposal_id in ids:
-        await service.decide(proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER)
-    await service.decide(ids[0], lambda at: ValidateProposal(at=at, outcome="passed"), REVIEWER)
+        await service.decide(
+            proposal_id, lambda at: VerifyProposal(at=at, outcome=CheckOutcome.PASSED), REVIEWER
+        )
+    await service.decide(ids[0], lambda at: ValidateProposal(at=at, outcome=CheckOutcome.PASSED), REVIEWER)
     await service.decide(ids[1], lambda at: RequestRevision(at=at, reasons=("r",)), REVIEWER)
     return ids
 

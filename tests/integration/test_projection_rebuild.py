@@ -16,12 +16,14 @@ from services.review import rebuild
 from services.review.application import ReviewService, fold_history
 from services.review.audit import verify_chain
 from services.review.domain.commands import RequestRevision, VerifyProposal
+from services.review.domain.decider import NOT_SUBMITTED
 from services.review.domain.events import UnknownEventType
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.postgres import PostgresEventStore, row_to_event
 from services.review.projection import StatusProjector, write_folded
 from services.review.rebuild import rebuild_status_projection
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, new_envelope
+from shared.lifecycle import CheckOutcome
 from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, reopened_rounds
 
 REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
@@ -86,7 +88,9 @@ async def test_a_rebuild_while_appends_continue_equals_the_history_and_readers_n
     live = StatusProjector(pool)
     ids = [await submit(service, n) for n in range(400)]
     for proposal_id in ids[:200]:
-        await service.decide(proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER)
+        await service.decide(
+            proposal_id, lambda at: VerifyProposal(at=at, outcome=CheckOutcome.PASSED), REVIEWER
+        )
     for number, proposal_id in enumerate(ids[300:320]):
         await revise(service, proposal_id, f"Versi kedua {number}")
     await live.catch_up()
@@ -149,7 +153,7 @@ async def test_an_event_stored_at_an_old_schema_version_is_read_upcast_and_still
     await store.append(proposal_id, 1, [old])
 
     folded = await service.load(proposal_id)
-    assert folded.state is not None
+    assert folded.state is not NOT_SUBMITTED
     assert folded.state.verification is not None
     assert folded.state.verification["checklist"] == {"SK inisiator": {"passed": True, "note": ""}}
     assert (await verify_chain(store.read_all())).intact

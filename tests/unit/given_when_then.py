@@ -1,12 +1,12 @@
-"""`given(events).when(command).then(events)` for the pure lifecycle module."""
+"""`given(events).when(command).then(events)` for the pure decider."""
 
 from dataclasses import dataclass
 
 import pytest
 
 from services.review.domain.commands import Command
+from services.review.domain.decider import NOT_SUBMITTED, decide, fold
 from services.review.domain.events import DomainEvent
-from services.review.domain.lifecycle import decide, fold
 from services.review.domain.state import ProposalState
 
 
@@ -21,7 +21,7 @@ class _When:
     def then(self, *expected: DomainEvent) -> ProposalState:
         assert self.decided() == list(expected)
         state = fold([*self.history, *expected])
-        assert state is not None
+        assert state is not NOT_SUBMITTED
         return state
 
     def then_raises(self, error: type[Exception], match: str | None = None) -> None:

@@ -9,11 +9,12 @@ import pytest
 
 from services.review.application import EarlierEventMissing, ReviewService, StaleVersion, UnprocessableMessage
 from services.review.domain.commands import RequestRevision, VerifyProposal
-from services.review.domain.lifecycle import ProposalNotFound
+from services.review.domain.decider import ProposalNotFound
 from services.review.eventstore.base import ConcurrencyError, RecordedEvent
 from services.review.eventstore.memory import InMemoryEventStore
 from services.review.status_publisher import status_changed
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, new_envelope
+from shared.lifecycle import CheckOutcome
 from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, a_proposal
 
 NOW = datetime(2023, 4, 10, 8, tzinfo=UTC)
@@ -89,11 +90,11 @@ async def test_a_decision_on_a_stale_version_is_refused(service: ReviewService) 
     await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
     with pytest.raises(StaleVersion) as stale:
         await service.decide(
-            proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER, if_match=3
+            proposal_id, lambda at: VerifyProposal(at=at, outcome=CheckOutcome.PASSED), REVIEWER, if_match=3
         )
     assert (stale.value.expected, stale.value.actual) == (3, 1)
     result = await service.decide(
-        proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER, if_match=1
+        proposal_id, lambda at: VerifyProposal(at=at, outcome=CheckOutcome.PASSED), REVIEWER, if_match=1
     )
     assert result.stream_version == 2
 
@@ -118,10 +119,12 @@ async def test_a_decision_made_on_a_version_that_moved_on_is_refused_not_applied
     await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
     budi = {**REVIEWER, "actor": {**REVIEWER_ACTOR, "name": "Budi"}}
     store.between = lambda: service.decide(
-        proposal_id, lambda at: VerifyProposal(at=at, outcome="failed"), budi
+        proposal_id, lambda at: VerifyProposal(at=at, outcome=CheckOutcome.FAILED), budi
     )
     with pytest.raises(ConcurrencyError):
-        await service.decide(proposal_id, lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER)
+        await service.decide(
+            proposal_id, lambda at: VerifyProposal(at=at, outcome=CheckOutcome.PASSED), REVIEWER
+        )
     events = await store.read_stream(proposal_id)
     assert [(e.type, e.metadata["actor"]["name"]) for e in events[1:]] == [("VerificationFailed", "Budi")]
 
@@ -154,7 +157,7 @@ async def test_a_decision_on_an_unknown_proposal_is_not_found_even_with_if_match
 ) -> None:
     with pytest.raises(ProposalNotFound):
         await service.decide(
-            uuid.uuid4(), lambda at: VerifyProposal(at=at, outcome="passed"), REVIEWER, if_match=1
+            uuid.uuid4(), lambda at: VerifyProposal(at=at, outcome=CheckOutcome.PASSED), REVIEWER, if_match=1
         )
 
 

@@ -23,7 +23,7 @@ from shared.access.http import Submitter
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, new_envelope
 from shared.db import Connection
 from shared.http import Problem, invalid_cursor
-from shared.lifecycle import ALLOWED_MOVES, Status
+from shared.lifecycle import ALLOWED_MOVES, Status, TransitionRefused
 from shared.observability import correlation_id
 from shared.proposal import ProposalBody, Text
 from shared.rounds import RoundBook
@@ -64,14 +64,9 @@ def check_rules(body: ProposalBody, rounds: RoundBook) -> None:
 
 
 def refuse_move(current: str, attempted: Status) -> Problem:
-    allowed = [s.value for s in ALLOWED_MOVES[Status(current)]]
-    moves = ", ".join(allowed) or "none (final status)"
+    refused = TransitionRefused(Status(current), attempted)
     return Problem(
-        409,
-        "Move not allowed",
-        f"cannot move to '{attempted.value}': proposal is '{current}'; allowed moves: {moves}",
-        current_status=current,
-        allowed_moves=allowed,
+        409, "Move not allowed", str(refused), current_status=current, allowed_moves=refused.allowed
     )
 
 
@@ -240,7 +235,7 @@ async def revise(
     async def work(conn: Connection) -> StoredAnswer:
         async with conn.transaction():
             current = await _lock_own(conn, proposal_id, caller, Status.SUBMITTED)
-            if current["status"] != Status.REVISION_REQUESTED:
+            if Status.SUBMITTED not in ALLOWED_MOVES[Status(current["status"])]:
                 raise refuse_move(current["status"], Status.SUBMITTED)
             if broken := check_revision(current["round"], body):
                 raise rules_problem(broken)
@@ -249,7 +244,7 @@ async def revise(
             await repository.add_to_outbox(conn, envelope)
         answer = {
             "proposal_id": str(proposal_id),
-            "status": "submitted",
+            "status": Status.SUBMITTED.value,
             "revised_at": envelope.occurred_at.isoformat(),
         }
         return StoredAnswer(202, answer, f"/v1/proposals/{proposal_id}")
@@ -276,7 +271,7 @@ async def withdraw(
             await repository.add_to_outbox(conn, envelope)
         answer = {
             "proposal_id": str(proposal_id),
-            "status": "withdrawn",
+            "status": Status.WITHDRAWN.value,
             "withdrawn_at": envelope.occurred_at.isoformat(),
         }
         return StoredAnswer(202, answer, f"/v1/proposals/{proposal_id}")

@@ -2,13 +2,16 @@
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from services.review.api.deps import Context
 from services.review.application import StaleVersion
@@ -20,15 +23,15 @@ from services.review.domain.commands import (
     ValidateProposal,
     VerifyProposal,
 )
+from services.review.domain.decider import NOT_SUBMITTED, ProposalNotFound
 from services.review.domain.events import ChecklistItem
-from services.review.domain.lifecycle import ProposalNotFound, TransitionRefused
-from services.review.domain.state import Status
 from services.review.eventstore.base import ConcurrencyError
 from services.review.queries import ListFilter, decode_cursor, get_view, get_view_as, list_views
 from services.review.views import event_view, proposal_view
 from shared.access import Caller, authenticate
 from shared.access.http import READERS, PresentedKey, Reader, Reviewer, allowed
 from shared.http import Problem, invalid_cursor
+from shared.lifecycle import CheckOutcome, SelectionOutcome, Stage, Status, TransitionRefused
 from shared.observability import correlation_id
 from shared.proposal import Text
 from shared.times import UtcTime
@@ -40,13 +43,24 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@dataclass(frozen=True)
+class OneOf:
+    """A string that takes one of the values of `choices`, read as a literal of them: a wrong value is
+    answered with rule `literal_error`, and the schema lists the values in place."""
+
+    choices: type[StrEnum]
+
+    def __get_pydantic_core_schema__(self, _: Any, __: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.literal_schema([choice.value for choice in self.choices])
+
+
 class ChecklistItemIn(_Body):
     passed: bool
     note: Text = Field(default="", max_length=2_000)
 
 
 class VerificationIn(_Body):
-    outcome: Literal["passed", "failed"]
+    outcome: Annotated[str, OneOf(CheckOutcome)]
     # Each item either passed/failed, or with a note: {"SK inisiator": {"passed": false, "note": "unsigned"}}.
     checklist: dict[Text, bool | ChecklistItemIn] = {}
     notes: Text = Field(default="", max_length=10_000)
@@ -59,7 +73,7 @@ class VerificationIn(_Body):
 
 
 class ValidationIn(_Body):
-    outcome: Literal["passed", "failed"]
+    outcome: Annotated[str, OneOf(CheckOutcome)]
     notes: Text = Field(default="", max_length=10_000)
 
 
@@ -73,8 +87,8 @@ class NationalRegistrationIn(_Body):
 
 
 class SelectionIn(_Body):
-    stage: Literal["top99", "top45", "winner"]
-    outcome: Literal["selected", "not_selected"]
+    stage: Annotated[str, OneOf(Stage)]
+    outcome: Annotated[str, OneOf(SelectionOutcome)]
     notes: Text = Field(default="", max_length=10_000)
 
 
@@ -130,7 +144,7 @@ async def get_proposal(
     allowed(await authenticate(ctx.pool, key), READERS)
     if as_of is not None:
         then = await ctx.service.load(proposal_id, until=as_of)
-        if then.state is None:
+        if then.state is NOT_SUBMITTED:
             raise Problem(
                 404, "Proposal not found", f"no proposal {proposal_id} existed at {as_of.isoformat()}"
             )
@@ -162,7 +176,8 @@ async def verify(
     if_match: IfMatch = None,
 ) -> JSONResponse:
     def command(at: datetime) -> Command:
-        return VerifyProposal(at=at, outcome=body.outcome, checklist=body.checklist_items(), notes=body.notes)
+        outcome = CheckOutcome(body.outcome)
+        return VerifyProposal(at=at, outcome=outcome, checklist=body.checklist_items(), notes=body.notes)
 
     return await _decide(ctx, caller, proposal_id, command, if_match)
 
@@ -176,7 +191,7 @@ async def validate(
     if_match: IfMatch = None,
 ) -> JSONResponse:
     def command(at: datetime) -> Command:
-        return ValidateProposal(at=at, outcome=body.outcome, notes=body.notes)
+        return ValidateProposal(at=at, outcome=CheckOutcome(body.outcome), notes=body.notes)
 
     return await _decide(ctx, caller, proposal_id, command, if_match)
 
@@ -218,7 +233,8 @@ async def record_selection(
     if_match: IfMatch = None,
 ) -> JSONResponse:
     def command(at: datetime) -> Command:
-        return RecordSelection(at=at, stage=body.stage, outcome=body.outcome, notes=body.notes)
+        stage, outcome = Stage(body.stage), SelectionOutcome(body.outcome)
+        return RecordSelection(at=at, stage=stage, outcome=outcome, notes=body.notes)
 
     return await _decide(ctx, caller, proposal_id, command, if_match)
 
@@ -245,9 +261,12 @@ async def _decide(
             412, "Stale version", str(stale), current_version=stale.actual, expected_version=stale.expected
         ) from None
     except TransitionRefused as refused:
-        current = refused.current.value if refused.current else None
         raise Problem(
-            409, "Move not allowed", str(refused), current_status=current, allowed_moves=refused.allowed
+            409,
+            "Move not allowed",
+            str(refused),
+            current_status=refused.current.value,
+            allowed_moves=refused.allowed,
         ) from None
     except ConcurrencyError as race:
         raise Problem(
@@ -269,7 +288,7 @@ async def _decide(
 
 async def _from_stream(ctx: Context, proposal_id: UUID) -> JSONResponse:
     folded = await ctx.service.load(proposal_id)
-    if folded.state is None:
+    if folded.state is NOT_SUBMITTED:
         raise not_found(proposal_id)
     view = proposal_view(proposal_id, folded.state, folded.version)
     warning = '199 - "the status list has not caught up with this proposal yet"'

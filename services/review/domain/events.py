@@ -4,14 +4,20 @@ The stored `type` is the name below, never a module path, so code can move witho
 History is never rewritten when an event's shape changes either: an event stored at an older schema
 version is read through upcasters, one version step at a time, into the current shape. (The hash chain
 covers what was stored, so upcasting changes nothing an auditor verifies.)
+
+Each event also says what it does to a proposal: the status it leads to (`leads_to`; none for an event
+that keeps the status) and what it records besides (`recorded`). `evolve` applies exactly that.
 """
 
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from services.review.domain.state import ProposalState
+from shared.lifecycle import CheckOutcome, SelectionOutcome, Stage, Status
 
 
 class DomainEvent(BaseModel):
@@ -19,23 +25,45 @@ class DomainEvent(BaseModel):
 
     type: ClassVar[str]
     schema_version: ClassVar[int] = 1
+    leads_to: ClassVar[Status | None] = None
+    """The status after an event of this kind, whatever the status before. None for an event that keeps
+    the status, and for one whose data says which (a selection: see `status_after`)."""
 
     at: datetime
 
+    def status_after(self) -> Status | None:
+        """The status this event leads to; None if the proposal keeps the status it had."""
+        return self.leads_to
+
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        """What this event changes in `state` besides its status and time, as fields to update."""
+        return {}
+
 
 class ProposalSubmitted(DomainEvent):
+    """The first event of every stream (see `evolve`)."""
+
     type: ClassVar[str] = "ProposalSubmitted"
+    leads_to: ClassVar[Status] = Status.SUBMITTED
     proposal: dict[str, Any]
 
 
 class ProposalRevised(DomainEvent):
     type: ClassVar[str] = "ProposalRevised"
+    leads_to: ClassVar[Status] = Status.SUBMITTED
     proposal: dict[str, Any]
+
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        return {"proposal": self.proposal, "revisions": state.revisions + 1}
 
 
 class ProposalWithdrawn(DomainEvent):
     type: ClassVar[str] = "ProposalWithdrawn"
+    leads_to: ClassVar[Status] = Status.WITHDRAWN
     reason: str
+
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        return {"withdrawal_reason": self.reason}
 
 
 class ChecklistItem(BaseModel):
@@ -45,47 +73,88 @@ class ChecklistItem(BaseModel):
     note: str = ""
 
 
-class ProposalVerified(DomainEvent):
-    type: ClassVar[str] = "ProposalVerified"
+class _Verification(DomainEvent):
     # Version 2: each checklist item carries a note (version 1 had only passed/failed per item).
     schema_version: ClassVar[int] = 2
+    outcome: ClassVar[CheckOutcome]
     checklist: dict[str, ChecklistItem]
     notes: str
 
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        checklist = {name: item.model_dump() for name, item in self.checklist.items()}
+        return {
+            "verification": {
+                "outcome": self.outcome,
+                "at": self.at,
+                "checklist": checklist,
+                "notes": self.notes,
+            }
+        }
 
-class VerificationFailed(DomainEvent):
+
+class ProposalVerified(_Verification):
+    type: ClassVar[str] = "ProposalVerified"
+    leads_to: ClassVar[Status] = Status.VERIFIED
+    outcome: ClassVar[CheckOutcome] = CheckOutcome.PASSED
+
+
+class VerificationFailed(_Verification):
     type: ClassVar[str] = "VerificationFailed"
-    schema_version: ClassVar[int] = 2
-    checklist: dict[str, ChecklistItem]
+    leads_to: ClassVar[Status] = Status.VERIFICATION_FAILED
+    outcome: ClassVar[CheckOutcome] = CheckOutcome.FAILED
+
+
+class _Validation(DomainEvent):
+    outcome: ClassVar[CheckOutcome]
     notes: str
 
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        return {"validation": {"outcome": self.outcome, "at": self.at, "notes": self.notes}}
 
-class ProposalValidated(DomainEvent):
+
+class ProposalValidated(_Validation):
     type: ClassVar[str] = "ProposalValidated"
-    notes: str
+    leads_to: ClassVar[Status] = Status.VALIDATED
+    outcome: ClassVar[CheckOutcome] = CheckOutcome.PASSED
 
 
-class ValidationFailed(DomainEvent):
+class ValidationFailed(_Validation):
     type: ClassVar[str] = "ValidationFailed"
-    notes: str
+    leads_to: ClassVar[Status] = Status.VALIDATION_FAILED
+    outcome: ClassVar[CheckOutcome] = CheckOutcome.FAILED
 
 
 class RevisionRequested(DomainEvent):
     type: ClassVar[str] = "RevisionRequested"
+    leads_to: ClassVar[Status] = Status.REVISION_REQUESTED
     reasons: list[str]
     notes: str
+
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        return {"revision_request": {"reasons": self.reasons, "notes": self.notes, "at": self.at}}
 
 
 class ProposalRegistered(DomainEvent):
     type: ClassVar[str] = "ProposalRegistered"
+    leads_to: ClassVar[Status] = Status.REGISTERED
     sinovik_reference: str
+
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        return {"sinovik_reference": self.sinovik_reference}
 
 
 class SelectionRecorded(DomainEvent):
     type: ClassVar[str] = "SelectionRecorded"
-    stage: Literal["top99", "top45", "winner"]
-    outcome: Literal["selected", "not_selected"]
+    stage: Stage
+    outcome: SelectionOutcome
     notes: str
+
+    def status_after(self) -> Status:
+        return self.stage.status_after(self.outcome)
+
+    def recorded(self, state: ProposalState) -> dict[str, Any]:
+        result = {"stage": self.stage, "outcome": self.outcome, "notes": self.notes, "at": self.at}
+        return {"selections": [*state.selections, result]}
 
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {

@@ -1,13 +1,12 @@
-"""A proposal's state as folded from its events."""
+"""A proposal's state as folded from its events, starting from the explicit initial state NOT_SUBMITTED."""
 
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Final, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.lifecycle import ALLOWED_MOVES, Status
-
-__all__ = ["ALLOWED_MOVES", "ProposalState", "Status"]
+from shared.lifecycle import Status
 
 
 class ProposalState(BaseModel):
@@ -26,3 +25,20 @@ class ProposalState(BaseModel):
     sinovik_reference: str | None = None
     selections: list[dict[str, Any]] = []
     withdrawal_reason: str | None = None
+
+
+class NotSubmitted(Enum):
+    """The state of a proposal before its first event. It has no status: statuses are public, and nobody
+    has submitted it yet. False in a condition, as the absence of a proposal reads."""
+
+    NOT_SUBMITTED = "not_submitted"
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+NOT_SUBMITTED: Final = NotSubmitted.NOT_SUBMITTED
+"""Where every proposal's stream starts: the initial state of `decide` and `evolve`."""
+
+State: TypeAlias = ProposalState | Literal[NotSubmitted.NOT_SUBMITTED]
+"""What `decide` takes and `fold` answers: a proposal, or none yet."""
