@@ -177,8 +177,8 @@ def _fewer_collections() -> Iterator[None]:
 
 async def _discard(conn: Connection, build: str, checkpoint: str) -> None:
     # A write cancelled part way can leave its transaction open on this connection (its rollback was
-    # cancelled too): the drop would then run inside it, and be rolled back when the pool resets it.
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
+    # cancelled too, and the driver may not know): the drop would then run inside it, and be rolled back
+    # when the pool resets the connection. A ROLLBACK outside a transaction only warns.
+    await conn.execute("ROLLBACK")
     await conn.execute(f"DROP TABLE IF EXISTS review.{build}")
     await conn.execute("DELETE FROM review.projection_checkpoints WHERE name = $1", checkpoint)
