@@ -9,8 +9,10 @@ from fastapi import FastAPI
 from services.intake import metrics
 from services.intake.api import proposals
 from services.intake.api.deps import IntakeContext
+from services.intake.application import IntakeService
 from services.intake.follower import attach_follower
 from services.intake.relay import OutboxRelay
+from services.intake.repository import PostgresIntakeRepository
 from services.intake.settings import IntakeSettings
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
@@ -39,15 +41,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             lambda: create_pool(settings.runtime_database_url, max_size=20, application_name="kipp-intake"),
         )
         broker = new_broker(settings.amqp_url)
-        attach_follower(broker, topology, pool, review_signature)
+        relay = OutboxRelay(pool, broker, topology, signer)
+        # What it accepts is in the outbox once committed: the relay is woken to publish it at once.
+        service = IntakeService(PostgresIntakeRepository(pool), rounds, on_accepted=relay.worker.poke)
+        attach_follower(broker, topology, service, review_signature)
         document_publications(broker, topology, "intake")
         await keep_trying("RabbitMQ", broker.connect)
         await declare_topology(broker, topology)
         await broker.start()
-        relay = OutboxRelay(pool, broker, topology, signer)
         relay.worker.start()
         queue_depths = QueueDepths(settings.amqp_url)
-        app.state.context = IntakeContext(settings, pool, broker, relay, rounds, queue_depths)
+        app.state.context = IntakeContext(settings, pool, broker, relay, rounds, queue_depths, service)
         try:
             yield
         finally:

@@ -4,10 +4,14 @@ Applying an announcement is idempotent and order-proof: it carries the review st
 version not newer than the one intake holds changes nothing. A message not signed by review, or that is
 not a status change of the contract (or holds values intake's tables cannot), goes to the queue's
 dead-letter queue with the reason.
+
+`follow` decides what becomes of one message (the service applies the command it is translated into);
+the subscriber below does what it decided on the broker.
 """
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
@@ -16,8 +20,8 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
 
+from services.intake.application import ApplyStatusChange, IntakeService
 from services.intake.metrics import STATUS_CHANGES
-from services.intake.repository import apply_status_change
 from shared.broker import (
     dead_letter,
     delivery_count,
@@ -33,8 +37,63 @@ from shared.signing import BadSignature, MessageVerifier
 log = logging.getLogger(__name__)
 
 
+def apply_command(envelope: Envelope) -> ApplyStatusChange:
+    """The command a status change asks of intake: the status at its version, with the decision's details
+    (reasons, notes, reference, stage, outcome) shown beside it. ValueError (a ValidationError among
+    them) for an envelope that is not a status change of the contract."""
+    if envelope.event_type != PROPOSAL_STATUS_CHANGED:
+        raise ValueError(f"{envelope.event_type!r} is not {PROPOSAL_STATUS_CHANGED}")
+    change = StatusChange.model_validate(envelope.data)
+    detail = {k: v for k, v in envelope.data.items() if k not in ("status", "version", "position")}
+    return ApplyStatusChange(
+        envelope.proposal_id, change.status, change.version, detail, envelope.occurred_at
+    )
+
+
+@dataclass(frozen=True)
+class Applied:
+    command: ApplyStatusChange
+    applied: bool  # False: intake knew this version, or a later one, already
+
+    @property
+    def outcome(self) -> str:
+        return "applied" if self.applied else "already_known"
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    error: Exception
+
+
+async def follow(
+    body: bytes, headers: dict[str, Any], service: IntakeService, review_signature: MessageVerifier
+) -> Applied | GiveUp | Retry:
+    """What becomes of one message: applied (or known already), given up on with a reason (it goes to the
+    dead-letter queue), or retried later (the database is away). Sets the message's correlation id."""
+    try:
+        review_signature.check(body, headers)  # nothing in the body is believed before the signature
+        envelope = Envelope.model_validate_json(body)
+        command = apply_command(envelope)
+    except BadSignature as error:
+        return GiveUp(str(error))
+    except (ValidationError, ValueError) as error:
+        return GiveUp(f"not a status change: {error}")
+    correlation_id.set(envelope.metadata.correlation_id)
+    try:
+        return Applied(command, await service.apply_status_change(command))
+    except asyncpg.DataError as error:  # a value intake's tables cannot hold: no retry changes that
+        return GiveUp(f"unstorable: {error}")
+    except Exception as error:  # the database is away: keep the message
+        return Retry(error)
+
+
 def attach_follower(
-    broker: RabbitBroker, topology: Topology, pool: asyncpg.Pool, review_signature: MessageVerifier
+    broker: RabbitBroker, topology: Topology, service: IntakeService, review_signature: MessageVerifier
 ) -> None:
     @broker.subscriber(
         review_events_queue(topology),
@@ -46,54 +105,31 @@ def attach_follower(
     async def follow_status(delivery: Any) -> None:
         message = cast(RabbitMessageType, delivery)
         with correlated(message.raw_message.correlation_id):
-            await _follow(bytes(message.body), message, pool, broker, topology, review_signature)
+            await _follow(message, service, broker, topology, review_signature)
 
 
 async def _follow(
-    body: bytes,
     message: RabbitMessageType,
-    pool: asyncpg.Pool,
+    service: IntakeService,
     broker: RabbitBroker,
     topology: Topology,
     review_signature: MessageVerifier,
 ) -> None:
-    async def give_up(reason: str) -> None:
-        await dead_letter(broker, topology, message, topology.intake_queue, reason)
-        await message.ack()
-        STATUS_CHANGES.labels("dead_lettered").inc()
-
-    try:
-        review_signature.check(body, message.headers)
-        envelope = Envelope.model_validate_json(body)
-        if envelope.event_type != PROPOSAL_STATUS_CHANGED:
-            raise ValueError(f"{envelope.event_type!r} is not {PROPOSAL_STATUS_CHANGED}")
-        change = StatusChange.model_validate(envelope.data)
-    except BadSignature as error:
-        await give_up(str(error))
-        return
-    except (ValidationError, ValueError) as error:
-        await give_up(f"not a status change: {error}")
-        return
-    correlation_id.set(envelope.metadata.correlation_id)
-    status, version = change.status, change.version
-    detail = {k: v for k, v in envelope.data.items() if k not in ("status", "version", "position")}
-    try:
-        applied = await apply_status_change(
-            pool, envelope.proposal_id, status.value, version, detail, envelope.occurred_at
-        )
-    except asyncpg.DataError as error:  # a value intake's tables cannot hold: no retry changes that
-        await give_up(f"unstorable: {error}")
-        return
-    except Exception as error:  # the database is away: keep the message
-        log.warning("status change not applied yet, requeued: %s", error)
-        await asyncio.sleep(requeue_delay(delivery_count(message.headers)))
-        await message.nack(requeue=True)
-        STATUS_CHANGES.labels("requeued").inc()
-        return
-    await message.ack()
-    STATUS_CHANGES.labels("applied" if applied else "already_known").inc()
-    log.info(
-        "status %s followed",
-        status.value,
-        extra={"proposal_id": str(envelope.proposal_id), "version": version},
-    )
+    match await follow(bytes(message.body), message.headers, service, review_signature):
+        case GiveUp(reason):
+            await dead_letter(broker, topology, message, topology.intake_queue, reason)
+            await message.ack()
+            STATUS_CHANGES.labels("dead_lettered").inc()
+        case Retry(error):
+            log.warning("status change not applied yet, requeued: %s", error)
+            await asyncio.sleep(requeue_delay(delivery_count(message.headers)))
+            await message.nack(requeue=True)
+            STATUS_CHANGES.labels("requeued").inc()
+        case Applied(command) as applied:
+            await message.ack()
+            STATUS_CHANGES.labels(applied.outcome).inc()
+            log.info(
+                "status %s followed",
+                command.status.value,
+                extra={"proposal_id": str(command.proposal_id), "version": command.version},
+            )

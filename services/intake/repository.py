@@ -1,69 +1,26 @@
-"""Intake's tables. A change and the event announcing it are written in one transaction."""
+"""Intake's tables in PostgreSQL: the service's repository (a change and the event announcing it are
+written in one transaction), and the submitters' reads of their own proposals."""
 
 import base64
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from services.intake.application import Accepted, ApplyStatusChange, KeyUse, OwnProposal
 from shared.contract import Envelope
 from shared.db import Connection
+from shared.lifecycle import Status
+
+# What a request answered with an Idempotency-Key was answered over HTTP: kept in the key's row beside the
+# body, as the rows have always held them.
+ACCEPTED_STATUS = 202
 
 
-@dataclass(frozen=True)
-class StoredAnswer:
-    """What was answered the first time an Idempotency-Key was used."""
-
-    status_code: int
-    body: dict[str, Any]
-    location: str | None
-
-
-class IdempotencyKeyReused(Exception):
-    """The key was used before with a different request."""
-
-
-async def claim_idempotency_key(
-    conn: Connection, owner: UUID, key: str, request_hash: bytes
-) -> StoredAnswer | None:
-    """None when this request is the key's first use (the caller goes on and saves its answer in the same
-    transaction); the stored answer when the same request was answered before.
-
-    A second request racing with the first blocks on the primary key until the first commits, then sees
-    its answer: of two racing requests with one key, exactly one does the work."""
-    claimed = await conn.fetchval(
-        "INSERT INTO intake.idempotency_keys (owner_id, key, request_hash) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING RETURNING true",
-        owner,
-        key,
-        request_hash,
-    )
-    if claimed:
-        return None
-    row = await conn.fetchrow(
-        "SELECT request_hash, status_code, response, location FROM intake.idempotency_keys"
-        " WHERE owner_id = $1 AND key = $2",
-        owner,
-        key,
-    )
-    assert row is not None
-    if bytes(row["request_hash"]) != request_hash:
-        raise IdempotencyKeyReused()
-    return StoredAnswer(row["status_code"], row["response"], row["location"])
-
-
-async def save_answer(conn: Connection, owner: UUID, key: str, answer: StoredAnswer) -> None:
-    await conn.execute(
-        "UPDATE intake.idempotency_keys SET status_code = $3, response = $4, location = $5"
-        " WHERE owner_id = $1 AND key = $2",
-        owner,
-        key,
-        answer.status_code,
-        answer.body,
-        answer.location,
-    )
+def _location(answer: Accepted) -> str:
+    return f"/v1/proposals/{answer.proposal_id}"
 
 
 async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
@@ -77,80 +34,130 @@ async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
     )
 
 
-async def record_submission(conn: Connection, envelope: Envelope, owner: UUID) -> None:
-    """The new proposal and its event in the outbox, in one statement (atomic without a transaction's
-    extra round trips); the text is encoded once, in the envelope, and the proposal's body taken from it."""
-    await conn.execute(
-        "WITH event AS (SELECT $1::text::jsonb AS envelope), proposal AS ("
-        " INSERT INTO intake.proposals (proposal_id, owner_id, body, status, submitted_at, updated_at)"
-        " SELECT $2, $3, envelope -> 'data', 'submitted', $4, $4 FROM event)"
-        " INSERT INTO intake.outbox (event_id, proposal_id, routing_key, envelope)"
-        " SELECT $5, $2, $6, envelope FROM event",
-        envelope.model_dump_json(),
-        envelope.proposal_id,
-        owner,
-        envelope.occurred_at,
-        envelope.event_id,
-        envelope.event_type,
-    )
+class PostgresIntakeSession:
+    """`IntakeSession` on one connection of the pool."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with self._conn.transaction():
+            yield
+
+    async def claim_idempotency_key(self, owner: UUID, key: str, request_hash: bytes) -> KeyUse | None:
+        """A second request racing with the first blocks on the primary key until the first commits, then
+        sees its answer: of two racing requests with one key, exactly one does the work."""
+        claimed = await self._conn.fetchval(
+            "INSERT INTO intake.idempotency_keys (owner_id, key, request_hash) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            owner,
+            key,
+            request_hash,
+        )
+        if claimed:
+            return None
+        row = await self._conn.fetchrow(
+            "SELECT request_hash, response FROM intake.idempotency_keys WHERE owner_id = $1 AND key = $2",
+            owner,
+            key,
+        )
+        assert row is not None
+        return KeyUse(bytes(row["request_hash"]), Accepted(row["response"]))
+
+    async def save_answer(self, owner: UUID, key: str, answer: Accepted) -> None:
+        await self._conn.execute(
+            "UPDATE intake.idempotency_keys SET status_code = $3, response = $4, location = $5"
+            " WHERE owner_id = $1 AND key = $2",
+            owner,
+            key,
+            ACCEPTED_STATUS,
+            answer.body,
+            _location(answer),
+        )
+
+    async def record_submission(self, envelope: Envelope, owner: UUID) -> None:
+        """The new proposal and its event in the outbox, in one statement (atomic without a transaction's
+        extra round trips); the text is encoded once, in the envelope, and the proposal's body taken from
+        it."""
+        await self._conn.execute(
+            "WITH event AS (SELECT $1::text::jsonb AS envelope), proposal AS ("
+            " INSERT INTO intake.proposals (proposal_id, owner_id, body, status, submitted_at, updated_at)"
+            " SELECT $2, $3, envelope -> 'data', 'submitted', $4, $4 FROM event)"
+            " INSERT INTO intake.outbox (event_id, proposal_id, routing_key, envelope)"
+            " SELECT $5, $2, $6, envelope FROM event",
+            envelope.model_dump_json(),
+            envelope.proposal_id,
+            owner,
+            envelope.occurred_at,
+            envelope.event_id,
+            envelope.event_type,
+        )
+
+    async def lock_own_proposal(self, proposal_id: UUID, owner: UUID) -> OwnProposal | None:
+        """The owner's proposal, locked until the transaction ends (so two revisions cannot both pass)."""
+        row = await self._conn.fetchrow(
+            "SELECT proposal_id, status, (body->>'round')::int AS round, intake_events, withdrawn"
+            " FROM intake.proposals WHERE proposal_id = $1 AND owner_id = $2 FOR UPDATE",
+            proposal_id,
+            owner,
+        )
+        if row is None:
+            return None
+        return OwnProposal(
+            row["proposal_id"], Status(row["status"]), row["round"], row["intake_events"], row["withdrawn"]
+        )
+
+    async def record_revision(self, envelope: Envelope) -> None:
+        # The proposal is back in review's queue as soon as the revision is accepted: nothing else can move
+        # it out of revision_requested but intake itself, so this local status cannot contradict review.
+        await self._conn.execute(
+            "UPDATE intake.proposals SET body = $2, status = 'submitted', status_detail = NULL,"
+            " updated_at = $3, intake_events = $4 WHERE proposal_id = $1",
+            envelope.proposal_id,
+            envelope.data,
+            envelope.occurred_at,
+            envelope.metadata.sequence,
+        )
+        await add_to_outbox(self._conn, envelope)
+
+    async def record_withdrawal(self, envelope: Envelope) -> None:
+        # Shown at once. If review had moved the proposal on meanwhile (to a status that cannot be
+        # withdrawn), review refuses the withdrawal and its status_changed, of a later version, puts the
+        # status right.
+        await self._conn.execute(
+            "UPDATE intake.proposals SET status = 'withdrawn', status_detail = $2, updated_at = $3,"
+            " intake_events = $4, withdrawn = true WHERE proposal_id = $1",
+            envelope.proposal_id,
+            envelope.data,
+            envelope.occurred_at,
+            envelope.metadata.sequence,
+        )
+        await add_to_outbox(self._conn, envelope)
+
+    async def apply_status_change(self, change: ApplyStatusChange) -> bool:
+        result = await self._conn.execute(
+            "UPDATE intake.proposals SET status = $2, review_version = $3, status_detail = $4,"
+            " updated_at = $5 WHERE proposal_id = $1 AND review_version < $3",
+            change.proposal_id,
+            change.status.value,
+            change.version,
+            change.detail,
+            change.at,
+        )
+        return bool(result == "UPDATE 1")
 
 
-async def lock_own_proposal(conn: Connection, proposal_id: UUID, owner: UUID) -> asyncpg.Record | None:
-    """The owner's proposal, locked until the transaction ends (so two revisions cannot both pass)."""
-    return await conn.fetchrow(
-        "SELECT proposal_id, status, (body->>'round')::int AS round, intake_events, withdrawn"
-        " FROM intake.proposals WHERE proposal_id = $1 AND owner_id = $2 FOR UPDATE",
-        proposal_id,
-        owner,
-    )
+class PostgresIntakeRepository:
+    """`IntakeRepository` on a pool: a session holds one of its connections."""
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
-async def record_revision(conn: Connection, envelope: Envelope, body: dict[str, Any]) -> None:
-    # The proposal is back in review's queue as soon as the revision is accepted: nothing else can move
-    # it out of revision_requested but intake itself, so this local status cannot contradict review.
-    await conn.execute(
-        "UPDATE intake.proposals SET body = $2, status = 'submitted', status_detail = NULL, updated_at = $3,"
-        " intake_events = $4 WHERE proposal_id = $1",
-        envelope.proposal_id,
-        body,
-        envelope.occurred_at,
-        envelope.metadata.sequence,
-    )
-
-
-async def record_withdrawal(conn: Connection, envelope: Envelope) -> None:
-    # Shown at once. If review had moved the proposal on meanwhile (to a status that cannot be withdrawn),
-    # review refuses the withdrawal and its status_changed, of a later version, puts the status right.
-    await conn.execute(
-        "UPDATE intake.proposals SET status = 'withdrawn', status_detail = $2, updated_at = $3,"
-        " intake_events = $4, withdrawn = true WHERE proposal_id = $1",
-        envelope.proposal_id,
-        envelope.data,
-        envelope.occurred_at,
-        envelope.metadata.sequence,
-    )
-
-
-async def apply_status_change(
-    conn: Connection | asyncpg.Pool,
-    proposal_id: UUID,
-    status: str,
-    version: int,
-    detail: dict[str, Any],
-    at: datetime,
-) -> bool:
-    """Takes review's word for the status, unless intake already knows a later one (a late or repeated
-    message carries an older review version). True if applied."""
-    result = await conn.execute(
-        "UPDATE intake.proposals SET status = $2, review_version = $3, status_detail = $4, updated_at = $5"
-        " WHERE proposal_id = $1 AND review_version < $3",
-        proposal_id,
-        status,
-        version,
-        detail,
-        at,
-    )
-    return bool(result == "UPDATE 1")
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[PostgresIntakeSession]:
+        async with self._pool.acquire() as conn:
+            yield PostgresIntakeSession(conn)
 
 
 def proposal_view(row: asyncpg.Record) -> dict[str, Any]:

@@ -1,20 +1,17 @@
-"""Review's use cases: record intake's events and reviewers' decisions through decide/evolve and the store."""
+"""Review's use cases: record intake's events and reviewers' decisions through decide/evolve and the store.
+
+Intake's events arrive as the commands below (the consumer translates each verified message into one);
+the service checks what they say of themselves and turns them into the lifecycle's commands."""
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import ValidationError
-
-from services.review.domain.commands import (
-    Command,
-    RecordRevision,
-    RecordSubmission,
-    RecordWithdrawal,
-)
+from services.review.domain import commands as domain
+from services.review.domain.commands import Command
 from services.review.domain.decider import NOT_SUBMITTED, State, decide, existing, fold
 from services.review.domain.events import (
     ProposalRevised,
@@ -31,7 +28,7 @@ from services.review.eventstore.base import (
     RecordedEvent,
 )
 from shared.access import Role
-from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope
+from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, EnvelopeMetadata
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook, shipped_rounds
 from shared.rules import check_proposal
@@ -51,6 +48,49 @@ class UnprocessableMessage(Exception):
     """A message that no retry can make valid: it belongs in the dead-letter queue, with this reason."""
 
 
+@dataclass(frozen=True)
+class IntakeEvent:
+    """One of intake's events, recorded under its own event id with intake's metadata: the actor, the
+    correlation id, and its place among the proposal's intake events (`sequence`)."""
+
+    event_type: ClassVar[str]
+
+    event_id: UUID
+    proposal_id: UUID
+    occurred_at: datetime
+    metadata: EnvelopeMetadata
+
+    @property
+    def sequence(self) -> int | None:
+        return self.metadata.sequence
+
+
+@dataclass(frozen=True)
+class RecordSubmission(IntakeEvent):
+    event_type = PROPOSAL_SUBMITTED
+
+    proposal: ProposalBody
+    data: dict[str, Any]  # the proposal exactly as intake published it: what is recorded
+
+
+@dataclass(frozen=True)
+class RecordRevision(IntakeEvent):
+    event_type = PROPOSAL_REVISED
+
+    proposal: ProposalBody
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordWithdrawal(IntakeEvent):
+    event_type = PROPOSAL_WITHDRAWN
+
+    reason: str
+
+
+IntakeCommand = RecordSubmission | RecordRevision | RecordWithdrawal
+
+
 # The stored events that come from intake (the rest are reviewers' decisions).
 _INTAKE_EVENTS = {ProposalSubmitted.type, ProposalRevised.type, ProposalWithdrawn.type}
 
@@ -59,10 +99,10 @@ class EarlierEventMissing(Exception):
     """An intake event arrived before one intake published earlier for the same proposal: retry later."""
 
 
-def _check_sequence(envelope: Envelope, history: list[RecordedEvent]) -> None:
+def _check_sequence(command: IntakeCommand, history: list[RecordedEvent]) -> None:
     """Intake numbers its events per proposal; they are recorded in that order, whatever order the
     broker's concurrent deliveries (or several review processes) hand them over in."""
-    sequence = envelope.metadata.sequence or 1
+    sequence = command.sequence or 1
     recorded = sum(1 for event in history if event.type in _INTAKE_EVENTS)
     if sequence > recorded + 1:
         raise EarlierEventMissing(f"intake event {sequence} came before event {recorded + 1} of the proposal")
@@ -72,14 +112,14 @@ def _check_sequence(envelope: Envelope, history: list[RecordedEvent]) -> None:
         )
 
 
-def _check_provenance(envelope: Envelope) -> None:
+def _check_provenance(command: IntakeCommand) -> None:
     """What a signed message from intake must still say to be believed: its place among the proposal's
     intake events, and a submitter as the actor (only submitters submit, revise and withdraw)."""
-    if envelope.metadata.sequence is None:
+    if command.sequence is None:
         raise UnprocessableMessage("no sequence: an intake event says which of the proposal's events it is")
-    role = envelope.metadata.actor.role
+    role = command.metadata.actor.role
     if role != Role.SUBMITTER:
-        raise UnprocessableMessage(f"{envelope.event_type} by a {role.value}: only a submitter may send it")
+        raise UnprocessableMessage(f"{command.event_type} by a {role.value}: only a submitter may send it")
 
 
 @dataclass(frozen=True)
@@ -125,58 +165,54 @@ class ReviewService:
         new = [NewEvent(uuid.uuid4(), e.type, e.schema_version, event_to_data(e), metadata) for e in events]
         return await self.store.append(proposal_id, current.version, new)
 
-    async def record_intake_event(self, envelope: Envelope) -> AppendResult:
+    async def record_intake_event(self, command: IntakeCommand) -> AppendResult:
         """Records one of intake's events under its own event id, so a redelivery is recorded once (and
         answered `recorded=False`; for a submission its stream version is then not looked up either: -1)."""
-        _check_provenance(envelope)
-        command = self._command_for(envelope)
-        if envelope.event_type == PROPOSAL_SUBMITTED and envelope.metadata.sequence in (None, 1):
+        _check_provenance(command)
+        decided = self._lifecycle_command(command)
+        if isinstance(command, RecordSubmission) and command.sequence in (None, 1):
             # A submission starts its stream, so it is appended at version 0 without reading the stream
             # first: a redelivery is then answered as a duplicate event id by the store. Anything else
             # already in the stream is a conflict, and the general path below says what it means.
             try:
-                return await self._append(envelope, command, NOT_SUBMITTED, 0)
+                return await self._append(command, decided, NOT_SUBMITTED, 0)
             except ConcurrencyError:
                 pass
-        current = await self.load(envelope.proposal_id)
-        if any(event.event_id == envelope.event_id for event in current.history):
+        current = await self.load(command.proposal_id)
+        if any(event.event_id == command.event_id for event in current.history):
             return AppendResult(stream_version=current.version, last_position=-1, recorded=False)
-        _check_sequence(envelope, current.history)
-        return await self._append(envelope, command, current.state, current.version)
+        _check_sequence(command, current.history)
+        return await self._append(command, decided, current.state, current.version)
 
-    async def _append(self, envelope: Envelope, command: Command, state: State, version: int) -> AppendResult:
-        (event,) = decide(command, state)
+    async def _append(
+        self, command: IntakeCommand, decided: Command, state: State, version: int
+    ) -> AppendResult:
+        (event,) = decide(decided, state)
         metadata = {
-            **envelope.metadata.model_dump(mode="json"),
-            "occurred_at": envelope.occurred_at.isoformat(),
+            **command.metadata.model_dump(mode="json"),
+            "occurred_at": command.occurred_at.isoformat(),
         }
-        new = NewEvent(envelope.event_id, event.type, event.schema_version, event_to_data(event), metadata)
-        return await self.store.append(envelope.proposal_id, version, [new])
+        new = NewEvent(command.event_id, event.type, event.schema_version, event_to_data(event), metadata)
+        return await self.store.append(command.proposal_id, version, [new])
 
-    def _command_for(self, envelope: Envelope) -> Command:
-        at = envelope.occurred_at
-        if envelope.event_type in (PROPOSAL_SUBMITTED, PROPOSAL_REVISED):
-            proposal = self._checked_proposal(envelope.data, at)
-            if envelope.event_type == PROPOSAL_SUBMITTED:
-                return RecordSubmission(at=at, proposal=proposal)
-            return RecordRevision(at=at, proposal=proposal)
-        if envelope.event_type == PROPOSAL_WITHDRAWN:
-            reason = envelope.data.get("reason")
-            if not isinstance(reason, str):
-                raise UnprocessableMessage("proposal.withdrawn needs data.reason, a string")
-            return RecordWithdrawal(at=at, reason=reason)
-        raise UnprocessableMessage(f"unknown event type {envelope.event_type!r}")
+    def _lifecycle_command(self, command: IntakeCommand) -> Command:
+        at = command.occurred_at
+        match command:
+            case RecordSubmission(proposal=proposal, data=data):
+                self._check_rules(proposal, at)
+                return domain.RecordSubmission(at=at, proposal=data)
+            case RecordRevision(proposal=proposal, data=data):
+                self._check_rules(proposal, at)
+                return domain.RecordRevision(at=at, proposal=data)
+            case RecordWithdrawal(reason=reason):
+                return domain.RecordWithdrawal(at=at, reason=reason)
 
-    def _checked_proposal(self, data: dict[str, Any], occurred_at: datetime) -> dict[str, Any]:
+    def _check_rules(self, proposal: ProposalBody, occurred_at: datetime) -> None:
         """Intake's proposal checked again against its round, on the day (in WIB) intake took it: an event
         that waited in the broker past the round's closing day is still recorded."""
         try:
-            body = ProposalBody.model_validate(data)
             day = day_in_wib(occurred_at)
-        except ValidationError as error:
-            raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
         except ValueError as error:
             raise UnprocessableMessage(f"occurred_at: {error}") from error
-        if broken := check_proposal(body, self.rounds, day):
+        if broken := check_proposal(proposal, self.rounds, day):
             raise UnprocessableMessage("; ".join(f"{v.field}: {v.message}" for v in broken))
-        return data

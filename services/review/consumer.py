@@ -22,7 +22,15 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 from pydantic import ValidationError
 
-from services.review.application import EarlierEventMissing, ReviewService, UnprocessableMessage
+from services.review.application import (
+    EarlierEventMissing,
+    IntakeCommand,
+    RecordRevision,
+    RecordSubmission,
+    RecordWithdrawal,
+    ReviewService,
+    UnprocessableMessage,
+)
 from services.review.domain.decider import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError, UnstorableEvent
 from services.review.metrics import INTAKE_MESSAGES
@@ -34,14 +42,35 @@ from shared.broker import (
     intake_events_queue,
     requeue_delay,
 )
-from shared.contract import Envelope, Topology
+from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, Topology
 from shared.observability import correlated, correlation_id
+from shared.proposal import ProposalBody
 from shared.signing import BadSignature, MessageVerifier
 
 log = logging.getLogger(__name__)
 
 MAX_REFUSALS = 10
 PATIENCE = timedelta(days=1)
+
+
+def intake_command(envelope: Envelope) -> IntakeCommand:
+    """The command one of intake's events asks of review (the envelope's signature already checked);
+    UnprocessableMessage for an envelope that is none of them."""
+    ids = (envelope.event_id, envelope.proposal_id, envelope.occurred_at, envelope.metadata)
+    if envelope.event_type in (PROPOSAL_SUBMITTED, PROPOSAL_REVISED):
+        try:
+            proposal = ProposalBody.model_validate(envelope.data)
+        except ValidationError as error:
+            raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
+        if envelope.event_type == PROPOSAL_SUBMITTED:
+            return RecordSubmission(*ids, proposal=proposal, data=envelope.data)
+        return RecordRevision(*ids, proposal=proposal, data=envelope.data)
+    if envelope.event_type == PROPOSAL_WITHDRAWN:
+        reason = envelope.data.get("reason")
+        if not isinstance(reason, str):
+            raise UnprocessableMessage("proposal.withdrawn needs data.reason, a string")
+        return RecordWithdrawal(*ids, reason=reason)
+    raise UnprocessableMessage(f"unknown event type {envelope.event_type!r}")
 
 
 def attach_consumer(
@@ -96,7 +125,7 @@ async def handle_delivery(
         return
     correlation_id.set(envelope.metadata.correlation_id)
     try:
-        result = await service.record_intake_event(envelope)
+        result = await service.record_intake_event(intake_command(envelope))
     except UnprocessableMessage as error:
         await give_up(f"unprocessable: {error}")
     except (asyncpg.DataError, UnstorableEvent) as error:  # content the store cannot hold: no retry helps

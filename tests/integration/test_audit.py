@@ -11,6 +11,7 @@ import pytest
 
 from services.review.application import ReviewService
 from services.review.audit import DigestRefused, DigestSigner, verify_against_digest, verify_chain
+from services.review.consumer import intake_command
 from services.review.domain.commands import RequestRevision, ValidateProposal, VerifyProposal
 from services.review.eventstore.chain import GENESIS_HASH, sealed
 from services.review.eventstore.postgres import PostgresEventStore
@@ -36,7 +37,7 @@ async def record_history(store: PostgresEventStore) -> list[uuid.UUID]:
             source="t",
             correlation_id="c",
         )
-        await service.record_intake_event(envelope)
+        await service.record_intake_event(intake_command(envelope))
         ids.append(envelope.proposal_id)
     for proposal_id in ids:
         await service.decide(

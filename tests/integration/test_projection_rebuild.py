@@ -15,6 +15,7 @@ import pytest
 from services.review import rebuild
 from services.review.application import ReviewService, fold_history
 from services.review.audit import verify_chain
+from services.review.consumer import intake_command
 from services.review.domain.commands import RequestRevision, VerifyProposal
 from services.review.domain.decider import NOT_SUBMITTED
 from services.review.domain.events import UnknownEventType
@@ -41,7 +42,7 @@ async def submit(service: ReviewService, number: int) -> uuid.UUID:
         source="t",
         correlation_id="c",
     )
-    await service.record_intake_event(envelope)
+    await service.record_intake_event(intake_command(envelope))
     return envelope.proposal_id
 
 
@@ -58,7 +59,7 @@ async def revise(service: ReviewService, proposal_id: uuid.UUID, title: str) -> 
         source="t",
         correlation_id="c",
     )
-    await service.record_intake_event(envelope)
+    await service.record_intake_event(intake_command(envelope))
 
 
 async def replayed(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:

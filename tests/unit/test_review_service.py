@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.review.application import EarlierEventMissing, ReviewService, StaleVersion, UnprocessableMessage
+from services.review.consumer import intake_command
 from services.review.domain.commands import RequestRevision, VerifyProposal
 from services.review.domain.decider import ProposalNotFound
 from services.review.eventstore.base import ConcurrencyError, RecordedEvent
@@ -44,8 +45,8 @@ def service() -> ReviewService:
 
 async def test_records_an_intake_event_under_its_own_id_once(service: ReviewService) -> None:
     envelope = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal())
-    first = await service.record_intake_event(envelope)
-    again = await service.record_intake_event(envelope)
+    first = await service.record_intake_event(intake_command(envelope))
+    again = await service.record_intake_event(intake_command(envelope))
     assert (first.recorded, again.recorded) == (True, False)
     [event] = await service.store.read_stream(envelope.proposal_id)
     assert event.event_id == envelope.event_id
@@ -57,9 +58,13 @@ async def test_a_second_submission_for_a_proposal_is_refused_not_retried(service
     # another event id claims to be intake's first event of the proposal a second time: dead-lettered at
     # once, not a conflict to retry.
     proposal_id = uuid.uuid4()
-    await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    await service.record_intake_event(
+        intake_command(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    )
     with pytest.raises(UnprocessableMessage, match="already recorded"):
-        await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+        await service.record_intake_event(
+            intake_command(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+        )
     assert len(await service.store.read_stream(proposal_id)) == 1
 
 
@@ -76,18 +81,22 @@ async def test_refuses_what_no_retry_can_fix(
     service: ReviewService, event_type: str, data: dict[str, Any], reason: str
 ) -> None:
     with pytest.raises(UnprocessableMessage, match=reason):
-        await service.record_intake_event(intake_event(event_type, uuid.uuid4(), data))
+        await service.record_intake_event(intake_command(intake_event(event_type, uuid.uuid4(), data)))
 
 
 async def test_a_revision_before_its_submission_waits_for_it(service: ReviewService) -> None:
     # Intake's second event of a proposal whose first has not been recorded: retried later, not refused.
     with pytest.raises(EarlierEventMissing, match="came before event 1"):
-        await service.record_intake_event(intake_event(PROPOSAL_REVISED, uuid.uuid4(), a_proposal()))
+        await service.record_intake_event(
+            intake_command(intake_event(PROPOSAL_REVISED, uuid.uuid4(), a_proposal()))
+        )
 
 
 async def test_a_decision_on_a_stale_version_is_refused(service: ReviewService) -> None:
     proposal_id = uuid.uuid4()
-    await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    await service.record_intake_event(
+        intake_command(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    )
     with pytest.raises(StaleVersion) as stale:
         await service.decide(
             proposal_id, lambda at: VerifyProposal(at=at, outcome=CheckOutcome.PASSED), REVIEWER, if_match=3
@@ -116,7 +125,9 @@ async def test_a_decision_made_on_a_version_that_moved_on_is_refused_not_applied
     store = InterleavingStore()
     service = ReviewService(store, clock=lambda: NOW)
     proposal_id = uuid.uuid4()
-    await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    await service.record_intake_event(
+        intake_command(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    )
     budi = {**REVIEWER, "actor": {**REVIEWER_ACTOR, "name": "Budi"}}
     store.between = lambda: service.decide(
         proposal_id, lambda at: VerifyProposal(at=at, outcome=CheckOutcome.FAILED), budi
@@ -131,7 +142,9 @@ async def test_a_decision_made_on_a_version_that_moved_on_is_refused_not_applied
 
 async def test_announces_each_status_change_with_what_the_submitter_needs(service: ReviewService) -> None:
     proposal_id = uuid.uuid4()
-    await service.record_intake_event(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    await service.record_intake_event(
+        intake_command(intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal()))
+    )
     await service.decide(
         proposal_id, lambda at: RequestRevision(at=at, reasons=("tambahkan data",), notes="n"), REVIEWER
     )
@@ -172,18 +185,22 @@ async def test_intake_events_are_recorded_in_intake_order_whatever_order_they_ar
             update={"metadata": envelope.metadata.model_copy(update={"sequence": sequence})}
         )
 
-    await service.record_intake_event(numbered(PROPOSAL_SUBMITTED, a_proposal(), 1))
+    await service.record_intake_event(intake_command(numbered(PROPOSAL_SUBMITTED, a_proposal(), 1)))
     await service.decide(proposal_id, lambda at: RequestRevision(at=at, reasons=("r",)), REVIEWER)
     revised = numbered(PROPOSAL_REVISED, a_proposal(title="v2"), 2)
     withdrawn = numbered(PROPOSAL_WITHDRAWN, {"reason": "digabung"}, 3)
     with pytest.raises(EarlierEventMissing):
-        await service.record_intake_event(withdrawn)  # delivered first: it waits for the revision
-    await service.record_intake_event(revised)
-    await service.record_intake_event(withdrawn)
+        await service.record_intake_event(
+            intake_command(withdrawn)
+        )  # delivered first: it waits for the revision
+    await service.record_intake_event(intake_command(revised))
+    await service.record_intake_event(intake_command(withdrawn))
     types = [event.type for event in await service.store.read_stream(proposal_id)]
     assert types == ["ProposalSubmitted", "RevisionRequested", "ProposalRevised", "ProposalWithdrawn"]
     with pytest.raises(UnprocessableMessage, match="already recorded"):
-        await service.record_intake_event(numbered(PROPOSAL_WITHDRAWN, {"reason": "again"}, 3))
+        await service.record_intake_event(
+            intake_command(numbered(PROPOSAL_WITHDRAWN, {"reason": "again"}, 3))
+        )
 
 
 async def test_an_event_that_occurred_before_the_round_closed_is_recorded_when_processed_after_it() -> None:
@@ -193,16 +210,16 @@ async def test_an_event_that_occurred_before_the_round_closed_is_recorded_when_p
     just_in_time = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal()).model_copy(
         update={"occurred_at": datetime.fromisoformat("2023-05-06T23:00:00+07:00")}
     )
-    assert (await service.record_intake_event(just_in_time)).recorded
+    assert (await service.record_intake_event(intake_command(just_in_time))).recorded
     too_late = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal()).model_copy(
         update={"occurred_at": datetime.fromisoformat("2023-05-06T17:00:00+00:00")}  # 00:00 on 7 May in WIB
     )
     with pytest.raises(
         UnprocessableMessage, match="round 2023 takes proposals from 2023-01-01 to 2023-05-06"
     ):
-        await service.record_intake_event(too_late)
+        await service.record_intake_event(intake_command(too_late))
     naive = intake_event(PROPOSAL_SUBMITTED, uuid.uuid4(), a_proposal()).model_copy(
         update={"occurred_at": datetime(2023, 4, 10, 8)}
     )
     with pytest.raises(UnprocessableMessage, match="occurred_at"):
-        await service.record_intake_event(naive)
+        await service.record_intake_event(intake_command(naive))

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from services.review.api.deps import Context
+from services.review.api.deps import Signer, Store
 from services.review.audit import Digest, DigestRefused, verify_against_digest, verify_chain
 from services.review.metrics import CHAIN_VERIFICATIONS
 from shared.access.http import Auditor
@@ -14,30 +14,30 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/verification")
-async def verification(ctx: Context, _: Auditor) -> dict[str, Any]:
+async def verification(store: Store, _: Auditor) -> dict[str, Any]:
     """Walks the whole hash chain: intact or not, how many events were checked, the head, the first
     position that does not match."""
-    report = await verify_chain(ctx.service.store.read_all())
+    report = await verify_chain(store.read_all())
     CHAIN_VERIFICATIONS.labels("intact" if report.intact else "broken").inc()
     return report.as_dict()
 
 
 @router.get("/digest")
-async def digest(ctx: Context, _: Auditor) -> dict[str, Any]:
+async def digest(store: Store, signer: Signer, _: Auditor) -> dict[str, Any]:
     """A signed digest of the head, to keep outside the system. Given only for a history that verifies."""
-    report = await verify_chain(ctx.service.store.read_all())
+    report = await verify_chain(store.read_all())
     if not report.intact:
         raise Problem(
             409, "History does not verify", "no digest is signed over a broken chain", **report.as_dict()
         )
-    return ctx.signer.digest(report.head_position, report.head_hash).model_dump()
+    return signer.digest(report.head_position, report.head_hash).model_dump()
 
 
 @router.post("/digest/verification")
-async def verify_digest(ctx: Context, _: Auditor, digest: Digest) -> dict[str, Any]:
+async def verify_digest(store: Store, signer: Signer, _: Auditor, digest: Digest) -> dict[str, Any]:
     """Whether the history up to a digest taken earlier is unchanged."""
     try:
-        report = await verify_against_digest(ctx.service.store.read_all(), ctx.signer, digest)
+        report = await verify_against_digest(store.read_all(), signer, digest)
     except DigestRefused as refused:
         raise Problem(422, "Digest refused", str(refused)) from None
     return report.as_dict()

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from services.review.api.deps import Context
+from services.review.api.deps import Store
 from services.review.eventstore.base import EventStore
 from services.review.views import event_view
 from shared.access.http import Auditor
@@ -25,13 +25,13 @@ async def ndjson_lines(store: EventStore, after: int, limit: int | None = None) 
 
 @router.get("", response_model=None)
 async def feed(
-    ctx: Context,
+    store: Store,
     _: Auditor,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events after this global position")] = 0,
     limit: Annotated[int | None, Query(ge=1, le=1000, description="At most this many (default 100)")] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any] | StreamingResponse:
     if accept is not None and NDJSON in accept:
-        return StreamingResponse(ndjson_lines(ctx.service.store, after, limit), media_type=NDJSON)
-    events = [event_view(event) async for event in ctx.service.store.read_all(after, limit or 100)]
+        return StreamingResponse(ndjson_lines(store, after, limit), media_type=NDJSON)
+    events = [event_view(event) async for event in store.read_all(after, limit or 100)]
     return {"events": events, "next_after": events[-1]["position"] if events else after}

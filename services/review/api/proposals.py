@@ -8,13 +8,14 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from services.review.api.deps import Context
-from services.review.application import StaleVersion
+from services.review.api.deps import DecisionWait, Pool, Projector, Service, Store
+from services.review.application import ReviewService, StaleVersion
 from services.review.domain.commands import (
     Command,
     RecordSelection,
@@ -26,6 +27,7 @@ from services.review.domain.commands import (
 from services.review.domain.decider import NOT_SUBMITTED, ProposalNotFound
 from services.review.domain.events import ChecklistItem
 from services.review.eventstore.base import ConcurrencyError
+from services.review.projection import StatusProjector
 from services.review.queries import ListFilter, decode_cursor, get_view, get_view_as, list_views
 from services.review.views import event_view, proposal_view
 from shared.access import Caller, authenticate
@@ -107,7 +109,7 @@ def parse_if_match(header: str | None) -> int | None:
 
 @router.get("")
 async def list_proposals(
-    ctx: Context,
+    pool: Pool,
     _: Reader,
     status: Status | None = None,
     agency: Annotated[Text | None, Query(max_length=300)] = None,
@@ -121,13 +123,15 @@ async def list_proposals(
         after = decode_cursor(cursor) if cursor else None
     except ValueError:
         raise invalid_cursor() from None
-    items, next_cursor = await list_views(ctx.pool, where, limit, after)
+    items, next_cursor = await list_views(pool, where, limit, after)
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/{proposal_id}")
 async def get_proposal(
-    ctx: Context,
+    pool: Pool,
+    service: Service,
+    projector: Projector,
     key: PresentedKey,
     proposal_id: UUID,
     as_of: Annotated[
@@ -135,15 +139,15 @@ async def get_proposal(
         Query(description="RFC 3339 time: the proposal as it stood then, from its events"),
     ] = None,
 ) -> Response:
-    if as_of is None and not ctx.projector.lags_behind(proposal_id):  # the hot path: one query
-        caller, view = await get_view_as(ctx.pool, key, proposal_id)
+    if as_of is None and not projector.lags_behind(proposal_id):  # the hot path: one query
+        caller, view = await get_view_as(pool, key, proposal_id)
         allowed(caller, READERS)
         if view is None:
             raise not_found(proposal_id)
         return Response(view.content, media_type="application/json", headers={"ETag": f'"{view.version}"'})
-    allowed(await authenticate(ctx.pool, key), READERS)
+    allowed(await authenticate(pool, key), READERS)
     if as_of is not None:
-        then = await ctx.service.load(proposal_id, until=as_of)
+        then = await service.load(proposal_id, until=as_of)
         if then.state is NOT_SUBMITTED:
             raise Problem(
                 404, "Proposal not found", f"no proposal {proposal_id} existed at {as_of.isoformat()}"
@@ -151,12 +155,12 @@ async def get_proposal(
         return JSONResponse(
             {**proposal_view(proposal_id, then.state, then.version), "as_of": as_of.isoformat()}
         )
-    return await _from_stream(ctx, proposal_id)  # a decision this process answered is not projected yet
+    return await _from_stream(service, proposal_id)  # a decision this process answered is not projected yet
 
 
 @router.get("/{proposal_id}/history")
-async def get_history(ctx: Context, _: Reader, proposal_id: UUID) -> dict[str, Any]:
-    history = await ctx.service.store.read_stream(proposal_id)
+async def get_history(store: Store, _: Reader, proposal_id: UUID) -> dict[str, Any]:
+    history = await store.read_stream(proposal_id)
     if not history:
         raise not_found(proposal_id)
     return {"proposal_id": str(proposal_id), "events": [event_view(event) for event in history]}
@@ -169,7 +173,10 @@ IfMatch = Annotated[
 
 @router.post("/{proposal_id}/verification")
 async def verify(
-    ctx: Context,
+    service: Service,
+    projector: Projector,
+    pool: Pool,
+    wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: VerificationIn,
@@ -179,12 +186,15 @@ async def verify(
         outcome = CheckOutcome(body.outcome)
         return VerifyProposal(at=at, outcome=outcome, checklist=body.checklist_items(), notes=body.notes)
 
-    return await _decide(ctx, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/validation")
 async def validate(
-    ctx: Context,
+    service: Service,
+    projector: Projector,
+    pool: Pool,
+    wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: ValidationIn,
@@ -193,12 +203,15 @@ async def validate(
     def command(at: datetime) -> Command:
         return ValidateProposal(at=at, outcome=CheckOutcome(body.outcome), notes=body.notes)
 
-    return await _decide(ctx, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/revision-request")
 async def request_revision(
-    ctx: Context,
+    service: Service,
+    projector: Projector,
+    pool: Pool,
+    wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: RevisionRequestIn,
@@ -207,12 +220,15 @@ async def request_revision(
     def command(at: datetime) -> Command:
         return RequestRevision(at=at, reasons=tuple(body.reasons), notes=body.notes)
 
-    return await _decide(ctx, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/national-registration")
 async def register_nationally(
-    ctx: Context,
+    service: Service,
+    projector: Projector,
+    pool: Pool,
+    wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: NationalRegistrationIn,
@@ -221,12 +237,15 @@ async def register_nationally(
     def command(at: datetime) -> Command:
         return RegisterNationally(at=at, sinovik_reference=body.sinovik_reference)
 
-    return await _decide(ctx, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
 @router.post("/{proposal_id}/selection")
 async def record_selection(
-    ctx: Context,
+    service: Service,
+    projector: Projector,
+    pool: Pool,
+    wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: SelectionIn,
@@ -236,11 +255,14 @@ async def record_selection(
         stage, outcome = Stage(body.stage), SelectionOutcome(body.outcome)
         return RecordSelection(at=at, stage=stage, outcome=outcome, notes=body.notes)
 
-    return await _decide(ctx, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
 async def _decide(
-    ctx: Context,
+    service: ReviewService,
+    projector: StatusProjector,
+    pool: asyncpg.Pool,
+    wait: float,
     caller: Caller,
     proposal_id: UUID,
     command: Callable[[datetime], Command],
@@ -253,7 +275,7 @@ async def _decide(
         "source": "review-api",
     }
     try:
-        result = await ctx.service.decide(proposal_id, command, metadata, parse_if_match(if_match))
+        result = await service.decide(proposal_id, command, metadata, parse_if_match(if_match))
     except ProposalNotFound:
         raise not_found(proposal_id) from None
     except StaleVersion as stale:
@@ -278,16 +300,16 @@ async def _decide(
     # Read-your-writes: answer only once the projection that GET reads includes this decision. If the
     # projection is slow to get there, the answer is folded from the stream itself (the decision is
     # recorded either way), and the answer says the list may lag.
-    projected = await ctx.projector.wait_for(result.last_position, ctx.settings.decision_wait_seconds)
-    view = await get_view(ctx.pool, proposal_id) if projected else None
+    projected = await projector.wait_for(result.last_position, wait)
+    view = await get_view(pool, proposal_id) if projected else None
     if view is None or view["version"] < result.stream_version:
-        ctx.projector.answered_ahead(proposal_id, result.last_position)
-        return await _from_stream(ctx, proposal_id)
+        projector.answered_ahead(proposal_id, result.last_position)
+        return await _from_stream(service, proposal_id)
     return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
 
 
-async def _from_stream(ctx: Context, proposal_id: UUID) -> JSONResponse:
-    folded = await ctx.service.load(proposal_id)
+async def _from_stream(service: ReviewService, proposal_id: UUID) -> JSONResponse:
+    folded = await service.load(proposal_id)
     if folded.state is NOT_SUBMITTED:
         raise not_found(proposal_id)
     view = proposal_view(proposal_id, folded.state, folded.version)

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from services.review.api.deps import Context
+from services.review.api.deps import Pool
 from services.review.queries import stats
 from shared.access.http import Reader
 
@@ -12,5 +12,5 @@ router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
 
 @router.get("")
-async def get_stats(ctx: Context, _: Reader) -> dict[str, Any]:
-    return await stats(ctx.pool)
+async def get_stats(pool: Pool, _: Reader) -> dict[str, Any]:
+    return await stats(pool)
