@@ -8,15 +8,19 @@ back in proposal.status_changed, so one id follows a submission across both serv
 
 import json
 import logging
+import os
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from aiormq.exceptions import ChannelInvalidStateError
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
@@ -37,8 +41,13 @@ def correlated(value: str | None) -> Iterator[None]:
         correlation_id.reset(token)
 
 
-# Attributes every LogRecord has; anything else passed in `extra=` is written as a field of the line.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else passed in `extra=` is written as a field of the line, except
+# uvicorn's color_message: its message again, with ANSI colour escapes.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,10 +73,66 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+# The broker client's loggers, and what they raise when RabbitMQ goes away or refuses a connection.
+_BROKER_CLIENT = ("aiormq", "aio_pika", "faststream")
+_CONNECTION_LOST = (ConnectionError, EOFError, ChannelInvalidStateError)
+_PROJECT = tuple(str(Path(__file__).parents[1] / package) + os.sep for package in ("shared", "services"))
+
+
+class BrokerReconnects(logging.Filter):
+    """One warning line for each of the broker client's complaints about a lost or refused connection,
+    where it logs a traceback of its own internals (or an error) while it reconnects by itself. Anything
+    else passes as it is: what the project's own loggers write, a traceback that runs through the project's
+    code (a handler of ours that fails, logged by faststream), and any error that is not the connection's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] not in _BROKER_CLIENT:
+            return True
+        if record.exc_info:
+            lost = _connection_lost(record.exc_info[1])
+            if lost is None or _through_project(record.exc_info[1]):
+                return True
+            record.msg = f"{record.getMessage()}: {type(lost).__name__}: {lost}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        elif not any(_connection_lost(argument) for argument in _arguments(record)):
+            return True
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _arguments(record: logging.LogRecord) -> tuple[object, ...]:
+    return record.args if isinstance(record.args, tuple) else ()
+
+
+def _connection_lost(error: object) -> BaseException | None:
+    """`error`, or the exception it was raised from, when it is a lost or refused connection."""
+    seen = 0
+    while isinstance(error, BaseException) and seen < 10:
+        if isinstance(error, _CONNECTION_LOST):
+            return error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
+
+
+def _through_project(error: BaseException | None) -> bool:
+    """Whether `error`, or an exception it was raised from, went through shared/ or services/."""
+    seen = 0
+    while error is not None and seen < 10:
+        for frame, _ in traceback.walk_tb(error.__traceback__):
+            if frame.f_code.co_filename.startswith(_PROJECT):
+                return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def configure_logging(service: str, level: int = logging.INFO) -> None:
     """One JSON object per line on standard output, for this process and the libraries it uses."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(BrokerReconnects())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,5 +1,6 @@
 """What both services' FastAPI applications have in common: the body limit, request observation, problem
-responses, and the operations routes (/metrics, /asyncapi, /healthz, /readyz)."""
+responses, the documentation pages (/docs, /redoc, /asyncapi), and the operations routes (/metrics, /healthz,
+/readyz)."""
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -8,7 +9,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from shared.access.http import KeyBeforeBody
-from shared.docs import asyncapi_router
+from shared.docs import asyncapi_router, docs_router
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
 from shared.observability import RequestObservation, configure_logging, metrics_router
@@ -21,11 +22,13 @@ def new_service_app(
     service: str, version: str, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
 ) -> FastAPI:
     """The application; its lifespan sets `app.state.context`, which has at least `pool` and `broker`."""
-    app = FastAPI(title=f"KIPP {service}", version=version, lifespan=lifespan)
+    # /docs and /redoc are docs_router's, which serves their JavaScript and CSS itself rather than from a CDN.
+    app = FastAPI(title=f"KIPP {service}", version=version, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(KeyBeforeBody)
     app.add_middleware(RequestObservation, service=service)
     install_problem_handlers(app)
+    app.include_router(docs_router(app.title, app.openapi_url or "/openapi.json"))
     app.include_router(asyncapi_router(lambda: app.state.context.broker, f"KIPP {service} messages", version))
     app.include_router(
         health_router(

@@ -8,7 +8,8 @@ import os
 import re
 import subprocess
 import tomllib
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,6 +74,42 @@ def mounts(service: str) -> dict[str, tuple[str, bool]]:
     return found
 
 
+@dataclass
+class Stage:
+    """One stage of the Dockerfile: FROM base [AS name], then its instructions as (INSTRUCTION, words)."""
+
+    base: str
+    name: str | None
+    instructions: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def run(self) -> list[str]:
+        return [" ".join(words) for instruction, words in self.instructions if instruction == "RUN"]
+
+    def copies(self) -> list[tuple[str | None, list[str], str]]:
+        """Each COPY as (the stage it copies from, or None for the build context; sources; target)."""
+        found = []
+        for instruction, words in self.instructions:
+            if instruction == "COPY":
+                source = next((w.removeprefix("--from=") for w in words if w.startswith("--from=")), None)
+                paths = [w for w in words if not w.startswith("--")]
+                found.append((source, paths[:-1], paths[-1]))
+        return found
+
+
+def dockerfile_stages() -> list[Stage]:
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())  # continuation lines joined
+    stages: list[Stage] = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "FROM":
+            stages.append(Stage(words[1], words[3] if words[2:3] == ["AS"] else None))
+        else:
+            stages[-1].instructions.append((words[0], words[1:]))
+    return stages
+
+
 def test_the_compose_file_has_the_whole_system_with_health_checks() -> None:
     services = compose()["services"]
     assert {"postgres", "rabbitmq", "migrate", "intake", "review"} <= services.keys()
@@ -117,10 +154,14 @@ def test_commands_and_ports_match_the_entry_points_and_defaults() -> None:
 
 
 def test_the_dockerfile_copies_what_exists_and_listens_everywhere() -> None:
-    lines = [line.split() for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip()]
-    copied = [words[1] for words in lines if words[0] == "COPY"]
-    assert copied
-    assert all((ROOT / path).exists() for path in copied)
+    stages = dockerfile_stages()
+    for position, stage in enumerate(stages):
+        for source, paths, _ in stage.copies():
+            if source is None:
+                assert paths
+                assert all((ROOT / path).exists() for path in paths), paths
+            else:  # from a stage before this one
+                assert source in {earlier.name for earlier in stages[:position]}, source
     text = (ROOT / "Dockerfile").read_text()
     assert "KIPP_INTAKE_HOST=0.0.0.0" in text
     assert "KIPP_REVIEW_HOST=0.0.0.0" in text
@@ -128,23 +169,71 @@ def test_the_dockerfile_copies_what_exists_and_listens_everywhere() -> None:
 
 
 def test_the_services_run_the_round_files_make_run_uses_and_the_image_has_them() -> None:
-    copied = [
-        line.split()[2] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY")
-    ]
+    final = dockerfile_stages()[-1]
+    workdir = [words[0] for instruction, words in final.instructions if instruction == "WORKDIR"][-1]
+    copied = [str(PurePosixPath(workdir) / target) for source, _, target in final.copies() if source is None]
     for name in SERVICES:
         directory = compose()["services"][name]["environment"]["KIPP_ROUNDS_DIR"]
         relative = directory.removeprefix("/app/")
         assert (ROOT / relative / "kipp-2023.json").exists(), name
-        assert any(relative.startswith(target.removeprefix("./")) for target in copied), name
+        assert any(f"{directory}/".startswith(f"{target}/") for target in copied), name
 
 
 def test_the_image_runs_as_a_user_that_is_not_root_and_completes_urls_from_secrets() -> None:
-    lines = [line.split() for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip()]
-    users = [words[1] for words in lines if words[0] == "USER"]
+    final = dockerfile_stages()[-1]
+    users = [words[0] for instruction, words in final.instructions if instruction == "USER"]
     assert users
-    assert users[-1] not in {"root", "0"}
-    assert ["ENTRYPOINT", '["kipp-entrypoint"]'] in lines
-    assert ["COPY", "deploy/entrypoint.sh", "/usr/local/bin/kipp-entrypoint"] in lines
+    assert users[-1] == "kipp"
+    # The user is made in the image, with a fixed id the key volumes' files belong to, and not root's.
+    [useradd] = [command for command in final.run() if "useradd" in command]
+    assert "--uid 10001" in useradd
+    assert useradd.split("&&")[0].split()[-1] == "kipp"
+    # Nothing after USER runs as root again, and the command runs as that user.
+    after = final.instructions[[i for i, _ in final.instructions].index("USER") :]
+    assert [i for i, _ in after].count("USER") == 1
+    assert ("ENTRYPOINT", ['["kipp-entrypoint"]']) in after
+    assert (None, ["deploy/entrypoint.sh"], "/usr/local/bin/kipp-entrypoint") in final.copies()
+
+
+def test_the_image_is_built_in_stages_and_installs_the_lock_before_the_source() -> None:
+    stages = dockerfile_stages()
+    named = {stage.name: stage for stage in stages if stage.name}
+    final = stages[-1]
+    assert len(named) >= 2
+    assert final.name is None
+    # One stage installs the runtime lock, with its hashes, and copies nothing but the lock into the image:
+    # its layers stay cached whatever else changes.
+    [locked] = [stage for stage in stages if any("runtime.txt" in command for command in stage.run())]
+    [install] = [command for command in locked.run() if "runtime.txt" in command]
+    assert "--require-hashes" in install
+    assert "-r /tmp/requirements/runtime.txt" in install
+    for source, paths, _ in locked.copies():
+        assert source is None
+        assert all(path.startswith("requirements/") for path in paths), paths
+    assert (
+        None,
+        ["requirements/build.txt", "requirements/runtime.txt"],
+        "/tmp/requirements/",
+    ) in locked.copies()
+    # The source is copied only in a stage built on that one, which installs it without dependencies.
+    with_source = [stage for stage in stages if any("services" in paths for _, paths, _ in stage.copies())]
+    [built] = with_source
+    assert built.base == locked.name
+    assert any("--no-deps" in command and "pip install" in command for command in built.run())
+    assert {"shared", "services", "pyproject.toml"} <= {p for _, paths, _ in built.copies() for p in paths}
+    # The image itself takes that environment whole, and installs nothing.
+    assert (built.name, ["/opt/kipp"], "/opt/kipp") in final.copies()
+    assert not any("pip install" in command for command in final.run())
+    assert ("ENV", ["PATH=/opt/kipp/bin:$PATH"]) in final.instructions
+    # Neither the test and lint tools nor npm's stage reach it.
+    text = (ROOT / "Dockerfile").read_text()
+    assert "dev.txt" not in text
+    assert "[dev]" not in text
+    # The AsyncAPI page's files come from the same pinned script `make install` runs.
+    [fetched] = [stage for stage in stages if any("asyncapi-react.sh" in c for c in stage.run())]
+    assert (fetched.name, ["/asyncapi-react"], "./shared/asyncapi-react") in built.copies()
+    assert "sh requirements/asyncapi-react.sh shared/asyncapi-react" in (ROOT / "Makefile").read_text()
+    assert "shared/asyncapi-react" in (ROOT / ".dockerignore").read_text().splitlines()
 
 
 def test_intake_and_review_restart_unless_stopped() -> None:
