@@ -8,17 +8,16 @@ dead-letter queue with the reason.
 
 import asyncio
 import logging
-from typing import Any, cast
 
 import asyncpg
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
-from pydantic import ValidationError
 
 from services.intake.metrics import STATUS_CHANGES
 from services.intake.repository import apply_status_change
 from shared.broker import (
+    StatusChangeDelivery,
     dead_letter,
     delivery_count,
     delivery_itself,
@@ -26,7 +25,7 @@ from shared.broker import (
     requeue_delay,
     review_events_queue,
 )
-from shared.contract import PROPOSAL_STATUS_CHANGED, Envelope, StatusChange, Topology
+from shared.contract import ProposalStatusChangedMessage, Topology, UnreadableMessage, read_message
 from shared.observability import correlated, correlation_id
 from shared.signing import BadSignature, MessageVerifier
 
@@ -43,8 +42,7 @@ def attach_follower(
         decoder=delivery_itself,
         channel=Channel(prefetch_count=32),
     )
-    async def follow_status(delivery: Any) -> None:
-        message = cast(RabbitMessageType, delivery)
+    async def follow_status(message: StatusChangeDelivery) -> None:
         with correlated(message.raw_message.correlation_id):
             await _follow(bytes(message.body), message, pool, broker, topology, review_signature)
 
@@ -64,16 +62,14 @@ async def _follow(
 
     try:
         review_signature.check(body, message.headers)
-        envelope = Envelope.model_validate_json(body)
-        if envelope.event_type != PROPOSAL_STATUS_CHANGED:
-            raise ValueError(f"{envelope.event_type!r} is not {PROPOSAL_STATUS_CHANGED}")
-        change = StatusChange.model_validate(envelope.data)
+        received = read_message(body, ProposalStatusChangedMessage)
     except BadSignature as error:
         await give_up(str(error))
         return
-    except (ValidationError, ValueError) as error:
+    except UnreadableMessage as error:
         await give_up(f"not a status change: {error}")
         return
+    envelope, change = received.envelope, received.message.data
     correlation_id.set(envelope.metadata.correlation_id)
     status, version = change.status, change.version
     detail = {k: v for k, v in envelope.data.items() if k not in ("status", "version", "position")}
