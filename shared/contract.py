@@ -155,8 +155,8 @@ def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-def _detail(description: str) -> Any:
-    """A decision's detail: present where the decision has it, absent (never null) otherwise."""
+def optional(description: str) -> Any:
+    """A member present where it applies and absent (never null) otherwise."""
     return Field(default=None, description=description, json_schema_extra=_no_default)
 
 
@@ -166,7 +166,18 @@ class ProposalWithdrawal(BaseModel):
     reason: str = Field(description="Why the submitter withdrew the proposal, as they wrote it")
 
 
-class StatusChange(BaseModel):
+class DecisionDetails(BaseModel):
+    """The details of a decision, each present only where the decision has it."""
+
+    reasons: list[str] | SkipJsonSchema[None] = optional("Why a revision was requested")
+    notes: str | SkipJsonSchema[None] = optional("The reviewer's notes on the decision")
+    sinovik_reference: str | SkipJsonSchema[None] = optional("The national registration's reference")
+    stage: SelectionStage | SkipJsonSchema[None] = optional("The selection stage decided")
+    outcome: SelectionOutcome | SkipJsonSchema[None] = optional("The selection's outcome")
+    reason: str | SkipJsonSchema[None] = optional("Why the submitter withdrew the proposal")
+
+
+class StatusChange(DecisionDetails):
     """`data` of `proposal.status_changed`: the proposal's status after one event recorded by review, and
     the details of the decision that event records (each present only where that decision has it)."""
 
@@ -185,12 +196,6 @@ class StatusChange(BaseModel):
         description="The type of the recorded event, such as ProposalVerified or RevisionRequested"
     )
     decided_at: datetime = Field(description="When the event happened (the decision's time)")
-    reasons: list[str] | SkipJsonSchema[None] = _detail("Why a revision was requested")
-    notes: str | SkipJsonSchema[None] = _detail("The reviewer's notes on the decision")
-    sinovik_reference: str | SkipJsonSchema[None] = _detail("The national registration's reference")
-    stage: SelectionStage | SkipJsonSchema[None] = _detail("The selection stage decided")
-    outcome: SelectionOutcome | SkipJsonSchema[None] = _detail("The selection's outcome")
-    reason: str | SkipJsonSchema[None] = _detail("Why the submitter withdrew the proposal")
 
 
 class ContractMessage(BaseModel):

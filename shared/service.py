@@ -11,6 +11,7 @@ from shared.docs import asyncapi_router
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
 from shared.observability import RequestObservation, metrics_router
+from shared.openapi import install_openapi
 
 
 def new_service_app(
@@ -22,6 +23,7 @@ def new_service_app(
     app.add_middleware(KeyBeforeBody)
     app.add_middleware(RequestObservation, service=service)
     install_problem_handlers(app)
+    install_openapi(app)
     app.include_router(asyncapi_router(lambda: app.state.context.broker, f"KIPP {service} messages", version))
     app.include_router(
         health_router(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import repository
 from services.intake.api.deps import Context
+from services.intake.api.models import Accepted, IntakeProposal, IntakeProposalPage
 from services.intake.metrics import ACCEPTED
 from services.intake.repository import IdempotencyKeyReused, StoredAnswer
 from shared.access import Caller
@@ -25,6 +26,17 @@ from shared.db import Connection
 from shared.http import Problem, invalid_cursor
 from shared.lifecycle import ALLOWED_MOVES, Status
 from shared.observability import correlation_id
+from shared.openapi import answers
+from shared.problems import (
+    IDEMPOTENCY_KEY_REUSED,
+    INVALID_CURSOR,
+    INVALID_REQUEST,
+    KEYED,
+    MOVE_NOT_ALLOWED,
+    PROPOSAL_NOT_FOUND,
+    ROUND_RULES,
+    WITH_BODY,
+)
 from shared.proposal import ProposalBody, Text
 from shared.rounds import RoundBook
 from shared.rules import Violation, check_proposal, check_revision
@@ -32,6 +44,7 @@ from shared.times import day_in_wib
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
+LOCATION = {"Location": "The proposal: /v1/proposals/{proposal_id}"}
 
 IdempotencyKey = Annotated[
     str | None,
@@ -167,7 +180,19 @@ async def _once(
     return answer(result)
 
 
-@router.post("", status_code=202)
+@router.post(
+    "",
+    **answers(
+        Accepted,
+        KEYED,
+        WITH_BODY,
+        ROUND_RULES,
+        IDEMPOTENCY_KEY_REUSED,
+        status=202,
+        description="Submitted",
+        headers=LOCATION,
+    ),
+)
 async def submit(
     ctx: Context,
     caller: Submitter,
@@ -199,7 +224,7 @@ async def submit(
     return await _once(ctx, caller, request, idempotency_key, work, PROPOSAL_SUBMITTED)
 
 
-@router.get("")
+@router.get("", **answers(IntakeProposalPage, KEYED, INVALID_REQUEST, INVALID_CURSOR))
 async def list_proposals(
     ctx: Context,
     caller: Submitter,
@@ -217,7 +242,7 @@ async def list_proposals(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{proposal_id}")
+@router.get("/{proposal_id}", **answers(IntakeProposal, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND))
 async def get_proposal(ctx: Context, caller: Submitter, proposal_id: UUID) -> dict[str, Any]:
     view = await repository.get_own_proposal(ctx.pool, proposal_id, caller.holder_id)
     if view is None:
@@ -225,7 +250,21 @@ async def get_proposal(ctx: Context, caller: Submitter, proposal_id: UUID) -> di
     return view
 
 
-@router.put("/{proposal_id}", status_code=202)
+@router.put(
+    "/{proposal_id}",
+    **answers(
+        Accepted,
+        KEYED,
+        WITH_BODY,
+        PROPOSAL_NOT_FOUND,
+        MOVE_NOT_ALLOWED,
+        ROUND_RULES,
+        IDEMPOTENCY_KEY_REUSED,
+        status=202,
+        description="Revised: back in review's queue",
+        headers=LOCATION,
+    ),
+)
 async def revise(
     ctx: Context,
     caller: Submitter,
@@ -257,7 +296,20 @@ async def revise(
     return await _once(ctx, caller, request, idempotency_key, work, PROPOSAL_REVISED)
 
 
-@router.post("/{proposal_id}/withdrawal", status_code=202)
+@router.post(
+    "/{proposal_id}/withdrawal",
+    **answers(
+        Accepted,
+        KEYED,
+        WITH_BODY,
+        PROPOSAL_NOT_FOUND,
+        MOVE_NOT_ALLOWED,
+        IDEMPOTENCY_KEY_REUSED,
+        status=202,
+        description="Withdrawn",
+        headers=LOCATION,
+    ),
+)
 async def withdraw(
     ctx: Context,
     caller: Submitter,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.review.api.deps import Context
+from services.review.api.models import History, ProposalPage, ProposalView
 from services.review.application import StaleVersion
 from services.review.domain.commands import (
     Command,
@@ -30,10 +31,41 @@ from shared.access import Caller, authenticate
 from shared.access.http import READERS, PresentedKey, Reader, Reviewer, allowed
 from shared.http import Problem, invalid_cursor
 from shared.observability import correlation_id
+from shared.openapi import answers
+from shared.problems import (
+    BAD_IF_MATCH,
+    CHANGED_CONCURRENTLY,
+    INVALID_CURSOR,
+    INVALID_REQUEST,
+    KEYED,
+    MOVE_NOT_ALLOWED,
+    PROPOSAL_NOT_FOUND,
+    STALE_VERSION,
+    WITH_BODY,
+)
 from shared.proposal import Text
 from shared.times import UtcTime
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
+
+VIEW_HEADERS = {
+    "ETag": 'The proposal\'s version, such as "3": send it as If-Match with a decision',
+    "Warning": "Present when the answer was folded from the proposal's events because the status list "
+    "has not caught up with them yet",
+}
+# Every decision answers the proposal after it, as GET does.
+DECISION = answers(
+    ProposalView,
+    KEYED,
+    WITH_BODY,
+    BAD_IF_MATCH,
+    PROPOSAL_NOT_FOUND,
+    MOVE_NOT_ALLOWED,
+    CHANGED_CONCURRENTLY,
+    STALE_VERSION,
+    description="Decided: the proposal after the decision",
+    headers=VIEW_HEADERS,
+)
 
 
 class _Body(BaseModel):
@@ -91,7 +123,7 @@ def parse_if_match(header: str | None) -> int | None:
     return int(tag)
 
 
-@router.get("")
+@router.get("", **answers(ProposalPage, KEYED, INVALID_REQUEST, INVALID_CURSOR))
 async def list_proposals(
     ctx: Context,
     _: Reader,
@@ -111,7 +143,10 @@ async def list_proposals(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{proposal_id}")
+@router.get(
+    "/{proposal_id}",
+    **answers(ProposalView, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND, headers=VIEW_HEADERS),
+)
 async def get_proposal(
     ctx: Context,
     key: PresentedKey,
@@ -140,7 +175,7 @@ async def get_proposal(
     return await _from_stream(ctx, proposal_id)  # a decision this process answered is not projected yet
 
 
-@router.get("/{proposal_id}/history")
+@router.get("/{proposal_id}/history", **answers(History, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND))
 async def get_history(ctx: Context, _: Reader, proposal_id: UUID) -> dict[str, Any]:
     history = await ctx.service.store.read_stream(proposal_id)
     if not history:
@@ -149,11 +184,15 @@ async def get_history(ctx: Context, _: Reader, proposal_id: UUID) -> dict[str, A
 
 
 IfMatch = Annotated[
-    str | None, Header(description='The ETag the decision was made on, e.g. "3" (412 if stale)')
+    str | None,
+    Header(
+        description='The ETag the decision was made on, e.g. "3" (412 if stale; 400 if not an ETag)',
+        json_schema_extra={"pattern": r'^(\*|(W/)?"?[0-9]{1,9}"?)$'},
+    ),
 ]
 
 
-@router.post("/{proposal_id}/verification")
+@router.post("/{proposal_id}/verification", **DECISION)
 async def verify(
     ctx: Context,
     caller: Reviewer,
@@ -167,7 +206,7 @@ async def verify(
     return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
-@router.post("/{proposal_id}/validation")
+@router.post("/{proposal_id}/validation", **DECISION)
 async def validate(
     ctx: Context,
     caller: Reviewer,
@@ -181,7 +220,7 @@ async def validate(
     return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
-@router.post("/{proposal_id}/revision-request")
+@router.post("/{proposal_id}/revision-request", **DECISION)
 async def request_revision(
     ctx: Context,
     caller: Reviewer,
@@ -195,7 +234,7 @@ async def request_revision(
     return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
-@router.post("/{proposal_id}/national-registration")
+@router.post("/{proposal_id}/national-registration", **DECISION)
 async def register_nationally(
     ctx: Context,
     caller: Reviewer,
@@ -209,7 +248,7 @@ async def register_nationally(
     return await _decide(ctx, caller, proposal_id, command, if_match)
 
 
-@router.post("/{proposal_id}/selection")
+@router.post("/{proposal_id}/selection", **DECISION)
 async def record_selection(
     ctx: Context,
     caller: Reviewer,
