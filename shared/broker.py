@@ -3,9 +3,11 @@ queues with their dead-letter queues, and how an envelope travels as an AMQP mes
 
 import asyncio
 import contextlib
+import functools
 import logging
+import operator
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import aio_pika
 from aio_pika import DeliveryMode, Message
@@ -13,11 +15,15 @@ from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, Ra
 from faststream.rabbit.message import RabbitMessage
 from pamqp import commands
 from pamqp.header import ContentHeader
+from pydantic import Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from shared.contract import (
+    FROM_INTAKE,
+    FROM_REVIEW,
     INTAKE_EVENT_TYPES,
     PROPOSAL_STATUS_CHANGED,
-    Envelope,
+    ContractMessage,
     Topology,
     valid_correlation_id,
 )
@@ -68,6 +74,34 @@ async def delivery_itself(message: Any) -> Any:
     failing inside the framework before an acknowledgement is decided. And the handler takes no
     injected `Context("message")`: FastDepends resolves that in a worker thread, for every message."""
     return message
+
+
+class Carrying:
+    """Marks a subscriber's parameter that takes the delivery itself (see `delivery_itself`) with the
+    messages of the contract it carries: the handler is given the delivery, unchecked but for its class,
+    and the AsyncAPI document shows the messages' schema (one of them, told apart by `event_type`)."""
+
+    def __init__(self, *kinds: type[ContractMessage]) -> None:
+        self.kinds = kinds
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        one_of = functools.reduce(operator.or_, self.kinds)
+        carried: Any = Annotated[one_of, Field(discriminator="event_type")]
+        return core_schema.json_or_python_schema(
+            json_schema=handler.generate_schema(carried),
+            python_schema=core_schema.is_instance_schema(RabbitMessage),
+        )
+
+
+# What review's consumer and intake's follower are handed: the delivery. FastStream refuses its own message
+# class as the annotation of a handler's parameter (it would take it for the message's data), so the
+# annotation FastStream reads names no class; the type checker sees the class the handler gets.
+if TYPE_CHECKING:
+    IntakeEventDelivery = RabbitMessage
+    StatusChangeDelivery = RabbitMessage
+else:
+    IntakeEventDelivery = Annotated[Any, Carrying(*FROM_INTAKE)]
+    StatusChangeDelivery = Annotated[Any, Carrying(*FROM_REVIEW)]
 
 
 def new_broker(amqp_url: str) -> RabbitBroker:
@@ -144,24 +178,22 @@ async def publish_confirmed(
 
 
 def document_publications(broker: RabbitBroker, topology: Topology, side: str) -> None:
-    """Declares what each service publishes, so its AsyncAPI document shows it (the services publish
-    through their outbox and event-log readers, with the same exchange and routing keys)."""
-    if side == "intake":
-        for routing_key in INTAKE_EVENT_TYPES:
-            broker.publisher(
-                exchange=exchange(topology.intake_exchange),
-                routing_key=routing_key,
-                title=f"{topology.intake_exchange}:{routing_key}",
-                description=f"{routing_key}: data is the proposal as posted (or the withdrawal reason)",
-                schema=Envelope,
-            )
-    else:
+    """Declares what each service publishes, each message with its own schema, so its AsyncAPI document
+    shows it (the services publish through their outbox and event-log readers, with the same exchange and
+    the event type as routing key)."""
+    name, kinds = (
+        (topology.intake_exchange, FROM_INTAKE)
+        if side == "intake"
+        else (topology.review_exchange, FROM_REVIEW)
+    )
+    for kind in kinds:
+        routing_key = kind.event_type_name()
         broker.publisher(
-            exchange=exchange(topology.review_exchange),
-            routing_key=PROPOSAL_STATUS_CHANGED,
-            title=f"{topology.review_exchange}:{PROPOSAL_STATUS_CHANGED}",
-            description="Every recorded event: status, version, position, cause and the decision's details",
-            schema=Envelope,
+            exchange=exchange(name),
+            routing_key=routing_key,
+            title=f"{name}:{routing_key}",
+            description=" ".join((kind.__doc__ or routing_key).split()),
+            schema=kind,
         )
 
 

@@ -2,11 +2,13 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import asyncpg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from faststream.rabbit import RabbitBroker
+from pydantic import BaseModel, ConfigDict
 
 CHECK_TIMEOUT = 2.0
 
@@ -25,14 +27,35 @@ async def broker_answers(broker: RabbitBroker) -> bool:
         return False
 
 
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """`status`, then each dependency by name (database, broker): "ok" or "unreachable"."""
+
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"additionalProperties": {"enum": ["ok", "unreachable"]}}
+    )
+
+    status: Literal["ready", "not ready"]
+
+
 def health_router(checks: Callable[[], dict[str, Callable[[], Awaitable[bool]]]]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", response_model=Liveness)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get(
+        "/readyz",
+        response_model=None,
+        responses={
+            200: {"model": Readiness, "description": "The database and the broker answer"},
+            503: {"model": Readiness, "description": "The database or the broker does not answer"},
+        },
+    )
     async def readyz() -> JSONResponse:
         named = checks()
         results = await asyncio.gather(*(check() for check in named.values()))

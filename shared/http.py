@@ -1,4 +1,5 @@
-"""HTTP pieces both services share: RFC 9457 problem responses and the request body size limit."""
+"""HTTP pieces both services share: RFC 9457 problem responses and the request body size limit. Each
+problem's type is found by its title among the types in `shared.problems`."""
 
 from http import HTTPStatus
 from typing import Any
@@ -9,9 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.problems import PROBLEM_JSON, type_uri
 from shared.startup import UNREACHABLE
 
-PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -41,7 +42,7 @@ def invalid_cursor() -> Problem:
 def problem_response(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    body = {"type": type_uri(status, title), "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

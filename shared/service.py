@@ -13,6 +13,7 @@ from shared.docs import asyncapi_router, docs_router
 from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
 from shared.observability import RequestObservation, configure_logging, metrics_router
+from shared.openapi import install_openapi
 from shared.rounds import RoundFileError
 from shared.runtime import tune_garbage_collection
 from shared.signing import KeyFileMissing
@@ -29,6 +30,7 @@ def new_service_app(
     app.add_middleware(RequestObservation, service=service)
     install_problem_handlers(app)
     app.include_router(docs_router(app.title, app.openapi_url or "/openapi.json"))
+    install_openapi(app)
     app.include_router(asyncapi_router(lambda: app.state.context.broker, f"KIPP {service} messages", version))
     app.include_router(
         health_router(

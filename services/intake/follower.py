@@ -12,17 +12,17 @@ the subscriber below does what it decided on the broker.
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.message import RabbitMessage as RabbitMessageType
-from pydantic import ValidationError
 
 from services.intake.application import ApplyStatusChange, IntakeService
 from services.intake.metrics import STATUS_CHANGES
 from shared.broker import (
+    StatusChangeDelivery,
     dead_letter,
     delivery_count,
     delivery_itself,
@@ -30,22 +30,21 @@ from shared.broker import (
     requeue_delay,
     review_events_queue,
 )
-from shared.contract import PROPOSAL_STATUS_CHANGED, Envelope, StatusChange, Topology
+from shared.contract import Envelope, ProposalStatusChangedMessage, Topology, UnreadableMessage, read_message
 from shared.observability import correlated, correlation_id
 from shared.signing import BadSignature, MessageVerifier
 
 log = logging.getLogger(__name__)
 
 
-def apply_command(envelope: Envelope) -> ApplyStatusChange:
+def apply_command(body: bytes) -> tuple[Envelope, ApplyStatusChange]:
     """The command a status change asks of intake: the status at its version, with the decision's details
-    (reasons, notes, reference, stage, outcome) shown beside it. ValueError (a ValidationError among
-    them) for an envelope that is not a status change of the contract."""
-    if envelope.event_type != PROPOSAL_STATUS_CHANGED:
-        raise ValueError(f"{envelope.event_type!r} is not {PROPOSAL_STATUS_CHANGED}")
-    change = StatusChange.model_validate(envelope.data)
+    (reasons, notes, reference, stage, outcome) shown beside it. UnreadableMessage for a body that is
+    not a status change of the contract."""
+    received = read_message(body, ProposalStatusChangedMessage)
+    envelope, change = received.envelope, received.message.data
     detail = {k: v for k, v in envelope.data.items() if k not in ("status", "version", "position")}
-    return ApplyStatusChange(
+    return envelope, ApplyStatusChange(
         envelope.proposal_id, change.status, change.version, detail, envelope.occurred_at
     )
 
@@ -77,11 +76,10 @@ async def follow(
     dead-letter queue), or retried later (the database is away). Sets the message's correlation id."""
     try:
         review_signature.check(body, headers)  # nothing in the body is believed before the signature
-        envelope = Envelope.model_validate_json(body)
-        command = apply_command(envelope)
+        envelope, command = apply_command(body)
     except BadSignature as error:
         return GiveUp(str(error))
-    except (ValidationError, ValueError) as error:
+    except UnreadableMessage as error:
         return GiveUp(f"not a status change: {error}")
     correlation_id.set(envelope.metadata.correlation_id)
     try:
@@ -102,8 +100,7 @@ def attach_follower(
         decoder=delivery_itself,
         channel=Channel(prefetch_count=32),
     )
-    async def follow_status(delivery: Any) -> None:
-        message = cast(RabbitMessageType, delivery)
+    async def follow_status(message: StatusChangeDelivery) -> None:
         with correlated(message.raw_message.correlation_id):
             await _follow(message, service, broker, topology, review_signature)
 

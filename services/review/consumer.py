@@ -14,7 +14,6 @@ otherwise depends on why it failed:
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
 import asyncpg
 from faststream import AckPolicy
@@ -35,6 +34,7 @@ from services.review.domain.decider import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError, UnstorableEvent
 from services.review.metrics import INTAKE_MESSAGES
 from shared.broker import (
+    IntakeEventDelivery,
     dead_letter,
     delivery_count,
     delivery_itself,
@@ -42,7 +42,16 @@ from shared.broker import (
     intake_events_queue,
     requeue_delay,
 )
-from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, Topology
+from shared.contract import (
+    FROM_INTAKE,
+    PROPOSAL_REVISED,
+    PROPOSAL_SUBMITTED,
+    PROPOSAL_WITHDRAWN,
+    Envelope,
+    Topology,
+    UnreadableMessage,
+    read_message,
+)
 from shared.observability import correlated, correlation_id
 from shared.proposal import ProposalBody
 from shared.signing import BadSignature, MessageVerifier
@@ -87,8 +96,7 @@ def attach_consumer(
         decoder=delivery_itself,
         channel=Channel(prefetch_count=concurrency),
     )
-    async def record_intake_event(delivery: Any) -> None:
-        message = cast(RabbitMessageType, delivery)
+    async def record_intake_event(message: IntakeEventDelivery) -> None:
         with correlated(message.raw_message.correlation_id):
             await handle_delivery(bytes(message.body), message, service, broker, topology, intake_signature)
 
@@ -116,11 +124,11 @@ async def handle_delivery(
     try:
         # Nothing in the body is believed before the signature: anyone may publish on the broker.
         intake_signature.check(body, message.headers)
-        envelope = Envelope.model_validate_json(body)
+        envelope = read_message(body, *FROM_INTAKE).envelope
     except BadSignature as error:
         await give_up(str(error))
         return
-    except ValidationError as error:
+    except UnreadableMessage as error:
         await give_up(f"unprocessable: {error}")
         return
     correlation_id.set(envelope.metadata.correlation_id)

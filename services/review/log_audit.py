@@ -68,7 +68,9 @@ class _Frontier:
         return digest
 
 
-async def verify_against_checkpoints(events: AsyncIterator[RecordedEvent], kept: list[Checkpoint]) -> LogReport:
+async def verify_against_checkpoints(
+    events: AsyncIterator[RecordedEvent], kept: list[Checkpoint]
+) -> LogReport:
     frontier = _Frontier()
     pending = [checkpoint for checkpoint in kept if checkpoint.size > 0]
     largest = pending[-1].size if pending else 0

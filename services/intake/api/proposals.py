@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import repository
 from services.intake.api.deps import Pool, Service
+from services.intake.api.models import IntakeProposal, IntakeProposalPage
 from services.intake.application import (
     Accepted,
     Idempotency,
@@ -32,9 +33,21 @@ from shared.access.http import Submitter
 from shared.http import Problem, invalid_cursor
 from shared.lifecycle import Status
 from shared.observability import correlation_id
+from shared.openapi import answers
+from shared.problems import (
+    IDEMPOTENCY_KEY_REUSED,
+    INVALID_CURSOR,
+    INVALID_REQUEST,
+    KEYED,
+    MOVE_NOT_ALLOWED,
+    PROPOSAL_NOT_FOUND,
+    ROUND_RULES,
+    WITH_BODY,
+)
 from shared.proposal import ProposalBody, Text
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
+LOCATION = {"Location": "The proposal: /v1/proposals/{proposal_id}"}
 
 IdempotencyKey = Annotated[
     str | None,
@@ -107,7 +120,19 @@ async def answered(accepting: Awaitable[Accepted]) -> JSONResponse:
     )
 
 
-@router.post("", status_code=202)
+@router.post(
+    "",
+    **answers(
+        Accepted,
+        KEYED,
+        WITH_BODY,
+        ROUND_RULES,
+        IDEMPOTENCY_KEY_REUSED,
+        status=202,
+        description="Submitted",
+        headers=LOCATION,
+    ),
+)
 async def submit(
     service: Service,
     caller: Submitter,
@@ -121,7 +146,7 @@ async def submit(
     return await answered(service.submit(command, await idempotency(request, idempotency_key)))
 
 
-@router.get("")
+@router.get("", **answers(IntakeProposalPage, KEYED, INVALID_REQUEST, INVALID_CURSOR))
 async def list_proposals(
     pool: Pool,
     caller: Submitter,
@@ -139,7 +164,7 @@ async def list_proposals(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{proposal_id}")
+@router.get("/{proposal_id}", **answers(IntakeProposal, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND))
 async def get_proposal(pool: Pool, caller: Submitter, proposal_id: UUID) -> dict[str, Any]:
     view = await repository.get_own_proposal(pool, proposal_id, caller.holder_id)
     if view is None:
@@ -147,7 +172,21 @@ async def get_proposal(pool: Pool, caller: Submitter, proposal_id: UUID) -> dict
     return view
 
 
-@router.put("/{proposal_id}", status_code=202)
+@router.put(
+    "/{proposal_id}",
+    **answers(
+        Accepted,
+        KEYED,
+        WITH_BODY,
+        PROPOSAL_NOT_FOUND,
+        MOVE_NOT_ALLOWED,
+        ROUND_RULES,
+        IDEMPOTENCY_KEY_REUSED,
+        status=202,
+        description="Revised: back in review's queue",
+        headers=LOCATION,
+    ),
+)
 async def revise(
     service: Service,
     caller: Submitter,
@@ -161,7 +200,20 @@ async def revise(
     return await answered(service.revise(command, await idempotency(request, idempotency_key)))
 
 
-@router.post("/{proposal_id}/withdrawal", status_code=202)
+@router.post(
+    "/{proposal_id}/withdrawal",
+    **answers(
+        Accepted,
+        KEYED,
+        WITH_BODY,
+        PROPOSAL_NOT_FOUND,
+        MOVE_NOT_ALLOWED,
+        IDEMPOTENCY_KEY_REUSED,
+        status=202,
+        description="Withdrawn",
+        headers=LOCATION,
+    ),
+)
 async def withdraw(
     service: Service,
     caller: Submitter,

@@ -8,9 +8,12 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from services.review.api.deps import Store
+from services.review.api.models import EventPage
 from services.review.eventstore.base import EventStore
 from services.review.views import event_view
 from shared.access.http import Auditor
+from shared.openapi import answers
+from shared.problems import INVALID_REQUEST, KEYED
 
 router = APIRouter(prefix="/v1/events", tags=["audit"])
 
@@ -23,7 +26,16 @@ async def ndjson_lines(store: EventStore, after: int, limit: int | None = None) 
         yield json.dumps(event_view(event), ensure_ascii=False).encode() + b"\n"
 
 
-@router.get("", response_model=None)
+@router.get(
+    "",
+    **answers(
+        EventPage,
+        KEYED,
+        INVALID_REQUEST,
+        description="A page of events; with Accept: application/x-ndjson, every event after `after`",
+        extra={NDJSON: {"type": "string", "description": "One event (as in `events`) a line"}},
+    ),
+)
 async def feed(
     store: Store,
     _: Auditor,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from services.review.api.deps import DecisionWait, Pool, Projector, Service, Store
+from services.review.api.models import History, ProposalPage, ProposalView
 from services.review.application import ReviewService, StaleVersion
 from services.review.domain.commands import (
     Command,
@@ -35,10 +36,41 @@ from shared.access.http import READERS, PresentedKey, Reader, Reviewer, allowed
 from shared.http import Problem, invalid_cursor
 from shared.lifecycle import CheckOutcome, SelectionOutcome, Stage, Status, TransitionRefused
 from shared.observability import correlation_id
+from shared.openapi import answers
+from shared.problems import (
+    BAD_IF_MATCH,
+    CHANGED_CONCURRENTLY,
+    INVALID_CURSOR,
+    INVALID_REQUEST,
+    KEYED,
+    MOVE_NOT_ALLOWED,
+    PROPOSAL_NOT_FOUND,
+    STALE_VERSION,
+    WITH_BODY,
+)
 from shared.proposal import Text
 from shared.times import UtcTime
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
+
+VIEW_HEADERS = {
+    "ETag": 'The proposal\'s version, such as "3": send it as If-Match with a decision',
+    "Warning": "Present when the answer was folded from the proposal's events because the status list "
+    "has not caught up with them yet",
+}
+# Every decision answers the proposal after it, as GET does.
+DECISION = answers(
+    ProposalView,
+    KEYED,
+    WITH_BODY,
+    BAD_IF_MATCH,
+    PROPOSAL_NOT_FOUND,
+    MOVE_NOT_ALLOWED,
+    CHANGED_CONCURRENTLY,
+    STALE_VERSION,
+    description="Decided: the proposal after the decision",
+    headers=VIEW_HEADERS,
+)
 
 
 class _Body(BaseModel):
@@ -107,7 +139,7 @@ def parse_if_match(header: str | None) -> int | None:
     return int(tag)
 
 
-@router.get("")
+@router.get("", **answers(ProposalPage, KEYED, INVALID_REQUEST, INVALID_CURSOR))
 async def list_proposals(
     pool: Pool,
     _: Reader,
@@ -127,7 +159,10 @@ async def list_proposals(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{proposal_id}")
+@router.get(
+    "/{proposal_id}",
+    **answers(ProposalView, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND, headers=VIEW_HEADERS),
+)
 async def get_proposal(
     pool: Pool,
     service: Service,
@@ -158,7 +193,7 @@ async def get_proposal(
     return await _from_stream(service, proposal_id)  # a decision this process answered is not projected yet
 
 
-@router.get("/{proposal_id}/history")
+@router.get("/{proposal_id}/history", **answers(History, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND))
 async def get_history(store: Store, _: Reader, proposal_id: UUID) -> dict[str, Any]:
     history = await store.read_stream(proposal_id)
     if not history:
@@ -167,11 +202,15 @@ async def get_history(store: Store, _: Reader, proposal_id: UUID) -> dict[str, A
 
 
 IfMatch = Annotated[
-    str | None, Header(description='The ETag the decision was made on, e.g. "3" (412 if stale)')
+    str | None,
+    Header(
+        description='The ETag the decision was made on, e.g. "3" (412 if stale; 400 if not an ETag)',
+        json_schema_extra={"pattern": r'^(\*|(W/)?"?[0-9]{1,9}"?)$'},
+    ),
 ]
 
 
-@router.post("/{proposal_id}/verification")
+@router.post("/{proposal_id}/verification", **DECISION)
 async def verify(
     service: Service,
     projector: Projector,
@@ -189,7 +228,7 @@ async def verify(
     return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
-@router.post("/{proposal_id}/validation")
+@router.post("/{proposal_id}/validation", **DECISION)
 async def validate(
     service: Service,
     projector: Projector,
@@ -206,7 +245,7 @@ async def validate(
     return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
-@router.post("/{proposal_id}/revision-request")
+@router.post("/{proposal_id}/revision-request", **DECISION)
 async def request_revision(
     service: Service,
     projector: Projector,
@@ -223,7 +262,7 @@ async def request_revision(
     return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
-@router.post("/{proposal_id}/national-registration")
+@router.post("/{proposal_id}/national-registration", **DECISION)
 async def register_nationally(
     service: Service,
     projector: Projector,
@@ -240,7 +279,7 @@ async def register_nationally(
     return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
 
 
-@router.post("/{proposal_id}/selection")
+@router.post("/{proposal_id}/selection", **DECISION)
 async def record_selection(
     service: Service,
     projector: Projector,
