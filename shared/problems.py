@@ -192,6 +192,20 @@ SERVICE_UNAVAILABLE = ProblemType(
     "The database or the broker is out of reach for now; nothing was done, retry shortly.",
     {"detail": "a dependency is not reachable right now (ConnectionRefusedError); retry shortly"},
 )
+NOT_IN_THE_LOG = ProblemType(
+    "not-in-the-log",
+    422,
+    "Not in the log",
+    "A proof asked for positions or tree sizes the log does not have (yet), or in the wrong order.",
+    {"detail": "the log has 812 events, not 900"},
+)
+NO_CHECKPOINT = ProblemType(
+    "no-checkpoint",
+    404,
+    "No checkpoint",
+    "The log is empty: there is nothing to sign a checkpoint of yet.",
+    {"detail": "the log is empty: nothing to sign yet"},
+)
 
 PROBLEM_TYPES = (
     MALFORMED_JSON,
@@ -212,6 +226,8 @@ PROBLEM_TYPES = (
     IDEMPOTENCY_KEY_REUSED,
     DIGEST_REFUSED,
     SERVICE_UNAVAILABLE,
+    NOT_IN_THE_LOG,
+    NO_CHECKPOINT,
 )
 _BY_TITLE = {(kind.status, kind.title): kind for kind in PROBLEM_TYPES}
 

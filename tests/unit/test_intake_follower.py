@@ -53,7 +53,13 @@ def status_changed(
         PROPOSAL_STATUS_CHANGED,
         proposal_id,
         NOW,
-        {"status": status, "version": version, "position": 40 + version, "cause": "RevisionRequested"}
+        {
+            "status": status,
+            "version": version,
+            "position": 40 + version,
+            "cause": "RevisionRequested",
+            "decided_at": "2023-04-10T08:00:00.000000Z",
+        }
         | details,
         actor=Actor.model_validate(REVIEWER_ACTOR),
         source="review",
@@ -80,6 +86,7 @@ async def test_a_status_change_signed_by_review_is_shown_with_the_decisions_deta
     assert (stored.status, stored.review_version) == (Status.REVISION_REQUESTED, 2)
     assert stored.status_detail == {
         "cause": "RevisionRequested",
+        "decided_at": "2023-04-10T08:00:00.000000Z",
         "reasons": ["lampirkan SK"],
         "notes": "lihat catatan",
     }

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS
@@ -27,11 +28,49 @@ from services.review.views import event_view
 from shared.access import Caller, Role, authenticate
 from shared.access.http import PresentedKey, allowed
 from shared.http import Problem
+from shared.openapi import answers
+from shared.problems import INVALID_REQUEST, KEYED, NO_CHECKPOINT, NOT_IN_THE_LOG, PROPOSAL_NOT_FOUND
 from shared.tlog.note import NoteSigner
+from shared.tlog.verify import CERTIFICATE_FORMAT
 
 router = APIRouter(tags=["transparency log"])
 
-CERTIFICATE_FORMAT = "kipp-priority-certificate/v1"
+
+class LogKey(BaseModel):
+    origin: str = Field(description="The log's name, as in its checkpoints")
+    vkey: str = Field(description="The C2SP verifier key: name+hex key id+base64(0x01 || Ed25519 key)")
+
+
+class InclusionProof(BaseModel):
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str = Field(description="base64 of SHA-256(0x00 || leaf)")
+    proof: list[str] = Field(description="base64 node hashes, from the leaf up (RFC 9162 2.1.3)")
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    proof: list[str] = Field(description="base64 node hashes (RFC 9162 2.1.4)")
+
+
+class Certificate(BaseModel):
+    format: str = Field(examples=[CERTIFICATE_FORMAT])
+    proposal_id: str
+    title: str | None
+    region: dict[str, Any] | None
+    agency: dict[str, Any] | None
+    recorded_at: str
+    position: int
+    leaf_index: int
+    leaf: str = Field(description="base64 of the leaf: the event's RFC 8785 JSON as the history shows it")
+    inclusion_proof: list[str]
+    checkpoint: str = Field(description="The signed checkpoint (C2SP signed note) with cosignatures")
+    log_key: str
+
+
+TEXT_NOTE = {"text/plain": {"type": "string"}}
+
 ANYONE = (Role.SUBMITTER, Role.REVIEWER, Role.AUDITOR)
 READERS = (Role.REVIEWER, Role.AUDITOR)
 Position = Annotated[int, Query(ge=1, le=2**62)]
@@ -62,7 +101,7 @@ def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
 
-@router.get("/v1/audit/log-key")
+@router.get("/v1/audit/log-key", **answers(LogKey, KEYED))
 async def log_key(request: Request, key: PresentedKey) -> dict[str, str]:
     """The log's origin and its verifier key (C2SP vkey), to check checkpoints and certificates with."""
     await _caller(request, key, ANYONE)
@@ -70,7 +109,11 @@ async def log_key(request: Request, key: PresentedKey) -> dict[str, str]:
     return {"origin": signer.name, "vkey": str(signer.verifier)}
 
 
-@router.get("/v1/audit/checkpoint", response_class=PlainTextResponse)
+@router.get(
+    "/v1/audit/checkpoint",
+    response_class=PlainTextResponse,
+    **answers(None, KEYED, NOT_IN_THE_LOG, NO_CHECKPOINT, extra=TEXT_NOTE),
+)
 async def checkpoint(request: Request, key: PresentedKey) -> PlainTextResponse:
     """The latest signed checkpoint (a C2SP signed note), with the cosignatures witnesses gave it."""
     await _caller(request, key, ANYONE)
@@ -78,16 +121,14 @@ async def checkpoint(request: Request, key: PresentedKey) -> PlainTextResponse:
     return PlainTextResponse(note)
 
 
-@router.get("/v1/audit/inclusion")
+@router.get("/v1/audit/inclusion", **answers(InclusionProof, KEYED, INVALID_REQUEST, NOT_IN_THE_LOG))
 async def inclusion(
     request: Request, key: PresentedKey, position: Position, tree_size: Annotated[int, Query(ge=1, le=2**62)]
 ) -> dict[str, Any]:
     await _caller(request, key, READERS)
     await _covered(request, tree_size)
     if position > tree_size:
-        raise Problem(
-            422, "Not in that tree", f"position {position} is not among the first {tree_size} events"
-        )
+        raise Problem(422, "Not in the log", f"position {position} is not among the first {tree_size} events")
     leaf, proof = await prove_inclusion(_pool(request), position - 1, tree_size)
     return {
         "leaf_index": position - 1,
@@ -97,7 +138,7 @@ async def inclusion(
     }
 
 
-@router.get("/v1/audit/consistency")
+@router.get("/v1/audit/consistency", **answers(ConsistencyProof, KEYED, INVALID_REQUEST, NOT_IN_THE_LOG))
 async def consistency(
     request: Request,
     key: PresentedKey,
@@ -106,13 +147,16 @@ async def consistency(
 ) -> dict[str, Any]:
     await _caller(request, key, READERS)
     if first > second:
-        raise Problem(422, "No such proof", f"first ({first}) is after second ({second})")
+        raise Problem(422, "Not in the log", f"first ({first}) is after second ({second})")
     await _covered(request, second)
     proof = await prove_consistency(_pool(request), first, second)
     return {"first": first, "second": second, "proof": [_b64(p) for p in proof]}
 
 
-@router.get("/v1/proposals/{proposal_id}/certificate")
+@router.get(
+    "/v1/proposals/{proposal_id}/certificate",
+    **answers(Certificate, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND, NOT_IN_THE_LOG, NO_CHECKPOINT),
+)
 async def certificate(
     request: Request,
     key: PresentedKey,
@@ -168,7 +212,7 @@ async def _covered(request: Request, size: int, within: float = 10.0) -> None:
     pool = _pool(request)
     head = int(await pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events"))
     if size > head:
-        raise Problem(422, "Beyond the log", f"the log has {head} events, not {size}")
+        raise Problem(422, "Not in the log", f"the log has {head} events, not {size}")
     for _ in range(int(within / 0.05)):
         if await tree_size(pool) >= size:
             return
