@@ -47,6 +47,7 @@ class CommonSettings(BaseSettings):
     # while the log grows.
     log_origin: str = "localhost/kipp"
     log_key_file: str = ".kipp/log-signing-key.pem"
+    log_vkey_file: str = ".kipp/log-key.vkey"  # its public verifier key, for anyone who checks
     checkpoint_dir: str = ".kipp/checkpoints"
     checkpoint_seconds: float = 60.0
 

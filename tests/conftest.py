@@ -11,6 +11,7 @@ import pytest
 from shared.contract import Topology
 from shared.db import create_pool, migrate
 from shared.signing import ensure_key_pair, ensure_private_key
+from shared.tlog.note import NoteSigner
 from tests import services
 from tests.fixtures import reopened_2023
 from tests.keys import Keys, make_keys
@@ -40,7 +41,9 @@ def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ensure_key_pair(private, public)
         variables[f"KIPP_{service.upper()}_SIGNING_KEY_FILE"] = str(private)
         variables[f"KIPP_{service.upper()}_PUBLIC_KEY_FILE"] = str(public)
-    ensure_private_key(folder / "log-signing-key.pem")
+    log_key = NoteSigner("test.kipp.local/log", ensure_private_key(folder / "log-signing-key.pem")).verifier
+    (folder / "log-key.vkey").write_text(f"{log_key}\n", encoding="utf-8")
+    variables["KIPP_LOG_VKEY_FILE"] = str(folder / "log-key.vkey")
     variables["KIPP_LOG_KEY_FILE"] = str(folder / "log-signing-key.pem")
     variables["KIPP_CHECKPOINT_DIR"] = str(folder / "checkpoints")
     variables["KIPP_LOG_ORIGIN"] = "test.kipp.local/log"

@@ -19,9 +19,11 @@ from services.review.audit import (
     verify_chain,
 )
 from services.review.eventstore.postgres import PostgresEventStore
+from services.review.log_audit import LogReport, kept_checkpoints, verify_against_checkpoints
 from services.review.rebuild import RebuildReport, rebuild_status_projection
 from shared.http import field_path
 from shared.settings import CommonSettings
+from shared.tlog.note import NoteError, VerifierKey
 
 audit = typer.Typer(help="Proof that history was not altered.", no_args_is_help=True)
 app.add_typer(audit, name="audit")
@@ -54,8 +56,12 @@ def _read_digest(path: Path) -> Digest:
 @audit.command("verify")
 def audit_verify(
     digest_file: Path | None = typer.Option(None, "--digest", help="A digest from `kipp audit digest`."),
+    log_key: str | None = typer.Option(
+        None, "--log-key", help="The log's verifier key (default: the file kipp migrate wrote)."
+    ),
 ) -> None:
-    """Walk the hash chain (up to a digest, if given). Exit status 1 when it does not verify, 2 when the
+    """Walk the hash chain (up to a digest, if given), then compare the history with every checkpoint the
+    log signed and kept outside the database. Exit status 1 when either does not verify, 2 when the
     digest file is not a digest."""
     settings = CommonSettings()
     digest = _read_digest(digest_file) if digest_file else None
@@ -78,6 +84,35 @@ def audit_verify(
     if not report.intact:
         typer.echo(f"history does NOT verify: first mismatch at position {report.first_mismatch}", err=True)
         raise typer.Exit(1)
+    if digest is None:
+        _verify_against_kept_checkpoints(settings, log_key)
+
+
+def _verify_against_kept_checkpoints(settings: CommonSettings, log_key: str | None) -> None:
+    """The history against every checkpoint the log signed and kept outside the database: a tail cut off,
+    or history rewritten, even with the chain recomputed, is found here."""
+    vkey_text = log_key or _read_public(Path(settings.log_vkey_file))
+    if vkey_text is None:
+        typer.echo("no log key to check kept checkpoints with (--log-key, or run kipp migrate)", err=True)
+        return
+    try:
+        kept = kept_checkpoints(settings.checkpoint_dir, VerifierKey.parse(vkey_text))
+    except NoteError as error:
+        typer.echo(f"kept checkpoint does NOT verify: {error}", err=True)
+        raise typer.Exit(1) from None
+
+    async def run(pool: asyncpg.Pool) -> LogReport:
+        return await verify_against_checkpoints(PostgresEventStore(pool).read_all(), kept)
+
+    report = with_pool(run)
+    typer.echo(json.dumps(report.as_dict()))
+    if not report.intact:
+        typer.echo(f"history does NOT match the log's checkpoints: {report.reason}", err=True)
+        raise typer.Exit(1)
+
+
+def _read_public(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
 
 
 @audit.command("digest")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from enum import StrEnum
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -47,7 +48,8 @@ def migrate_command(
     ):
         typer.echo(f"{service} signs messages with key {ensure_key_pair(private, public)} ({public})")
     log_key = NoteSigner(settings.log_origin, ensure_private_key(settings.log_key_file)).verifier
-    typer.echo(f"the log {settings.log_origin} signs checkpoints with {log_key}")
+    Path(settings.log_vkey_file).write_text(f"{log_key}\n", encoding="utf-8")
+    typer.echo(f"the log {settings.log_origin} signs checkpoints with {log_key} ({settings.log_vkey_file})")
 
 
 @app.command("run")

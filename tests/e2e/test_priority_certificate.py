@@ -1,14 +1,17 @@
 """A priority certificate, from the running services to an offline check with the log's key alone."""
 
+import asyncio
 import base64
 import copy
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -124,3 +127,46 @@ def kept_sizes(directory: Path, vkey: VerifierKey) -> set[int]:
     return {
         Checkpoint.parse(open_note(path.read_text(), vkey)).size for path in directory.glob("*.checkpoint")
     }
+
+
+def kipp_audit_verify(system: System, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "KIPP_DATABASE_URL": database_url,
+        "KIPP_CHECKPOINT_DIR": system.review.env["KIPP_CHECKPOINT_DIR"],
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_a_tail_cut_off_by_a_superuser_is_found_against_the_kept_checkpoint(
+    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, database_url: str
+) -> None:
+    ids = [await submit(intake) for _ in range(3)]
+    for proposal_id in ids:
+        await status_in_review(review, proposal_id, "submitted")
+    async with httpx.AsyncClient(
+        base_url=system.review.url, headers=bearer(keys.auditor), timeout=30
+    ) as auditor:
+        assert (await auditor.get(f"/v1/proposals/{ids[-1]}/certificate")).status_code == 200  # signs size 3
+    assert (await asyncio.to_thread(kipp_audit_verify, system, database_url)).returncode == 0
+
+    # Whoever runs the database removes the last two events; the chain of what is left still walks clean.
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "ALTER TABLE review.events DISABLE TRIGGER USER;"
+            " DELETE FROM review.events WHERE position > 1;"
+            " ALTER TABLE review.events ENABLE TRIGGER USER"
+        )
+    finally:
+        await conn.close()
+    done = await asyncio.to_thread(kipp_audit_verify, system, database_url)
+    assert done.returncode == 1
+    assert '"intact": true' in done.stdout.splitlines()[0]  # the hash chain alone cannot tell
+    assert "positions 2..3 are missing" in done.stderr
