@@ -80,21 +80,26 @@ def audit_verify(
     except DigestRefused as refused:
         typer.echo(f"digest refused: {refused}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(json.dumps(report.as_dict()))
+    answer = report.as_dict()
+    log = _verify_against_kept_checkpoints(settings, log_key) if digest is None and report.intact else None
+    if log is not None:
+        answer["intact"], answer["log"] = log.intact, log.as_dict()
+    typer.echo(json.dumps(answer))
     if not report.intact:
         typer.echo(f"history does NOT verify: first mismatch at position {report.first_mismatch}", err=True)
         raise typer.Exit(1)
-    if digest is None:
-        _verify_against_kept_checkpoints(settings, log_key)
+    if log is not None and not log.intact:
+        typer.echo(f"history does NOT match the log's checkpoints: {log.reason}", err=True)
+        raise typer.Exit(1)
 
 
-def _verify_against_kept_checkpoints(settings: CommonSettings, log_key: str | None) -> None:
+def _verify_against_kept_checkpoints(settings: CommonSettings, log_key: str | None) -> LogReport | None:
     """The history against every checkpoint the log signed and kept outside the database: a tail cut off,
-    or history rewritten, even with the chain recomputed, is found here."""
+    or history rewritten, even with the chain recomputed, is found here. None without the log's key."""
     vkey_text = log_key or _read_public(Path(settings.log_vkey_file))
     if vkey_text is None:
         typer.echo("no log key to check kept checkpoints with (--log-key, or run kipp migrate)", err=True)
-        return
+        return None
     try:
         kept = kept_checkpoints(settings.checkpoint_dir, VerifierKey.parse(vkey_text))
     except NoteError as error:
@@ -104,11 +109,7 @@ def _verify_against_kept_checkpoints(settings: CommonSettings, log_key: str | No
     async def run(pool: asyncpg.Pool) -> LogReport:
         return await verify_against_checkpoints(PostgresEventStore(pool).read_all(), kept)
 
-    report = with_pool(run)
-    typer.echo(json.dumps(report.as_dict()))
-    if not report.intact:
-        typer.echo(f"history does NOT match the log's checkpoints: {report.reason}", err=True)
-        raise typer.Exit(1)
+    return with_pool(run)
 
 
 def _read_public(path: Path) -> str | None:
