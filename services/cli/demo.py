@@ -20,6 +20,7 @@ from kipp_client import IntakeClient, Problem
 from services.cli import app, with_pool, without_credentials
 from shared.access import Role, authenticate, key_for
 from shared.settings import CommonSettings
+from shared.tlog.verify import VerificationFailed, verify_certificate
 
 KOMINFO = "Dinas Komunikasi dan Informatika Kabupaten Bangka Barat"
 STORY = [
@@ -142,6 +143,19 @@ def demo(
     verdict = "intact" if report["intact"] else f"BROKEN at position {report['first_mismatch']}"
     typer.echo(
         f"\nAudit: {report['checked']} events checked, history {verdict}, head {report['head_hash'][:16]}..."
+    )
+
+    # The Kominfo proposal's priority certificate, checked as anyone would: with the log's key alone.
+    certificate = auditor.get(f"/v1/proposals/{kominfo}/certificate").json()
+    log_key = auditor.get("/v1/audit/log-key").json()["vkey"]
+    try:
+        checkpoint = verify_certificate(certificate, log_key)
+    except VerificationFailed as failed:
+        fail(f"the certificate does not verify: {failed}")
+    typer.echo(
+        f"Certificate: the Kominfo proposal recorded at position {certificate['position']}"
+        f" ({certificate['recorded_at']}), proven in the checkpoint of {checkpoint.size} events signed by"
+        f" {checkpoint.origin}; verified offline with the log's key {log_key.split('+')[1]}"
     )
 
 

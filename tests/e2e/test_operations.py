@@ -159,6 +159,8 @@ async def test_kipp_demo_walks_the_story_through_the_running_system(
     assert "revision   Perkimhub: asked for, sent, back in review's queue" in done.stdout
     assert "Budi, on the same version, was told 412" in done.stdout
     assert "Audit: 11 events checked, history intact" in done.stdout
+    assert "Certificate: the Kominfo proposal recorded at position 1" in done.stdout
+    assert "verified offline with the log's key" in done.stdout
     keys_before = await _count_keys(database_url)
 
     again = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True)
