@@ -171,3 +171,18 @@ async def test_a_digest_that_is_not_one_is_refused_naming_the_field(
     assert forged.json()["title"] == "Digest refused"
     altered = await review.post("/v1/audit/digest/verification", json={**digest, "head_hash": "1" * 64})
     assert altered.json()["title"] == "Digest refused"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+async def test_a_body_with_no_canonical_form_and_an_idempotency_key_is_refused_not_a_500(
+    intake: httpx.AsyncClient, method: str
+) -> None:
+    # Found by the OpenAPI contract run: the key's request hash took the body's RFC 8785 form, which an
+    # integer beyond 2**53 does not have.
+    path = "/v1/proposals" if method == "POST" else f"/v1/proposals/{uuid.uuid4()}"
+    answer = await intake.request(
+        method, path, json=a_proposal(sdgs=[-183355328539274112]), headers={"Idempotency-Key": "k-big"}
+    )
+    assert answer.status_code in (404, 422), answer.text
+    if method == "POST":
+        assert ("sdgs[0]", "sdg_range") in problem_fields(answer)

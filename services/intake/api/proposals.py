@@ -67,15 +67,23 @@ def not_found(proposal_id: UUID) -> Problem:
     return Problem(404, "Proposal not found", f"no proposal {proposal_id} of yours")
 
 
-def request_hash(request: Request, posted: Any) -> bytes:
-    return hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + rfc8785.dumps(posted)).digest()
+def request_hash(request: Request, posted: Any, raw: bytes) -> bytes:
+    """What makes two requests the same: method, path and the body's RFC 8785 form (so whitespace and key
+    order do not count). A body that has no canonical form (an integer beyond what JSON numbers hold
+    exactly) is taken as its bytes: it is refused by the rules anyway, and must not be a 500 first."""
+    try:
+        body = rfc8785.dumps(posted)
+    except rfc8785.CanonicalizationError:
+        body = b"raw:" + raw
+    return hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).digest()
 
 
 async def idempotency(request: Request, key: str | None) -> Idempotency | None:
     """The Idempotency-Key sent, with the request it came with: its method, path and body as posted."""
     if key is None:
         return None
-    return Idempotency(key, request_hash(request, await request.json() if await request.body() else None))
+    raw = await request.body()
+    return Idempotency(key, request_hash(request, await request.json() if raw else None, raw))
 
 
 def current_correlation_id() -> str:
