@@ -83,7 +83,7 @@ class Digest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    position: StrictInt = Field(ge=0, le=2**63 - 1)
+    position: StrictInt = Field(ge=0, le=2**53 - 1)  # what a JSON number holds exactly (RFC 8785)
     head_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     # RFC 3339 in UTC with microseconds, kept as text: the signature is over these exact characters.
     taken_at: Annotated[
