@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.lifecycle import TransitionRefused
 from shared.problems import PROBLEM_JSON, type_uri
 from shared.startup import UNREACHABLE
 
@@ -36,6 +37,17 @@ def invalid_cursor() -> Problem:
         "Invalid cursor",
         "cursor must be a next_cursor this API returned",
         errors=[{"field": "cursor", "rule": "cursor", "message": "not a cursor of this list"}],
+    )
+
+
+def move_not_allowed(refused: TransitionRefused) -> Problem:
+    """409 for a move the lifecycle refuses, naming the current status and the moves it allows."""
+    return Problem(
+        409,
+        "Move not allowed",
+        str(refused),
+        current_status=refused.current.value,
+        allowed_moves=refused.allowed,
     )
 
 

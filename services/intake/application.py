@@ -18,7 +18,7 @@ from uuid import UUID
 from services.intake.metrics import ACCEPTED
 from shared.access import Caller
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, new_envelope
-from shared.lifecycle import ALLOWED_MOVES, Status
+from shared.lifecycle import ALLOWED_MOVES, Status, TransitionRefused
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook
 from shared.rules import Violation, check_proposal, check_revision
@@ -103,17 +103,8 @@ class ProposalNotFound(Exception):
         super().__init__(f"no proposal {proposal_id} of yours")
 
 
-class MoveRefused(Exception):
-    """The lifecycle does not allow the move from the proposal's current status."""
-
-    def __init__(self, current: Status, attempted: Status) -> None:
-        self.current = current
-        self.attempted = attempted
-        self.allowed = [status.value for status in ALLOWED_MOVES[current]]
-        moves = ", ".join(self.allowed) or "none (final status)"
-        super().__init__(
-            f"cannot move to '{attempted.value}': proposal is '{current.value}'; allowed moves: {moves}"
-        )
+# The lifecycle's own refusal: intake refuses a move for the same reasons, in the same words, as review.
+MoveRefused = TransitionRefused
 
 
 class RulesBroken(Exception):

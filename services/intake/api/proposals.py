@@ -30,7 +30,7 @@ from services.intake.application import (
     WithdrawProposal,
 )
 from shared.access.http import Submitter
-from shared.http import Problem, invalid_cursor
+from shared.http import Problem, invalid_cursor, move_not_allowed
 from shared.lifecycle import Status
 from shared.observability import correlation_id
 from shared.openapi import answers
@@ -99,13 +99,7 @@ async def answered(accepting: Awaitable[Accepted]) -> JSONResponse:
     except ProposalNotFound as missing:
         raise not_found(missing.proposal_id) from None
     except MoveRefused as refused:
-        raise Problem(
-            409,
-            "Move not allowed",
-            str(refused),
-            current_status=refused.current.value,
-            allowed_moves=refused.allowed,
-        ) from None
+        raise move_not_allowed(refused) from None
     except RulesBroken as broken:
         errors = [{"field": v.field, "rule": v.rule, "message": v.message} for v in broken.violations]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

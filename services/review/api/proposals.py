@@ -33,7 +33,7 @@ from services.review.queries import ListFilter, decode_cursor, get_view, get_vie
 from services.review.views import event_view, proposal_view
 from shared.access import Caller, authenticate
 from shared.access.http import READERS, PresentedKey, Reader, Reviewer, allowed
-from shared.http import Problem, invalid_cursor
+from shared.http import Problem, invalid_cursor, move_not_allowed
 from shared.lifecycle import CheckOutcome, SelectionOutcome, Stage, Status, TransitionRefused
 from shared.observability import correlation_id
 from shared.openapi import answers
@@ -322,13 +322,7 @@ async def _decide(
             412, "Stale version", str(stale), current_version=stale.actual, expected_version=stale.expected
         ) from None
     except TransitionRefused as refused:
-        raise Problem(
-            409,
-            "Move not allowed",
-            str(refused),
-            current_status=refused.current.value,
-            allowed_moves=refused.allowed,
-        ) from None
+        raise move_not_allowed(refused) from None
     except ConcurrencyError as race:
         raise Problem(
             409,
