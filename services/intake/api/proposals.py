@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import repository
 from services.intake.api.deps import Pool, Service
+from services.intake.api.models import Accepted as AcceptedAnswer
 from services.intake.api.models import IntakeProposal, IntakeProposalPage
 from services.intake.application import (
     Accepted,
@@ -125,7 +126,7 @@ async def answered(accepting: Awaitable[Accepted]) -> JSONResponse:
 @router.post(
     "",
     **answers(
-        Accepted,
+        AcceptedAnswer,
         KEYED,
         WITH_BODY,
         ROUND_RULES,
@@ -177,7 +178,7 @@ async def get_proposal(pool: Pool, caller: Submitter, proposal_id: UUID) -> dict
 @router.put(
     "/{proposal_id}",
     **answers(
-        Accepted,
+        AcceptedAnswer,
         KEYED,
         WITH_BODY,
         PROPOSAL_NOT_FOUND,
@@ -205,7 +206,7 @@ async def revise(
 @router.post(
     "/{proposal_id}/withdrawal",
     **answers(
-        Accepted,
+        AcceptedAnswer,
         KEYED,
         WITH_BODY,
         PROPOSAL_NOT_FOUND,
