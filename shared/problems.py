@@ -206,6 +206,13 @@ NO_CHECKPOINT = ProblemType(
     "The log is empty: there is nothing to sign a checkpoint of yet.",
     {"detail": "the log is empty: nothing to sign yet"},
 )
+COSIGNATURE_REFUSED = ProblemType(
+    "cosignature-refused",
+    422,
+    "Cosignature refused",
+    "The cosignature is not a witness's valid cosignature of that checkpoint.",
+    {"detail": "the cosignature of babelprov.go.id/witness does not match the checkpoint"},
+)
 
 PROBLEM_TYPES = (
     MALFORMED_JSON,
@@ -228,6 +235,7 @@ PROBLEM_TYPES = (
     SERVICE_UNAVAILABLE,
     NOT_IN_THE_LOG,
     NO_CHECKPOINT,
+    COSIGNATURE_REFUSED,
 )
 _BY_TITLE = {(kind.status, kind.title): kind for kind in PROBLEM_TYPES}
 

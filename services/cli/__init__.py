@@ -63,7 +63,7 @@ def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
 
 
 def main() -> None:
-    from services.cli import audit, demo, keys, operations, verify  # noqa: F401 - registering the commands
+    from services.cli import audit, demo, keys, operations, verify, witness  # noqa: F401 - registering commands
 
     # The broker client logs each failed connection attempt; main() reports the failure once.
     logging.getLogger("aiormq").setLevel(logging.CRITICAL)

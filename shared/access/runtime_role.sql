@@ -21,4 +21,5 @@ TO {role};
 GRANT SELECT, INSERT, UPDATE ON review.proposal_status TO {role};
 GRANT SELECT, UPDATE ON review.projection_checkpoints TO {role};
 GRANT SELECT, INSERT ON review.parked_announcements TO {role};
-GRANT SELECT, INSERT ON review.merkle_nodes, review.log_checkpoints, review.cosignatures TO {role};
+GRANT SELECT, INSERT ON review.merkle_nodes, review.log_checkpoints TO {role};
+GRANT SELECT, INSERT, UPDATE ON review.cosignatures TO {role};  -- a witness may cosign a checkpoint again

@@ -15,8 +15,9 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.signing import load_private_key
 from shared.tlog.merkle import verify_consistency
-from shared.tlog.note import Checkpoint, VerifierKey, open_note
+from shared.tlog.note import Checkpoint, NoteSigner, VerifierKey, open_note, split_note, verify_cosignature
 from shared.tlog.verify import VerificationFailed, verify_certificate
 from tests.e2e.conftest import System
 from tests.e2e.test_review_lifecycle import decide, status_in_review, submit
@@ -176,3 +177,46 @@ async def test_a_tail_cut_off_by_a_superuser_is_found_against_the_kept_checkpoin
         3,
     )
     assert "positions 2..3 are missing" in done.stderr
+
+
+def kipp_witness(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "witness", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_a_witness_cosigns_checkpoints_that_extend_each_other_and_refuses_one_that_does_not(
+    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    name, key, state = "babelprov.go.id/witness", tmp_path / "witness.pem", tmp_path / "witness-state"
+    witness_vkey = VerifierKey.parse(kipp_witness("init", "--key", str(key), "--name", name).stdout.strip())
+    async with httpx.AsyncClient(
+        base_url=system.review.url, headers=bearer(keys.auditor), timeout=30
+    ) as auditor:
+        log_key = (await auditor.get("/v1/audit/log-key")).json()["vkey"]
+        cosign = ["cosign", "--review", system.review.url, "--api-key", keys.auditor, "--log-key", log_key,
+                  "--key", str(key), "--name", name, "--state", str(state)]  # fmt: skip
+        for _ in range(2):  # the second time, it checks the new checkpoint extends the first it cosigned
+            proposal_id = await submit(intake)
+            await status_in_review(review, proposal_id, "submitted")
+            assert (await auditor.get(f"/v1/proposals/{proposal_id}/certificate")).status_code == 200
+            done = await asyncio.to_thread(kipp_witness, *cosign)
+            assert done.returncode == 0, done.stderr
+        note = (await auditor.get("/v1/audit/checkpoint")).text
+        text, signatures = split_note(note)
+        assert Checkpoint.parse(open_note(note, VerifierKey.parse(log_key))).size == 2
+        assert verify_cosignature(text, signatures[1], witness_vkey) > 0  # served with its cosignature
+        certificate = (await auditor.get(f"/v1/proposals/{proposal_id}/certificate")).json()
+        assert name in certificate["checkpoint"]
+
+        # The log shows the witness a history other than the one it cosigned: a checkpoint of the same
+        # size with another root, signed with the log's own key. The witness refuses to go on from it.
+        log_signer = NoteSigner(
+            Checkpoint.parse(text).origin, load_private_key(system.review.env["KIPP_LOG_KEY_FILE"])
+        )
+        forged = Checkpoint(Checkpoint.parse(text).origin, 2, bytes(32))
+        (state / "last.checkpoint").write_text(log_signer.sign(forged.text()), encoding="utf-8")
+        refused = await asyncio.to_thread(kipp_witness, *cosign)
+        assert refused.returncode == 1
+        assert "refused to cosign" in refused.stderr
+        assert "does not extend" in refused.stderr

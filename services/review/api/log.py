@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS
@@ -29,8 +29,16 @@ from shared.access import Caller, Role, authenticate
 from shared.access.http import PresentedKey, allowed
 from shared.http import Problem
 from shared.openapi import answers
-from shared.problems import INVALID_REQUEST, KEYED, NO_CHECKPOINT, NOT_IN_THE_LOG, PROPOSAL_NOT_FOUND
-from shared.tlog.note import NoteSigner
+from shared.problems import (
+    COSIGNATURE_REFUSED,
+    INVALID_REQUEST,
+    KEYED,
+    NO_CHECKPOINT,
+    NOT_IN_THE_LOG,
+    PROPOSAL_NOT_FOUND,
+    WITH_BODY,
+)
+from shared.tlog.note import NoteError, NoteSigner, VerifierKey, split_note, verify_cosignature
 from shared.tlog.verify import CERTIFICATE_FORMAT
 
 router = APIRouter(tags=["transparency log"])
@@ -197,6 +205,49 @@ async def certificate(
         "checkpoint": note,
         "log_key": str(_log(request).signer.verifier),
     }
+
+
+class CosignatureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size: int = Field(ge=1, le=2**62, description="The size of the checkpoint cosigned")
+    vkey: str = Field(max_length=500, description="The witness's verifier key (C2SP, type 0x04)")
+    line: str = Field(max_length=500, description="The cosignature line: '— <name> <base64>'")
+
+
+class CosignatureAccepted(BaseModel):
+    size: int
+    witness: str
+    timestamp: int
+
+
+@router.post(
+    "/v1/audit/cosignatures",
+    **answers(CosignatureAccepted, KEYED, WITH_BODY, NOT_IN_THE_LOG, COSIGNATURE_REFUSED),
+)
+async def cosign(request: Request, key: PresentedKey, body: CosignatureIn) -> dict[str, Any]:
+    """A witness's cosignature of a checkpoint the log signed: checked against the witness's key, stored,
+    and served from then on with that checkpoint (and certificates proven in it)."""
+    await _caller(request, key, (Role.AUDITOR,))
+    pool = _pool(request)
+    note = await pool.fetchval("SELECT note FROM review.log_checkpoints WHERE size = $1", body.size)
+    if note is None:
+        raise Problem(422, "Not in the log", f"the log signed no checkpoint of {body.size} events")
+    text = note.split("\n\n")[0] + "\n"  # the checkpoint, without the log's signature
+    try:
+        witness = VerifierKey.parse(body.vkey)
+        _, (signature,) = split_note(f"{text}\n{body.line.rstrip()}\n")
+        timestamp = verify_cosignature(text, signature, witness)
+    except (NoteError, ValueError) as error:
+        raise Problem(422, "Cosignature refused", str(error)) from None
+    await pool.execute(
+        "INSERT INTO review.cosignatures (size, witness, line) VALUES ($1, $2, $3)"
+        " ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line, received_at = now()",
+        body.size,
+        witness.name,
+        signature.line(),
+    )
+    return {"size": body.size, "witness": witness.name, "timestamp": timestamp}
 
 
 async def _owns(pool: asyncpg.Pool, proposal_id: UUID, caller: Caller) -> bool:
