@@ -1,15 +1,20 @@
 """Offline verification of priority certificates and exports: no database, no network, no private key.
 
-Only the standard library and `cryptography` (Ed25519) are used, so an auditor can read and run exactly
-this. The algorithm, step by step, for anyone who writes their own: docs/proofs.md.
+Only the standard library, `cryptography` (Ed25519) and `rfc8785` (the canonical JSON an export's events
+are hashed in) are used, so an auditor can read and run exactly this. The algorithm, step by step, for
+anyone who writes their own: docs/proofs.md.
 """
 
 import base64
 import binascii
+import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from shared.tlog.merkle import ProofError, leaf_hash, verify_inclusion
+import rfc8785
+
+from shared.tlog.merkle import EMPTY_ROOT, ProofError, leaf_hash, node_hash, verify_inclusion
 from shared.tlog.note import Checkpoint, NoteError, VerifierKey, open_note
 
 CERTIFICATE_FORMAT = "kipp-priority-certificate/v1"
@@ -71,3 +76,53 @@ def _matches(certificate: dict[str, Any], event: dict[str, Any], index: int) -> 
     for name, (claimed, proven) in claims.items():
         if claimed != proven:
             raise VerificationFailed(f"the certificate's {name} is not the proven event's")
+
+
+def verify_export(lines: Iterable[str], checkpoint_note: str, log_key: str) -> Checkpoint:
+    """Checks an NDJSON export (one event per line, as `kipp events export` writes it) against a signed
+    checkpoint: positions from 1 without a gap, each event's chain hash, and the Merkle root over the
+    first `size` events equal to the checkpoint's. Raises VerificationFailed naming the position, the
+    event and the proposal where it fails."""
+    try:
+        key = VerifierKey.parse(log_key)
+        checkpoint = Checkpoint.parse(open_note(checkpoint_note, key))
+    except NoteError as error:
+        raise VerificationFailed(f"checkpoint: {error}") from None
+    stack: list[tuple[int, bytes]] = []  # the complete subtrees so far, largest first
+    previous, count = bytes(32), 0
+    for number, line in enumerate(lines, start=1):
+        if count == checkpoint.size:
+            break
+        try:
+            event = json.loads(line)
+            stored_hash = bytes.fromhex(event.pop("hash"))
+        except (ValueError, KeyError, AttributeError) as error:
+            raise VerificationFailed(f"line {number} is not an exported event: {error}") from None
+        where = (
+            f"position {event.get('position')}"
+            f" (event {event.get('event_id')}, proposal {event.get('proposal_id')})"
+        )
+        if event.get("position") != number:
+            raise VerificationFailed(f"line {number} holds {where}: the export has a gap or is out of order")
+        content = {("stream_id" if name == "proposal_id" else name): value for name, value in event.items()}
+        if hashlib.sha256(previous + rfc8785.dumps(content)).digest() != stored_hash:
+            raise VerificationFailed(
+                f"{where} does not match its hash, or its hash does not follow the one before"
+            )
+        previous, count = stored_hash, count + 1
+        level, digest = 0, leaf_hash(rfc8785.dumps(event))
+        while stack and stack[-1][0] == level:
+            level, digest = level + 1, node_hash(stack.pop()[1], digest)
+        stack.append((level, digest))
+    if count < checkpoint.size:
+        raise VerificationFailed(
+            f"the export ends at position {count}; the checkpoint covers {checkpoint.size} events"
+        )
+    root = stack[-1][1] if stack else EMPTY_ROOT
+    for _, left in reversed(stack[:-1]):
+        root = node_hash(left, root)
+    if root != checkpoint.root:
+        raise VerificationFailed(
+            f"the first {checkpoint.size} events of the export are not the ones the log signed"
+        )
+    return checkpoint

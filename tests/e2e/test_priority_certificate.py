@@ -220,3 +220,44 @@ async def test_a_witness_cosigns_checkpoints_that_extend_each_other_and_refuses_
         assert refused.returncode == 1
         assert "refused to cosign" in refused.stderr
         assert "does not extend" in refused.stderr
+
+
+def kipp_verify_export(ledger: Path, checkpoint: Path, log_key: str) -> subprocess.CompletedProcess[str]:
+    command = ["verify", "export", str(ledger), "--checkpoint", str(checkpoint), "--log-key", log_key]
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *command], capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_an_export_verifies_offline_against_a_checkpoint_and_a_changed_event_is_named(
+    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    ids = [await submit(intake) for _ in range(3)]
+    for proposal_id in ids:
+        await status_in_review(review, proposal_id, "submitted")
+    async with httpx.AsyncClient(
+        base_url=system.review.url, headers=bearer(keys.auditor), timeout=30
+    ) as auditor:
+        assert (await auditor.get(f"/v1/proposals/{ids[-1]}/certificate")).status_code == 200
+        log_key = (await auditor.get("/v1/audit/log-key")).json()["vkey"]
+        note = (await auditor.get("/v1/audit/checkpoint")).text
+        export = (await auditor.get("/v1/events", headers={"Accept": "application/x-ndjson"})).text
+    checkpoint, ledger = tmp_path / "checkpoint", tmp_path / "ledger.ndjson"
+    checkpoint.write_text(note, encoding="utf-8")
+    ledger.write_text(export, encoding="utf-8")
+    done = await asyncio.to_thread(kipp_verify_export, ledger, checkpoint, log_key)
+    assert done.returncode == 0, done.stderr
+    assert "export verified: its first 3 events" in done.stdout
+
+    lines = export.splitlines()
+    second = json.loads(lines[1])
+    second["data"]["proposal"]["title"] = "Inovasi daerah lain"
+    ledger.write_text("\n".join([lines[0], json.dumps(second), *lines[2:]]) + "\n", encoding="utf-8")
+    changed = await asyncio.to_thread(kipp_verify_export, ledger, checkpoint, log_key)
+    assert changed.returncode == 1
+    assert f"position 2 (event {second['event_id']}, proposal {second['proposal_id']})" in changed.stderr
+
+    ledger.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    short = await asyncio.to_thread(kipp_verify_export, ledger, checkpoint, log_key)
+    assert short.returncode == 1
+    assert "ends at position 2" in short.stderr
