@@ -15,7 +15,7 @@ from typing import Any
 from services.review.eventstore.base import RecordedEvent
 from services.review.tlog import leaf_of
 from services.review.views import event_view
-from shared.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash
+from shared.tlog.merkle import Frontier
 from shared.tlog.note import Checkpoint, NoteError, VerifierKey, open_note
 
 
@@ -44,34 +44,10 @@ def kept_checkpoints(directory: str | Path, key: VerifierKey) -> list[Checkpoint
     return sorted(found, key=lambda checkpoint: checkpoint.size)
 
 
-class _Frontier:
-    """The tree's root as leaves arrive one by one, from its complete subtrees (O(log n) memory)."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self._stack: list[tuple[int, bytes]] = []  # (level, hash) of complete subtrees, largest first
-
-    def add(self, leaf: bytes) -> None:
-        level, digest = 0, leaf_hash(leaf)
-        while self._stack and self._stack[-1][0] == level:
-            _, left = self._stack.pop()
-            level, digest = level + 1, node_hash(left, digest)
-        self._stack.append((level, digest))
-        self.size += 1
-
-    def root(self) -> bytes:
-        if not self._stack:
-            return EMPTY_ROOT
-        digest = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            digest = node_hash(left, digest)
-        return digest
-
-
 async def verify_against_checkpoints(
     events: AsyncIterator[RecordedEvent], kept: list[Checkpoint]
 ) -> LogReport:
-    frontier = _Frontier()
+    frontier = Frontier()
     pending = [checkpoint for checkpoint in kept if checkpoint.size > 0]
     largest = pending[-1].size if pending else 0
     matched = 0  # the size of the last checkpoint found matching

@@ -31,7 +31,7 @@ from shared.tlog.merkle import (
     range_hash,
     verify_consistency,
 )
-from shared.tlog.note import Checkpoint, NoteSigner
+from shared.tlog.note import Checkpoint, NoteSigner, split_note
 from shared.worker import Worker
 
 NAME = "merkle_tree"
@@ -146,7 +146,8 @@ async def latest_checkpoint(conn: Connection | asyncpg.Pool) -> SignedCheckpoint
     )
     if row is None:
         return None
-    return SignedCheckpoint(Checkpoint.parse(row["note"].split("\n\n")[0] + "\n"), row["note"])
+    text, _ = split_note(row["note"])
+    return SignedCheckpoint(Checkpoint.parse(text), row["note"])
 
 
 async def sign_checkpoint(

@@ -108,6 +108,31 @@ def consistency_proof(first: int, second: int, subtree: Subtree) -> list[bytes]:
     return proof
 
 
+class Frontier:
+    """The tree's root as leaves arrive one by one, from its complete subtrees (O(log n) memory): how a
+    verifier recomputes a log's root from the events themselves, never trusting stored nodes."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[tuple[int, bytes]] = []  # (level, hash) of complete subtrees, largest first
+
+    def add(self, leaf: bytes) -> None:
+        level, digest = 0, leaf_hash(leaf)
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            level, digest = level + 1, node_hash(left, digest)
+        self._stack.append((level, digest))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        digest = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            digest = node_hash(left, digest)
+        return digest
+
+
 class ProofError(ValueError):
     """A proof that does not prove what it claims."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import rfc8785
 
-from shared.tlog.merkle import EMPTY_ROOT, ProofError, leaf_hash, node_hash, verify_inclusion
+from shared.tlog.merkle import Frontier, ProofError, leaf_hash, verify_inclusion
 from shared.tlog.note import Checkpoint, NoteError, VerifierKey, open_note
 
 CERTIFICATE_FORMAT = "kipp-priority-certificate/v1"
@@ -88,10 +88,10 @@ def verify_export(lines: Iterable[str], checkpoint_note: str, log_key: str) -> C
         checkpoint = Checkpoint.parse(open_note(checkpoint_note, key))
     except NoteError as error:
         raise VerificationFailed(f"checkpoint: {error}") from None
-    stack: list[tuple[int, bytes]] = []  # the complete subtrees so far, largest first
-    previous, count = bytes(32), 0
+    frontier = Frontier()
+    previous = bytes(32)  # the chain's genesis hash
     for number, line in enumerate(lines, start=1):
-        if count == checkpoint.size:
+        if frontier.size == checkpoint.size:
             break
         try:
             event = json.loads(line)
@@ -109,19 +109,13 @@ def verify_export(lines: Iterable[str], checkpoint_note: str, log_key: str) -> C
             raise VerificationFailed(
                 f"{where} does not match its hash, or its hash does not follow the one before"
             )
-        previous, count = stored_hash, count + 1
-        level, digest = 0, leaf_hash(rfc8785.dumps(event))
-        while stack and stack[-1][0] == level:
-            level, digest = level + 1, node_hash(stack.pop()[1], digest)
-        stack.append((level, digest))
-    if count < checkpoint.size:
+        previous = stored_hash
+        frontier.add(rfc8785.dumps(event))
+    if frontier.size < checkpoint.size:
         raise VerificationFailed(
-            f"the export ends at position {count}; the checkpoint covers {checkpoint.size} events"
+            f"the export ends at position {frontier.size}; the checkpoint covers {checkpoint.size} events"
         )
-    root = stack[-1][1] if stack else EMPTY_ROOT
-    for _, left in reversed(stack[:-1]):
-        root = node_hash(left, root)
-    if root != checkpoint.root:
+    if frontier.root() != checkpoint.root:
         raise VerificationFailed(
             f"the first {checkpoint.size} events of the export are not the ones the log signed"
         )

@@ -26,7 +26,7 @@ from services.review.tlog import (
 )
 from services.review.views import event_view
 from shared.access import Caller, Role, authenticate
-from shared.access.http import PresentedKey, allowed
+from shared.access.http import READERS, PresentedKey, allowed
 from shared.http import Problem
 from shared.openapi import answers
 from shared.problems import (
@@ -80,7 +80,6 @@ class Certificate(BaseModel):
 TEXT_NOTE = {"text/plain": {"type": "string"}}
 
 ANYONE = (Role.SUBMITTER, Role.REVIEWER, Role.AUDITOR)
-READERS = (Role.REVIEWER, Role.AUDITOR)
 Position = Annotated[int, Query(ge=1, le=2**62)]
 
 
@@ -233,8 +232,8 @@ async def cosign(request: Request, key: PresentedKey, body: CosignatureIn) -> di
     note = await pool.fetchval("SELECT note FROM review.log_checkpoints WHERE size = $1", body.size)
     if note is None:
         raise Problem(422, "Not in the log", f"the log signed no checkpoint of {body.size} events")
-    text = note.split("\n\n")[0] + "\n"  # the checkpoint, without the log's signature
     try:
+        text, _ = split_note(note)  # the checkpoint, without the log's signature
         witness = VerifierKey.parse(body.vkey)
         _, (signature,) = split_note(f"{text}\n{body.line.rstrip()}\n")
         timestamp = verify_cosignature(text, signature, witness)
