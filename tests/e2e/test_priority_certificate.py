@@ -23,21 +23,23 @@ from tests.e2e.conftest import System
 from tests.e2e.test_review_lifecycle import decide, status_in_review, submit
 from tests.keys import Keys, bearer
 
+# What an offline verifier has: no database, broker or key file it could reach.
+OFFLINE = {"PATH": "/usr/bin:/bin", "KIPP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+
+
+def kipp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The `kipp` command as a process (with this run's environment unless `env` is given)."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
 
 def verify_offline(
     certificate: dict[str, Any], log_key: str, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
-    """`kipp verify certificate` with no database, broker or key file it could reach."""
     file = tmp_path / "certificate.json"
     file.write_text(json.dumps(certificate), encoding="utf-8")
-    env = {"PATH": "/usr/bin:/bin", "KIPP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", "verify", "certificate", str(file), "--log-key", log_key],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return kipp("verify", "certificate", str(file), "--log-key", log_key, env=OFFLINE)
 
 
 def flip(text: str) -> str:
@@ -131,18 +133,9 @@ def kept_sizes(directory: Path, vkey: VerifierKey) -> set[int]:
 
 
 def kipp_audit_verify(system: System, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "KIPP_DATABASE_URL": database_url,
-        "KIPP_CHECKPOINT_DIR": system.review.env["KIPP_CHECKPOINT_DIR"],
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", "audit", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    checkpoints = system.review.env["KIPP_CHECKPOINT_DIR"]
+    env = {**os.environ, "KIPP_DATABASE_URL": database_url, "KIPP_CHECKPOINT_DIR": checkpoints}
+    return kipp("audit", "verify", env=env)
 
 
 async def test_a_tail_cut_off_by_a_superuser_is_found_against_the_kept_checkpoint(
@@ -180,9 +173,7 @@ async def test_a_tail_cut_off_by_a_superuser_is_found_against_the_kept_checkpoin
 
 
 def kipp_witness(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", "witness", *args], capture_output=True, text=True, timeout=60
-    )
+    return kipp("witness", *args)
 
 
 async def test_a_witness_cosigns_checkpoints_that_extend_each_other_and_refuses_one_that_does_not(
@@ -223,9 +214,8 @@ async def test_a_witness_cosigns_checkpoints_that_extend_each_other_and_refuses_
 
 
 def kipp_verify_export(ledger: Path, checkpoint: Path, log_key: str) -> subprocess.CompletedProcess[str]:
-    command = ["verify", "export", str(ledger), "--checkpoint", str(checkpoint), "--log-key", log_key]
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *command], capture_output=True, text=True, timeout=60
+    return kipp(
+        "verify", "export", str(ledger), "--checkpoint", str(checkpoint), "--log-key", log_key, env=OFFLINE
     )
 
 
