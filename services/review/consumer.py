@@ -48,6 +48,8 @@ from shared.contract import (
     PROPOSAL_SUBMITTED,
     PROPOSAL_WITHDRAWN,
     Envelope,
+    ProposalRevisedMessage,
+    ProposalSubmittedMessage,
     Topology,
     UnreadableMessage,
     read_message,
@@ -62,13 +64,14 @@ MAX_REFUSALS = 10
 PATIENCE = timedelta(days=1)
 
 
-def intake_command(envelope: Envelope) -> IntakeCommand:
+def intake_command(envelope: Envelope, parsed: ProposalBody | None = None) -> IntakeCommand:
     """The command one of intake's events asks of review (the envelope's signature already checked);
-    UnprocessableMessage for an envelope that is none of them."""
+    UnprocessableMessage for an envelope that is none of them. `parsed`: the proposal as the message was
+    read already (`read_message`), so it is not validated a second time."""
     ids = (envelope.event_id, envelope.proposal_id, envelope.occurred_at, envelope.metadata)
     if envelope.event_type in (PROPOSAL_SUBMITTED, PROPOSAL_REVISED):
         try:
-            proposal = ProposalBody.model_validate(envelope.data)
+            proposal = parsed or ProposalBody.model_validate(envelope.data)
         except ValidationError as error:
             raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
         if envelope.event_type == PROPOSAL_SUBMITTED:
@@ -124,16 +127,19 @@ async def handle_delivery(
     try:
         # Nothing in the body is believed before the signature: anyone may publish on the broker.
         intake_signature.check(body, message.headers)
-        envelope = read_message(body, *FROM_INTAKE).envelope
+        received = read_message(body, *FROM_INTAKE)
     except BadSignature as error:
         await give_up(str(error))
         return
     except UnreadableMessage as error:
         await give_up(f"unprocessable: {error}")
         return
+    envelope, contract_message = received.envelope, received.message
     correlation_id.set(envelope.metadata.correlation_id)
     try:
-        result = await service.record_intake_event(intake_command(envelope))
+        with_text = (ProposalSubmittedMessage, ProposalRevisedMessage)
+        parsed = contract_message.data if isinstance(contract_message, with_text) else None
+        result = await service.record_intake_event(intake_command(envelope, parsed))
     except UnprocessableMessage as error:
         await give_up(f"unprocessable: {error}")
     except (asyncpg.DataError, UnstorableEvent) as error:  # content the store cannot hold: no retry helps
