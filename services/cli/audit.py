@@ -24,6 +24,7 @@ from services.review.rebuild import RebuildReport, rebuild_status_projection
 from shared.http import field_path
 from shared.settings import CommonSettings
 from shared.tlog.note import NoteError, VerifierKey
+from shared.tlog.tiles import LeafTiles
 
 audit = typer.Typer(help="Proof that history was not altered.", no_args_is_help=True)
 app.add_typer(audit, name="audit")
@@ -81,15 +82,18 @@ def audit_verify(
         typer.echo(f"digest refused: {refused}", err=True)
         raise typer.Exit(1) from None
     answer = report.as_dict()
-    log = _verify_against_kept_checkpoints(settings, log_key) if digest is None and report.intact else None
+    # Also when the chain is broken: the checkpoints then name the event and the proposal changed.
+    log = _verify_against_kept_checkpoints(settings, log_key) if digest is None else None
     if log is not None:
-        answer["intact"], answer["log"] = log.intact, log.as_dict()
+        answer["intact"], answer["log"] = report.intact and log.intact, log.as_dict()
     typer.echo(json.dumps(answer))
+    if log is not None and log.tiles_problem:
+        typer.echo(f"note: {log.tiles_problem}", err=True)
     if not report.intact:
         typer.echo(f"history does NOT verify: first mismatch at position {report.first_mismatch}", err=True)
-        raise typer.Exit(1)
     if log is not None and not log.intact:
         typer.echo(f"history does NOT match the log's checkpoints: {log.reason}", err=True)
+    if not answer["intact"]:
         raise typer.Exit(1)
 
 
@@ -107,7 +111,8 @@ def _verify_against_kept_checkpoints(settings: CommonSettings, log_key: str | No
         raise typer.Exit(1) from None
 
     async def run(pool: asyncpg.Pool) -> LogReport:
-        return await verify_against_checkpoints(PostgresEventStore(pool).read_all(), kept)
+        tiles = LeafTiles(settings.checkpoint_dir)
+        return await verify_against_checkpoints(PostgresEventStore(pool).read_all(), kept, tiles)
 
     return with_pool(run)
 

@@ -7,8 +7,9 @@ canonical JSON: an export line without `hash` is the leaf. The tree is kept by a
 then read from O(log n) stored nodes.
 
 Checkpoints (C2SP tlog-checkpoint signed notes) are signed with the log's Ed25519 key, stored, and written
-as files to a directory outside the database. The log never signs a checkpoint that does not extend the
-last one it signed: the consistency proof between them is checked first.
+as files to a directory outside the database, with the leaf hashes they cover (C2SP tiles, level 0: an
+auditor names from them the exact event a rewrite changed). The log never signs a checkpoint that does
+not extend the last one it signed: the consistency proof between them is checked first.
 """
 
 import os
@@ -32,6 +33,7 @@ from shared.tlog.merkle import (
     verify_consistency,
 )
 from shared.tlog.note import Checkpoint, NoteSigner, split_note
+from shared.tlog.tiles import WIDTH, LeafTiles
 from shared.worker import Worker
 
 NAME = "merkle_tree"
@@ -174,8 +176,32 @@ async def sign_checkpoint(
         await conn.execute(
             "INSERT INTO review.log_checkpoints (size, root, note) VALUES ($1, $2, $3)", size, head, note
         )
+        await keep_leaf_hashes(conn, directory, size)
         keep_outside(directory, size, note)
         return SignedCheckpoint(checkpoint, note)
+
+
+TILES_PER_READ = 64  # leaf hashes are read from the database 64 tiles (16,384 hashes) at a time
+
+
+async def keep_leaf_hashes(conn: Connection, directory: str | Path, size: int) -> None:
+    """Writes the leaf hashes of the first `size` leaves that are not kept yet as C2SP tiles beside the
+    checkpoints (the first checkpoint signed with a long history writes all of them). A kept hash that
+    the tree no longer has raises TileMismatch: the log then signs nothing."""
+    tiles = LeafTiles(directory)
+    kept = tiles.size()
+    step = TILES_PER_READ * WIDTH
+    for start in range(kept - kept % WIDTH, size, step):
+        end = min(size, start + step)
+        rows = await conn.fetch(
+            "SELECT hash FROM review.merkle_nodes"
+            " WHERE level = 0 AND index >= $1 AND index < $2 ORDER BY index",
+            start,
+            end,
+        )
+        if len(rows) != end - start:
+            raise LookupError(f"the tree has not every leaf in [{start}, {end}): it is behind the log")
+        tiles.extend(start, (bytes(row["hash"]) for row in rows))
 
 
 def keep_outside(directory: str | Path, size: int, note: str) -> None:

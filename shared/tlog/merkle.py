@@ -117,7 +117,11 @@ class Frontier:
         self._stack: list[tuple[int, bytes]] = []  # (level, hash) of complete subtrees, largest first
 
     def add(self, leaf: bytes) -> None:
-        level, digest = 0, leaf_hash(leaf)
+        self.add_hash(leaf_hash(leaf))
+
+    def add_hash(self, digest: bytes) -> None:
+        """Adds a leaf by its leaf hash (as kept in a tile, or computed already)."""
+        level = 0
         while self._stack and self._stack[-1][0] == level:
             _, left = self._stack.pop()
             level, digest = level + 1, node_hash(left, digest)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ import asyncpg
 import httpx
 import pytest
 
+from services.review.eventstore.base import RecordedEvent
+from services.review.eventstore.chain import sealed
+from services.review.eventstore.postgres import row_to_event
+from services.review.eventstore.subscription import EVENT_COLUMNS
+from shared.db import create_pool
 from shared.signing import load_private_key
 from shared.tlog.merkle import verify_consistency
 from shared.tlog.note import Checkpoint, NoteSigner, VerifierKey, open_note, split_note, verify_cosignature
@@ -170,6 +176,68 @@ async def test_a_tail_cut_off_by_a_superuser_is_found_against_the_kept_checkpoin
         3,
     )
     assert "positions 2..3 are missing" in done.stderr
+
+
+async def test_an_event_rewritten_with_its_chain_recomputed_is_named_by_position_event_and_proposal(
+    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, database_url: str
+) -> None:
+    ids = [await submit(intake) for _ in range(4)]
+    for proposal_id in ids:
+        await status_in_review(review, proposal_id, "submitted")
+    async with httpx.AsyncClient(
+        base_url=system.review.url, headers=bearer(keys.auditor), timeout=30
+    ) as auditor:
+        assert (await auditor.get(f"/v1/proposals/{ids[-1]}/certificate")).status_code == 200  # signs size 4
+    kept = Path(system.review.env["KIPP_CHECKPOINT_DIR"])
+    assert (kept / "tile/0/000.p/4").stat().st_size == 4 * 32  # the leaf hashes, kept beside it
+    assert (await asyncio.to_thread(kipp_audit_verify, system, database_url)).returncode == 0
+
+    # Whoever runs the database changes the title of the submission at position 2 and recomputes every
+    # hash from there, so the chain walks clean again.
+    changed = await rewrite_title(database_url, 2, "Inovasi daerah lain")
+    done = await asyncio.to_thread(kipp_audit_verify, system, database_url)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["checked"], report["first_mismatch"]) == (4, None)  # the chain alone cannot tell
+    log = report["log"]
+    assert (report["intact"], log["first_position"], log["last_position"]) == (False, 2, 2)
+    assert log["events"] == [
+        {"position": 2, "event_id": str(changed.event_id), "proposal_id": str(changed.stream_id),
+         "type": "ProposalSubmitted"}
+    ]  # fmt: skip
+    assert str(changed.stream_id) in ids
+    assert f"position 2 (event {changed.event_id}, proposal {changed.stream_id})" in done.stderr
+
+
+async def rewrite_title(database_url: str, position: int, title: str) -> RecordedEvent:
+    """As a superuser with the append-only triggers off: the event's title changed, and the chain
+    recomputed from it to the head. Returns the event as it now stands."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"SELECT {EVENT_COLUMNS} FROM review.events WHERE position >= $1 ORDER BY position", position
+            )
+            previous = bytes(
+                await conn.fetchval("SELECT hash FROM review.events WHERE position = $1", position - 1)
+            )
+            await conn.execute("ALTER TABLE review.events DISABLE TRIGGER USER")
+            events = [row_to_event(row) for row in rows]
+            proposal = {**events[0].data["proposal"], "title": title}
+            events[0] = replace(events[0], data={**events[0].data, "proposal": proposal})
+            for event in events:
+                event = sealed(previous, event)
+                await conn.execute(
+                    "UPDATE review.events SET data = $2, hash = $3 WHERE position = $1",
+                    event.position,
+                    event.data,
+                    event.hash,
+                )
+                previous = event.hash
+            await conn.execute("ALTER TABLE review.events ENABLE TRIGGER USER")
+        return replace(events[0], hash=b"")
+    finally:
+        await pool.close()
 
 
 def kipp_witness(*args: str) -> subprocess.CompletedProcess[str]:
