@@ -37,11 +37,11 @@ COPY examples ./examples
 # Adds the passwords compose hands over as secrets to the database and broker URLs, then runs the command.
 COPY deploy/entrypoint.sh /usr/local/bin/kipp-entrypoint
 
-# The processes run as kipp, not root. The key directories belong to kipp, so the volumes compose mounts
-# there start out as kipp's and `kipp migrate` (and review, for the audit key) can write the keys.
+# The processes run as kipp, not root. The key and checkpoint directories belong to kipp, so the volumes
+# compose mounts there start out as kipp's and `kipp migrate` can write the keys, review the checkpoints.
 RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home kipp \
-    && mkdir -p /keys/intake /keys/review /keys/public \
-    && chown kipp:kipp /keys/intake /keys/review /keys/public \
+    && mkdir -p /keys/intake /keys/review /keys/public /checkpoints \
+    && chown kipp:kipp /keys/intake /keys/review /keys/public /checkpoints \
     && chmod 700 /keys/intake /keys/review \
     && chmod 755 /usr/local/bin/kipp-entrypoint
 USER kipp

@@ -8,13 +8,14 @@ import asyncpg
 import typer
 from pydantic import ValidationError
 
-from services.cli import app, with_pool
+from services.cli import app, fail, with_pool
 from services.review.api.events import ndjson_lines
 from services.review.audit import (
     ChainReport,
     Digest,
     DigestRefused,
     DigestSigner,
+    DigestVerifier,
     verify_against_digest,
     verify_chain,
 )
@@ -23,6 +24,7 @@ from services.review.log_audit import LogReport, kept_checkpoints, verify_agains
 from services.review.rebuild import RebuildReport, rebuild_status_projection
 from shared.http import field_path
 from shared.settings import CommonSettings
+from shared.signing import KeyFileMissing
 from shared.tlog.note import NoteError, VerifierKey
 from shared.tlog.tiles import LeafTiles
 
@@ -54,9 +56,39 @@ def _read_digest(path: Path) -> Digest:
     raise typer.Exit(2)
 
 
+def _digest_verifier(digest: Digest, digest_key: str | None) -> DigestVerifier:
+    """The public key to check a digest with: the one given (a file or the key itself), else the one the
+    digest carries. Never a private key, so no key file is read or created by verifying."""
+    if digest_key is None:
+        try:
+            verifier = DigestVerifier.carried_by(digest)
+        except DigestRefused as refused:
+            typer.echo(f"digest refused: {refused}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(
+            f"checking the digest with the public key it carries (key id {verifier.key_id}); --digest-key"
+            " checks it against a key you hold",
+            err=True,
+        )
+        return verifier
+    path = Path(digest_key)
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else digest_key
+        return DigestVerifier.parse(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        typer.echo(f"--digest-key: not an Ed25519 public key ({error})", err=True)
+        raise typer.Exit(2) from None
+
+
 @audit.command("verify")
 def audit_verify(
     digest_file: Path | None = typer.Option(None, "--digest", help="A digest from `kipp audit digest`."),
+    digest_key: str | None = typer.Option(
+        None,
+        "--digest-key",
+        help="The public key the digest must be signed with: base64 of the raw Ed25519 key (a digest's"
+        " public_key) or a PEM public key file (default: the key the digest carries).",
+    ),
     log_key: str | None = typer.Option(
         None, "--log-key", help="The log's verifier key (default: the file kipp migrate wrote)."
     ),
@@ -66,15 +98,15 @@ def audit_verify(
     digest file is not a digest."""
     settings = CommonSettings()
     digest = _read_digest(digest_file) if digest_file else None
+    verifier = _digest_verifier(digest, digest_key) if digest else None
 
     async def run(pool: asyncpg.Pool) -> ChainReport:
         store = PostgresEventStore(pool)
         total = digest.position if digest else await _head(pool)
         with typer.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
-            if digest is None:
+            if digest is None or verifier is None:
                 return await verify_chain(store.read_all(), progress=bar.update)
-            signer = DigestSigner.from_file(settings.audit_key_file)
-            return await verify_against_digest(store.read_all(), signer, digest, progress=bar.update)
+            return await verify_against_digest(store.read_all(), verifier, digest, progress=bar.update)
 
     try:
         report = with_pool(run)
@@ -82,6 +114,8 @@ def audit_verify(
         typer.echo(f"digest refused: {refused}", err=True)
         raise typer.Exit(1) from None
     answer = report.as_dict()
+    if verifier is not None:
+        answer["digest_key_id"] = verifier.key_id
     # Also when the chain is broken: the checkpoints then name the event and the proposal changed.
     log = _verify_against_kept_checkpoints(settings, log_key) if digest is None else None
     if log is not None:
@@ -123,7 +157,8 @@ def _read_public(path: Path) -> str | None:
 
 @audit.command("digest")
 def audit_digest() -> None:
-    """Print a signed digest of the head (JSON), to keep outside the system. Needs a verifying chain."""
+    """Print a signed digest of the head (JSON), to keep outside the system. Needs a verifying chain.
+    Superseded by the log's signed checkpoints (kept in KIPP_CHECKPOINT_DIR; `GET /v1/audit/checkpoint`)."""
     settings = CommonSettings()
 
     async def run(pool: asyncpg.Pool) -> ChainReport:
@@ -133,7 +168,11 @@ def audit_digest() -> None:
     if not report.intact:
         typer.echo(f"history does NOT verify (position {report.first_mismatch}): no digest signed", err=True)
         raise typer.Exit(1)
-    signer = DigestSigner.from_file(settings.audit_key_file)
+    try:  # never a new key: a digest signed by a key made here would be refused by the service
+        signer = DigestSigner.from_file(settings.audit_key_file)
+    except KeyFileMissing:
+        path = Path(settings.audit_key_file).absolute()
+        fail(f"no audit key at {path} (KIPP_AUDIT_KEY_FILE): kipp migrate creates it", 2)
     typer.echo(json.dumps(signer.digest(report.head_position, report.head_hash).model_dump(), indent=2))
 
 

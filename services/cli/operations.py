@@ -15,6 +15,7 @@ import typer
 from services.cli import app, with_pool
 from services.cli.output import JsonOption, show
 from services.dead_letters import connect, list_dead_letters, replay_dead_letters, sources
+from services.review.audit import DigestSigner
 from shared.contract import Topology
 from shared.db import SCHEMAS, ensure_database, migrate
 from shared.settings import CommonSettings
@@ -47,6 +48,8 @@ def migrate_command(
         ("review", settings.review_signing_key_file, settings.review_public_key_file),
     ):
         typer.echo(f"{service} signs messages with key {ensure_key_pair(private, public)} ({public})")
+    audit = DigestSigner.from_file(settings.audit_key_file, create=True)
+    typer.echo(f"digests are signed with key {audit.key_id} ({Path(settings.audit_key_file).absolute()})")
     log_key = NoteSigner(settings.log_origin, ensure_private_key(settings.log_key_file)).verifier
     Path(settings.log_vkey_file).write_text(f"{log_key}\n", encoding="utf-8")
     typer.echo(f"the log {settings.log_origin} signs checkpoints with {log_key} ({settings.log_vkey_file})")

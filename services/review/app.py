@@ -64,7 +64,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         publisher.worker.start()
         keeper.start()
         app.state.log = LogContext(log_signer, keeper, settings.checkpoint_dir)
-        signer = DigestSigner.from_file(settings.audit_key_file)
+        signer = DigestSigner.from_file(settings.audit_key_file, create=True)
         queue_depths = QueueDepths(settings.amqp_url)
         app.state.context = ReviewContext(settings, pool, service, projector, broker, signer, queue_depths)
         try:

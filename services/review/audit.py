@@ -5,6 +5,10 @@ inserted event, and swapped events: the first position where the recomputed chai
 part is reported. Someone able to rewrite the whole table could recompute every hash after a change, so
 an auditor also keeps a signed digest (position, head hash, time) outside the system; a digest taken
 before such a rewrite no longer matches the history after it. That is what Amazon QLDB's digests offered.
+
+The transparency log's signed checkpoints (tlog.py) supersede digests: they prove the same, and more
+(a rewrite named event by event, inclusion of one event, a witness's cosignature). Digests already kept
+still verify, with the public key they carry or one given explicitly, never with a private key.
 """
 
 import base64
@@ -22,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash, timestamp_text
-from shared.signing import ensure_private_key
+from shared.signing import ensure_private_key, load_private_key
 
 
 @dataclass(frozen=True)
@@ -107,21 +111,78 @@ class Digest(BaseModel):
 
 
 class DigestRefused(Exception):
-    """The digest is not one this service signed, or has been altered."""
+    """The digest is not one the key it is checked with signed, or has been altered."""
+
+
+def _key_id(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+class DigestVerifier:
+    """Checks digests with a public key alone: verifying a digest never needs, reads or creates the
+    private key that signed it, so it works anywhere, from any directory, with no key file at all."""
+
+    def __init__(self, key: Ed25519PublicKey) -> None:
+        self._key = key
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.public_key = base64.b64encode(raw).decode()
+        self.key_id = _key_id(raw)
+
+    @classmethod
+    def carried_by(cls, digest: Digest) -> "DigestVerifier":
+        """The public key the digest carries, when its key id is that key's."""
+        verifier = cls(Ed25519PublicKey.from_public_bytes(base64.b64decode(digest.public_key)))
+        if verifier.key_id != digest.key_id:
+            raise DigestRefused(
+                f"its key id ({digest.key_id}) is not that of the public key it carries ({verifier.key_id})"
+            )
+        return verifier
+
+    @classmethod
+    def parse(cls, text: str) -> "DigestVerifier":
+        """A public key given explicitly: base64 of the raw 32-byte Ed25519 key (a digest's `public_key`)
+        or a PEM public key. ValueError when it is neither."""
+        text = text.strip()
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("not an Ed25519 public key")
+            return cls(key)
+        raw = base64.b64decode(text, validate=True)
+        if len(raw) != 32:
+            raise ValueError("not base64 of a 32-byte Ed25519 public key")
+        return cls(Ed25519PublicKey.from_public_bytes(raw))
+
+    def pem(self) -> str:
+        return self._key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+    def check(self, digest: Digest) -> tuple[int, str]:
+        """Returns (position, head hash) of a digest this key signed; raises DigestRefused otherwise."""
+        if digest.key_id != self.key_id or digest.public_key != self.public_key:
+            raise DigestRefused(f"signed with another key ({digest.key_id}), not this one ({self.key_id})")
+        try:
+            self._key.verify(base64.b64decode(digest.signature), rfc8785.dumps(digest.claim()))
+        except InvalidSignature:
+            raise DigestRefused("the signature does not match the digest: it was altered") from None
+        return digest.position, digest.head_hash
 
 
 class DigestSigner:
-    """Signs and checks digests with the service's Ed25519 key (a PEM file, created on first use)."""
+    """Signs digests with the audit key (a PEM file outside the database)."""
 
     def __init__(self, key: Ed25519PrivateKey) -> None:
         self._key = key
-        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        self.public_key = base64.b64encode(raw).decode()
-        self.key_id = hashlib.sha256(raw).hexdigest()[:16]
+        self.verifier = DigestVerifier(key.public_key())
+        self.public_key = self.verifier.public_key
+        self.key_id = self.verifier.key_id
 
     @classmethod
-    def from_file(cls, path: str) -> "DigestSigner":
-        return cls(ensure_private_key(path))
+    def from_file(cls, path: str, create: bool = False) -> "DigestSigner":
+        """The key in `path`; created there when missing only if `create` (the service, and `kipp
+        migrate`, may create it; a command run in another directory must not sign with a new key)."""
+        return cls(ensure_private_key(path) if create else load_private_key(path))
 
     def digest(self, position: int, head_hash: str, taken_at: datetime | None = None) -> Digest:
         claim: dict[str, Any] = {
@@ -133,28 +194,15 @@ class DigestSigner:
         signature = base64.b64encode(self._key.sign(rfc8785.dumps(claim))).decode()
         return Digest(**claim, algorithm="Ed25519", public_key=self.public_key, signature=signature)
 
-    def check(self, digest: Digest) -> tuple[int, str]:
-        """Returns (position, head hash) of a digest this key signed; raises DigestRefused otherwise."""
-        if digest.key_id != self.key_id:
-            raise DigestRefused(
-                f"signed with another key ({digest.key_id}), not this service's ({self.key_id})"
-            )
-        public: Ed25519PublicKey = self._key.public_key()
-        try:
-            public.verify(base64.b64decode(digest.signature), rfc8785.dumps(digest.claim()))
-        except InvalidSignature:
-            raise DigestRefused("the signature does not match the digest: it was altered") from None
-        return digest.position, digest.head_hash
-
 
 async def verify_against_digest(
     events: AsyncIterator[RecordedEvent],
-    signer: DigestSigner,
+    verifier: DigestVerifier,
     digest: Digest,
     progress: Callable[[int], None] = lambda _: None,
 ) -> ChainReport:
     """The history up to the digest's position must verify and end exactly at the digest's head hash."""
-    position, head_hash = signer.check(digest)
+    position, head_hash = verifier.check(digest)
     report = await verify_chain(events, until=position, progress=progress)
     if report.intact and report.head_hash != head_hash:
         return ChainReport(

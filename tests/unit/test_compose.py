@@ -350,6 +350,19 @@ def test_each_service_mounts_its_own_private_key_and_not_the_others() -> None:
         # What migrate writes is where the service reads it.
         for variable in (f"KIPP_{name.upper()}_SIGNING_KEY_FILE", f"KIPP_{peer.upper()}_PUBLIC_KEY_FILE"):
             assert environment[variable] == services["migrate"]["environment"][variable], (name, variable)
+    # Review's audit and log keys: made by migrate where review reads them, and the checkpoints it signs
+    # kept in a volume of their own; every path absolute, never relative to a working directory.
+    review_environment = services["review"]["environment"]
+    for variable in ("KIPP_AUDIT_KEY_FILE", "KIPP_LOG_KEY_FILE"):
+        assert review_environment[variable] == services["migrate"]["environment"][variable], variable
+    assert services["migrate"]["environment"]["KIPP_LOG_VKEY_FILE"].startswith(
+        mounts("migrate")["public-keys"][0]
+    )
+    assert review_environment["KIPP_CHECKPOINT_DIR"] == mounts("review")["checkpoints"][0]
+    for name in ("migrate", *SERVICES):
+        for variable, path in services[name]["environment"].items():
+            if variable.endswith(("_FILE", "_DIR")):
+                assert path.startswith("/"), (name, variable)
 
 
 def test_the_services_use_the_runtime_role_and_only_migrate_and_the_cli_the_owner() -> None:

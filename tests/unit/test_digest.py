@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import services.cli.audit  # noqa: F401 - registers the audit commands on the app
 from services.cli import app
-from services.review.audit import Digest, DigestRefused, DigestSigner
+from services.review.audit import Digest, DigestRefused, DigestSigner, DigestVerifier
 from shared.http import field_path
 
 SIGNER = DigestSigner(Ed25519PrivateKey.generate())
@@ -55,14 +55,33 @@ def test_what_is_not_a_digest_is_refused_by_field(change: dict[str, Any], field:
     assert [field_path(tuple(error["loc"])) for error in refused.value.errors()] == [field]
 
 
-def test_a_digest_round_trips_through_json_and_is_checked() -> None:
+def test_a_digest_round_trips_through_json_and_is_checked_with_its_public_key_alone() -> None:
     digest = Digest.model_validate(json.loads(json.dumps(a_digest())))
-    assert SIGNER.check(digest) == (7, HEAD)
+    assert SIGNER.verifier.check(digest) == (7, HEAD)
+    assert DigestVerifier.carried_by(digest).check(digest) == (7, HEAD)
+    assert DigestVerifier.parse(digest.public_key).check(digest) == (7, HEAD)
+    pem = SIGNER.verifier.pem()
+    assert DigestVerifier.parse(pem).check(digest) == (7, HEAD)
     with pytest.raises(DigestRefused, match="altered"):
-        SIGNER.check(digest.model_copy(update={"position": 6}))
+        SIGNER.verifier.check(digest.model_copy(update={"position": 6}))
     other = DigestSigner(Ed25519PrivateKey.generate())
     with pytest.raises(DigestRefused, match="another key"):
-        SIGNER.check(other.digest(7, HEAD))
+        SIGNER.verifier.check(other.digest(7, HEAD))
+
+
+def test_a_digest_whose_key_id_is_not_its_public_keys_is_refused() -> None:
+    other = DigestSigner(Ed25519PrivateKey.generate())
+    mixed = Digest.model_validate(a_digest(public_key=other.public_key))
+    with pytest.raises(DigestRefused, match="is not that of the public key it carries"):
+        DigestVerifier.carried_by(mixed)
+    with pytest.raises(DigestRefused, match="another key"):
+        SIGNER.verifier.check(mixed)
+
+
+@pytest.mark.parametrize("text", ["", "AAAA", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"])
+def test_a_digest_key_that_is_not_an_ed25519_public_key_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the cryptography library's own messages vary
+        DigestVerifier.parse(text)
 
 
 @pytest.mark.parametrize(

@@ -38,9 +38,10 @@ async def digest(store: Store, signer: Signer, _: Auditor) -> dict[str, Any]:
 
 @router.post("/digest/verification", **answers(ChainReportOut, KEYED, WITH_BODY, DIGEST_REFUSED))
 async def verify_digest(store: Store, signer: Signer, _: Auditor, digest: Digest) -> dict[str, Any]:
-    """Whether the history up to a digest taken earlier is unchanged."""
+    """Whether the history up to a digest taken earlier is unchanged. The digest must be signed by this
+    ledger's audit key (checked with its public half). Digests are superseded by the log's checkpoints."""
     try:
-        report = await verify_against_digest(store.read_all(), signer, digest)
+        report = await verify_against_digest(store.read_all(), signer.verifier, digest)
     except DigestRefused as refused:
         raise Problem(422, "Digest refused", str(refused)) from None
     return report.as_dict()
