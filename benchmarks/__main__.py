@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import appends, e2e, rebuild
+from benchmarks import appends, e2e, proofs, rebuild
 from benchmarks.common import scratch_database
 from shared.runtime import tune_garbage_collection
 
@@ -118,6 +118,19 @@ def cpu_figures(spent: dict[str, float], submissions: int) -> dict[str, Any]:
     }
 
 
+async def measure_proofs(results: dict[str, Any]) -> None:
+    found = await proofs.measure(REBUILD_EVENTS, rebuild.generate, ROUNDS)
+    results["proofs"] = found
+    results["tree_build_per_s"] = found["tree_build"]["per_s"]
+    results["checkpoint_sign_ms"] = found["checkpoint_signing"]["next_p50_ms"]
+    results["inclusion_p99_ms"] = found["proofs"]["inclusion"]["p99_ms"]
+    results["consistency_p99_ms"] = found["proofs"]["consistency"]["p99_ms"]
+    results["inclusion_http_p99_ms"] = found["proofs_over_http"]["inclusion"]["p99_ms"]
+    results["consistency_http_p99_ms"] = found["proofs_over_http"]["consistency"]["p99_ms"]
+    for writers in (1, 16):
+        results[f"append_ratio_{writers}_with_tree"] = found[f"append_ratio_{writers}_with_tree"]
+
+
 # (key, label, target, higher is better)
 TABLE = [
     ("append_ratio_16", "append, 16 writers / raw INSERT at 16 connections", 0.8, True),
@@ -127,6 +140,14 @@ TABLE = [
     ("e2e_submissions_per_s", "end to end, sustained submissions/s", 1000, True),
     ("e2e_freshness_p99_ms", "freshness p99 at half that rate, ms", 250, False),
     ("read_p99_ms", "status GET p99 at 32 clients, ms", 20, False),
+    ("tree_build_per_s", "Merkle tree built over 200,000 events, events/s", 10_000, True),
+    ("checkpoint_sign_ms", "checkpoint signed as the log grows (p50), ms", 50, False),
+    ("inclusion_p99_ms", "inclusion proof p99 at 200,000 events, ms", 5, False),
+    ("consistency_p99_ms", "consistency proof p99 at 200,000 events, ms", 5, False),
+    ("inclusion_http_p99_ms", "inclusion proof p99 over HTTP, ms", 5, False),
+    ("consistency_http_p99_ms", "consistency proof p99 over HTTP, ms", 5, False),
+    ("append_ratio_16_with_tree", "append with the tree, 16 writers / raw INSERT", 0.8, True),
+    ("append_ratio_1_with_tree", "append with the tree, 1 writer / raw INSERT", 0.7, True),
 ]
 
 
@@ -152,9 +173,15 @@ def print_table(results: dict[str, Any]) -> None:
             f" {ee['cpu_bound_ceiling_per_s']}/s"
         )
     print(f"  reads: {results['reads']}")
+    print(f"  proofs: {results['proofs']}")
 
 
-SECTIONS = {"appends": measure_appends, "rebuild": measure_rebuild, "e2e": measure_end_to_end}
+SECTIONS = {
+    "appends": measure_appends,
+    "rebuild": measure_rebuild,
+    "e2e": measure_end_to_end,
+    "proofs": measure_proofs,
+}
 
 
 async def main(only: list[str]) -> None:
