@@ -11,6 +11,7 @@ so whoever can rewrite the database, but not sign as the log, cannot make them a
 with them an auditor names the exact event that no longer hashes as it did, not only a range.
 """
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -81,13 +82,9 @@ class LeafTiles:
         """The kept leaf hashes from leaf 0, in order, one tile in memory at a time."""
         index, given = 0, 0
         while limit is None or given < limit:
-            file = self._file(index)
-            if not file.exists():
-                partial = self._partial(index)
-                if partial is None:
-                    return
-                file = partial[1]
-            content = file.read_bytes()
+            content = self._read(index)
+            if content is None:
+                return
             for start in range(0, len(content) - HASH_SIZE + 1, HASH_SIZE):
                 if limit is not None and given >= limit:
                     return
@@ -96,6 +93,22 @@ class LeafTiles:
             if len(content) < WIDTH * HASH_SIZE:
                 return
             index += 1
+
+    def _read(self, index: int) -> bytes | None:
+        """Tile `index`, full or the widest partial one; None when neither is kept. A partial tile the log
+        replaces while it is being read is looked for again."""
+        for _ in range(3):
+            try:
+                return self._file(index).read_bytes()
+            except FileNotFoundError:
+                partial = self._partial(index)
+                if partial is None:
+                    return None
+                try:
+                    return partial[1].read_bytes()
+                except FileNotFoundError:
+                    continue
+        return None
 
     def extend(self, start: int, hashes: Iterable[bytes]) -> int:
         """Keeps the leaf hashes of leaves [start, ...): `start` is where a tile begins, at or before the
@@ -133,7 +146,8 @@ class LeafTiles:
         if partial is not None:  # superseded by the wider tile just written (C2SP allows removing it)
             partial[1].unlink(missing_ok=True)
             if width == WIDTH:
-                partial[1].parent.rmdir()
+                with contextlib.suppress(OSError):  # not empty: something else lies there, leave it
+                    partial[1].parent.rmdir()
 
 
 def _write_once(path: Path, content: bytes) -> None:
