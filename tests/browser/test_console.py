@@ -155,7 +155,8 @@ async def test_a_reviewers_day_in_the_console(
 
     async def revised_page() -> bool:
         await page.reload()
-        return await page.locator("h1").inner_text() == revised["title"]
+        title: str = await page.locator("h1").inner_text()
+        return title == str(revised["title"])
 
     await eventually(revised_page, within=15)
     await expect(page.locator("#bagian-summary")).to_contain_text("diperjelas dengan indikator capaian")
