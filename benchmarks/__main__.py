@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import appends, e2e, rebuild
+from benchmarks import appends, console, e2e, rebuild
 from benchmarks.common import scratch_database
 from shared.runtime import tune_garbage_collection
 
@@ -104,6 +104,14 @@ async def measure_end_to_end(results: dict[str, Any]) -> None:
     results["read_p99_ms"] = round(single.p99_ms, 2)
 
 
+async def measure_console(results: dict[str, Any]) -> None:
+    async with scratch_database() as url:
+        ids = await console.generate(url)
+        async with e2e.running_system(url) as system:
+            results["console"] = await console.measure(system, ids)
+    results["console_page_p99_ms"] = results["console"]["page_p99_ms"]
+
+
 def cpu_figures(spent: dict[str, float], submissions: int) -> dict[str, Any]:
     """CPU milliseconds per submission by process, and the rate this machine's cores could carry at that
     cost if nothing else ran and nothing waited: the ceiling the sustained rate is to be read against."""
@@ -127,6 +135,7 @@ TABLE = [
     ("e2e_submissions_per_s", "end to end, sustained submissions/s", 1000, True),
     ("e2e_freshness_p99_ms", "freshness p99 at half that rate, ms", 250, False),
     ("read_p99_ms", "status GET p99 at 32 clients, ms", 20, False),
+    ("console_page_p99_ms", "console page p99, 10 reviewers, 5,000 proposals, ms", 100, False),
 ]
 
 
@@ -152,9 +161,15 @@ def print_table(results: dict[str, Any]) -> None:
             f" {ee['cpu_bound_ceiling_per_s']}/s"
         )
     print(f"  reads: {results['reads']}")
+    print(f"  console: {results['console']}")
 
 
-SECTIONS = {"appends": measure_appends, "rebuild": measure_rebuild, "e2e": measure_end_to_end}
+SECTIONS = {
+    "appends": measure_appends,
+    "rebuild": measure_rebuild,
+    "e2e": measure_end_to_end,
+    "console": measure_console,
+}
 
 
 async def main(only: list[str]) -> None:
