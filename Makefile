@@ -15,8 +15,8 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 ASYNCAPI_REACT := shared/asyncapi-react/VERSION
 
-.PHONY: install install-dev lock run migrate test test-unit test-integration test-e2e test-faults bench lint \
-	format clean
+.PHONY: install install-dev lock run migrate test test-unit test-integration test-e2e test-browser test-faults \
+	bench lint format clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,14 @@ test-integration: install-dev
 
 test-e2e: install-dev
 	$(BIN)/pytest -q tests/e2e
+
+## The console in a real browser (Debian's Chromium: `apt-get install chromium`, or KIPP_CHROMIUM=path).
+test-browser: install-dev
+	$(BIN)/pytest -q tests/browser
+
+## The same, saving the README's screenshots of the console into docs/screenshots/.
+screenshots: install-dev
+	KIPP_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 ## The fault drills alone (they also run in `make test`); each prints what it injected and counted.
 test-faults: install-dev

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import appends, e2e, proofs, rebuild
+from benchmarks import appends, console, e2e, proofs, rebuild
 from benchmarks.common import scratch_database
 from shared.runtime import tune_garbage_collection
 
@@ -104,6 +104,14 @@ async def measure_end_to_end(results: dict[str, Any]) -> None:
     results["read_p99_ms"] = round(single.p99_ms, 2)
 
 
+async def measure_console(results: dict[str, Any]) -> None:
+    async with scratch_database() as url:
+        ids = await console.generate(url)
+        async with e2e.running_system(url) as system:
+            results["console"] = await console.measure(system, ids)
+    results["console_page_p99_ms"] = results["console"]["page_p99_ms"]
+
+
 def cpu_figures(spent: dict[str, float], submissions: int) -> dict[str, Any]:
     """CPU milliseconds per submission by process, and the rate this machine's cores could carry at that
     cost if nothing else ran and nothing waited: the ceiling the sustained rate is to be read against."""
@@ -148,6 +156,7 @@ TABLE = [
     ("consistency_http_p99_ms", "consistency proof p99 over HTTP, ms", 5, False),
     ("append_ratio_16_with_tree", "append with the tree, 16 writers / raw INSERT", 0.8, True),
     ("append_ratio_1_with_tree", "append with the tree, 1 writer / raw INSERT", 0.7, True),
+    ("console_page_p99_ms", "console page p99, 10 reviewers, 5,000 proposals, ms", 100, False),
 ]
 
 
@@ -174,6 +183,7 @@ def print_table(results: dict[str, Any]) -> None:
         )
     print(f"  reads: {results['reads']}")
     print(f"  proofs: {results['proofs']}")
+    print(f"  console: {results['console']}")
 
 
 SECTIONS = {
@@ -181,6 +191,7 @@ SECTIONS = {
     "rebuild": measure_rebuild,
     "e2e": measure_end_to_end,
     "proofs": measure_proofs,
+    "console": measure_console,
 }
 
 

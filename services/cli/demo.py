@@ -157,6 +157,9 @@ def demo(
         f" ({certificate['recorded_at']}), proven in the checkpoint of {checkpoint.size} events signed by"
         f" {checkpoint.origin}; verified offline with the log's key {log_key.split('+')[1]}"
     )
+    typer.echo(
+        f"\nConsole: open {review_url}/console and sign in with a reviewer's or the auditor's key ({kept})"
+    )
 
 
 def _more_of_the_story(

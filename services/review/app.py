@@ -12,6 +12,7 @@ from services.review.api.deps import ReviewContext
 from services.review.api.log import LogContext
 from services.review.application import ReviewService
 from services.review.audit import DigestSigner
+from services.review.console import install_console
 from services.review.consumer import attach_consumer
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.projection import StatusProjector
@@ -84,6 +85,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(audit.router)
     app.include_router(log.router)
+    install_console(app)
     serve_metrics(
         app, lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
     )

@@ -4,6 +4,8 @@
 -- append functions (0005_least_privilege.sql). Keys are managed by the CLI as the owner: read-only here.
 GRANT USAGE ON SCHEMA access, intake, review TO {role};
 GRANT SELECT ON access.api_keys, access.holders TO {role};
+-- The console opens and closes its sessions (review's pages; 0003_console_sessions.sql).
+GRANT SELECT, INSERT, DELETE ON access.console_sessions TO {role};
 
 GRANT SELECT, INSERT, UPDATE ON intake.proposals, intake.idempotency_keys TO {role};
 GRANT SELECT, INSERT, DELETE ON intake.outbox TO {role};

@@ -173,6 +173,14 @@ async def certificate(
     """Proof, checkable offline with the log's key alone, that this proposal's submission (or the event
     at `position`) was recorded with this text, at this position, no later than the checkpoint."""
     caller = await _caller(request, key, ANYONE)
+    return await certificate_of(request, proposal_id, position, caller)
+
+
+async def certificate_of(
+    request: Request, proposal_id: UUID, position: int | None, caller: Caller
+) -> dict[str, Any]:
+    """The certificate `certificate` answers, for a caller already signed in (the API's key or the
+    console's session); a submitter only for its own proposal."""
     pool = _pool(request)
     event = await pool.fetchrow(
         f"SELECT {EVENT_COLUMNS} FROM review.events"

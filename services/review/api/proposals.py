@@ -105,25 +105,42 @@ class VerificationIn(_Body):
             for name, item in self.checklist.items()
         }
 
+    def command(self, at: datetime) -> Command:
+        outcome = CheckOutcome(self.outcome)
+        return VerifyProposal(at=at, outcome=outcome, checklist=self.checklist_items(), notes=self.notes)
+
 
 class ValidationIn(_Body):
     outcome: Annotated[str, OneOf(CheckOutcome)]
     notes: Text = Field(default="", max_length=10_000)
+
+    def command(self, at: datetime) -> Command:
+        return ValidateProposal(at=at, outcome=CheckOutcome(self.outcome), notes=self.notes)
 
 
 class RevisionRequestIn(_Body):
     reasons: list[Annotated[Text, Field(min_length=1, max_length=2_000)]] = Field(min_length=1, max_length=50)
     notes: Text = Field(default="", max_length=10_000)
 
+    def command(self, at: datetime) -> Command:
+        return RequestRevision(at=at, reasons=tuple(self.reasons), notes=self.notes)
+
 
 class NationalRegistrationIn(_Body):
     sinovik_reference: Text = Field(min_length=1, max_length=200)
+
+    def command(self, at: datetime) -> Command:
+        return RegisterNationally(at=at, sinovik_reference=self.sinovik_reference)
 
 
 class SelectionIn(_Body):
     stage: Annotated[str, OneOf(Stage)]
     outcome: Annotated[str, OneOf(SelectionOutcome)]
     notes: Text = Field(default="", max_length=10_000)
+
+    def command(self, at: datetime) -> Command:
+        stage, outcome = Stage(self.stage), SelectionOutcome(self.outcome)
+        return RecordSelection(at=at, stage=stage, outcome=outcome, notes=self.notes)
 
 
 def not_found(proposal_id: UUID) -> Problem:
@@ -221,11 +238,7 @@ async def verify(
     body: VerificationIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    def command(at: datetime) -> Command:
-        outcome = CheckOutcome(body.outcome)
-        return VerifyProposal(at=at, outcome=outcome, checklist=body.checklist_items(), notes=body.notes)
-
-    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
 
 
 @router.post("/{proposal_id}/validation", **DECISION)
@@ -239,10 +252,7 @@ async def validate(
     body: ValidationIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    def command(at: datetime) -> Command:
-        return ValidateProposal(at=at, outcome=CheckOutcome(body.outcome), notes=body.notes)
-
-    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
 
 
 @router.post("/{proposal_id}/revision-request", **DECISION)
@@ -256,10 +266,7 @@ async def request_revision(
     body: RevisionRequestIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    def command(at: datetime) -> Command:
-        return RequestRevision(at=at, reasons=tuple(body.reasons), notes=body.notes)
-
-    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
 
 
 @router.post("/{proposal_id}/national-registration", **DECISION)
@@ -273,10 +280,7 @@ async def register_nationally(
     body: NationalRegistrationIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    def command(at: datetime) -> Command:
-        return RegisterNationally(at=at, sinovik_reference=body.sinovik_reference)
-
-    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
 
 
 @router.post("/{proposal_id}/selection", **DECISION)
@@ -290,11 +294,18 @@ async def record_selection(
     body: SelectionIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    def command(at: datetime) -> Command:
-        stage, outcome = Stage(body.stage), SelectionOutcome(body.outcome)
-        return RecordSelection(at=at, stage=stage, outcome=outcome, notes=body.notes)
+    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
 
-    return await _decide(service, projector, pool, wait, caller, proposal_id, command, if_match)
+
+def decision_metadata(caller: Caller, source: str) -> dict[str, Any]:
+    """What a reviewer's decision records beside it: the key's holder as the actor (never a body field),
+    the request's correlation id, and where it was made (the API or the console)."""
+    return {
+        "actor": caller.as_actor().model_dump(mode="json"),
+        "correlation_id": correlation_id.get() or str(uuid.uuid4()),  # set by RequestObservation
+        "causation_id": None,
+        "source": source,
+    }
 
 
 async def _decide(
@@ -307,12 +318,7 @@ async def _decide(
     command: Callable[[datetime], Command],
     if_match: str | None,
 ) -> JSONResponse:
-    metadata = {
-        "actor": caller.as_actor().model_dump(mode="json"),
-        "correlation_id": correlation_id.get() or str(uuid.uuid4()),  # set by RequestObservation
-        "causation_id": None,
-        "source": "review-api",
-    }
+    metadata = decision_metadata(caller, "review-api")
     try:
         result = await service.decide(proposal_id, command, metadata, parse_if_match(if_match))
     except ProposalNotFound:
