@@ -115,7 +115,9 @@ def choose(pairs: Sequence[Pair]) -> tuple[Parameters, dict[str, Any]]:
         run = [threshold for threshold, f1 in zip(THRESHOLDS, f1s, strict=True) if f1 == top]
         threshold = run[len(run) // 2]
         gap = margin(scored)
-        tried.append({"shingle_words": words, "match": match, "best_f1": round(top, 3), "margin": round(gap, 3)})
+        tried.append(
+            {"shingle_words": words, "match": match, "best_f1": round(top, 3), "margin": round(gap, 3)}
+        )
         if best is None or (top, gap) > best[:2]:
             best = (top, gap, replace(parameters, threshold=threshold))
     assert best is not None
@@ -125,7 +127,8 @@ def choose(pairs: Sequence[Pair]) -> tuple[Parameters, dict[str, Any]]:
 def choose_rows(pairs: Sequence[Pair], parameters: Parameters) -> tuple[int, dict[str, Any]]:
     """The largest band (fewest chance candidates) with which every pair the exact score flags still
     shares a band key, so LSH loses none of them."""
-    flagged, unflagged = [], []
+    flagged: list[Pair] = []
+    unflagged: list[Pair] = []
     for scored in score_pairs(pairs, parameters):
         (flagged if scored.score >= parameters.threshold else unflagged).append(scored.pair)
     found: dict[int, dict[str, float]] = {}

@@ -43,9 +43,10 @@ COPIERS = [
     ("Kabupaten Lombok Tengah", "Nusa Tenggara Barat", "Loteng"),
     ("Kota Bontang", "Kalimantan Timur", "Bontang"),
 ]
-MONTH_NAMES = (
-    "Januari Februari Maret April Mei Juni Juli Agustus September Oktober November Desember".split()
-)
+MONTH_NAMES = [
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+    "November", "Desember",
+]  # fmt: skip
 # Light edits a copier makes: a word for another of the same sense.
 SYNONYMS = {
     "naik": "meningkat", "turun": "berkurang", "sebelumnya": "sebelum ini", "warga": "penduduk",
@@ -167,7 +168,9 @@ class Copier:
                 del words[self.rng.choice(droppable)]
         return " ".join(words)
 
-    def rewrite(self, edit: float, replace: float, added: int, swap: bool, changes: int = 1) -> dict[str, Any]:
+    def rewrite(
+        self, edit: float, replace: float, added: int, swap: bool, changes: int = 1
+    ) -> dict[str, Any]:
         o = self.original
         sections = {}
         own = self.rng.sample(OWN_SENTENCES, len(OWN_SENTENCES))  # each used once, while they last

@@ -2,8 +2,8 @@
 the later one declared itself a replication of the earlier.
 
 Each sentence of one proposal is matched with the sentence of the other that shares most of its shingles
-(Dice coefficient); it matches when that share is at least `Parameters.match`, which a sentence keeps through a
-renamed region, a changed number or a word or two edited, and which two sentences merely on the same
+(Dice coefficient); it matches when that share is at least `Parameters.match`, which a sentence keeps
+through a renamed region, a changed number or a word or two edited, and which two sentences merely on the same
 subject do not reach. A proposal's coverage by the other is the share of its shingles that lie in
 matching sentences; the score is the larger of the two coverages, so a copy that adds text of its own,
 or copies only part of the other, still scores what it took.
@@ -126,7 +126,9 @@ def compare(later: Fingerprint, earlier: Fingerprint, parameters: Parameters = P
     backward = _best_matches(earlier.units, later.units, parameters.match)
     of_later, of_earlier = _coverage(later.units, forward), _coverage(earlier.units, backward)
     passages = [
-        Passage(unit.section, unit.text, earlier.units[match[0]].section, earlier.units[match[0]].text, match[1])
+        Passage(
+            unit.section, unit.text, earlier.units[match[0]].section, earlier.units[match[0]].text, match[1]
+        )
         for unit, match in zip(later.units, forward, strict=True)
         if match
     ]
@@ -156,5 +158,3 @@ def _without_kind(regency: str) -> str:
 
 def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
     return any(words[at : at + len(part)] == part for at in range(len(words) - len(part) + 1))
-
-

@@ -123,7 +123,12 @@ async def record_text(
             if resemblance.score >= parameters.threshold:
                 declared = declares_replication(text.get("replicates"), other["text"])
                 rows.append(
-                    pair_row((proposal_id, position), (other["proposal_id"], other["position"]), resemblance, declared)
+                    pair_row(
+                        (proposal_id, position),
+                        (other["proposal_id"], other["position"]),
+                        resemblance,
+                        declared,
+                    )
                 )
     if rows:
         await conn.executemany(
@@ -133,7 +138,8 @@ async def record_text(
             rows,
         )
     await conn.execute(
-        f"INSERT INTO {tables.fingerprints} (proposal_id, position, recorded_at, round, title, agency, region)"
+        f"INSERT INTO {tables.fingerprints}"
+        " (proposal_id, position, recorded_at, round, title, agency, region)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (proposal_id) DO UPDATE SET"
         " position = excluded.position, recorded_at = excluded.recorded_at, round = excluded.round,"
         " title = excluded.title, agency = excluded.agency, region = excluded.region",
@@ -158,7 +164,13 @@ def handler(tables: Tables = LIVE, parameters: Parameters = PARAMETERS) -> Any:
         for event in events:
             if event["text"] is not None:
                 await record_text(
-                    conn, tables, event["stream_id"], event["position"], event["recorded_at"], event["text"], parameters
+                    conn,
+                    tables,
+                    event["stream_id"],
+                    event["position"],
+                    event["recorded_at"],
+                    event["text"],
+                    parameters,
                 )
 
     return handle

@@ -30,13 +30,15 @@ _WORD = re.compile(r"[^\W_]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\s*\n\s*")
 
 MONTHS = frozenset(
-    "januari februari maret april mei juni juli agustus september oktober november desember"
-    " jan feb mar apr jun jul agu agt ags sep sept okt nov des".split()
-)
+    {"januari", "februari", "maret", "april", "mei", "juni", "juli", "agustus", "september", "oktober",
+     "november", "desember", "jan", "feb", "mar", "apr", "jun", "jul", "agu", "agt", "ags", "sep", "sept",
+     "okt", "nov", "des"}
+)  # fmt: skip
 NUMBER_WORDS = frozenset(
-    "nol satu dua tiga empat lima enam tujuh delapan sembilan sepuluh sebelas seratus seribu sejuta"
-    " belas puluh ratus ribu juta miliar triliun setengah separuh persen".split()
-)
+    {"nol", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan", "sepuluh",
+     "sebelas", "seratus", "seribu", "sejuta", "belas", "puluh", "ratus", "ribu", "juta", "miliar", "triliun",
+     "setengah", "separuh", "persen"}
+)  # fmt: skip
 
 
 def fold(word: str) -> str:
