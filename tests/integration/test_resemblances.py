@@ -139,7 +139,9 @@ async def test_a_declared_replication_is_marked_as_such(pool: asyncpg.Pool, serv
     assert seen_from_earlier["declared_replication"] is True
 
 
-async def test_a_revision_that_no_longer_copies_drops_its_flag(pool: asyncpg.Pool, service: ReviewService) -> None:
+async def test_a_revision_that_no_longer_copies_drops_its_flag(
+    pool: asyncpg.Pool, service: ReviewService
+) -> None:
     await submit(service, demo_proposals()[0])
     copy_id = await submit(service, the_copy())
     finder = ResemblanceFinder(pool)
@@ -179,7 +181,12 @@ async def test_resemblances_survive_a_rebuild_unchanged(pool: asyncpg.Pool, serv
 
 
 async def test_reviewers_and_auditors_read_resemblances_through_the_api(
-    database_url: str, amqp_url: str, topology: Topology, keys: Keys, pool: asyncpg.Pool, service: ReviewService
+    database_url: str,
+    amqp_url: str,
+    topology: Topology,
+    keys: Keys,
+    pool: asyncpg.Pool,
+    service: ReviewService,
 ) -> None:
     earlier_id = await submit(service, demo_proposals()[0])
     copy_id = await submit(service, the_copy())
@@ -201,12 +208,17 @@ async def test_reviewers_and_auditors_read_resemblances_through_the_api(
         page = await client.get("/v1/resemblances?limit=1&round=2023", headers=bearer(keys.auditor))
         assert page.status_code == 200
         [pair] = page.json()["items"]
-        assert (pair["later"]["proposal_id"], pair["earlier"]["proposal_id"]) == (str(copy_id), str(earlier_id))
+        assert (pair["later"]["proposal_id"], pair["earlier"]["proposal_id"]) == (
+            str(copy_id),
+            str(earlier_id),
+        )
         assert page.json()["next_cursor"] is None
         none = await client.get("/v1/resemblances?round=2022", headers=bearer(keys.auditor))
         assert none.json()["items"] == []
 
-        unknown = await client.get(f"/v1/proposals/{uuid.uuid4()}/resemblances", headers=bearer(keys.reviewer))
+        unknown = await client.get(
+            f"/v1/proposals/{uuid.uuid4()}/resemblances", headers=bearer(keys.reviewer)
+        )
         assert unknown.status_code == 404
         refused = await client.get(f"/v1/proposals/{copy_id}/resemblances", headers=bearer(keys.submitter))
         assert refused.status_code == 403
