@@ -13,6 +13,7 @@ from typing import Any
 
 from benchmarks import appends, e2e, rebuild
 from benchmarks.common import scratch_database
+from benchmarks.resemblance import bench as resemblance
 from shared.runtime import tune_garbage_collection
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -127,6 +128,10 @@ TABLE = [
     ("e2e_submissions_per_s", "end to end, sustained submissions/s", 1000, True),
     ("e2e_freshness_p99_ms", "freshness p99 at half that rate, ms", 250, False),
     ("read_p99_ms", "status GET p99 at 32 clients, ms", 20, False),
+    ("resemblance_precision", "resemblance: claimed-copy precision (holdout)", 0.95, True),
+    ("resemblance_recall", "resemblance: claimed-copy recall (holdout)", 0.9, True),
+    ("resemblance_fingerprint_cpu_ms", "resemblance: fingerprint CPU per 20 KB, ms", 20, False),
+    ("resemblance_lookup_p99_ms", "resemblance: candidate lookup p99 at 30,000, ms", 10, False),
 ]
 
 
@@ -152,9 +157,19 @@ def print_table(results: dict[str, Any]) -> None:
             f" {ee['cpu_bound_ceiling_per_s']}/s"
         )
     print(f"  reads: {results['reads']}")
+    found = results["resemblance"]
+    print(f"  resemblance, CPU: {found['cpu']}")
+    print(f"  resemblance, lookup: {found['lookup']}")
+    evaluated = {k: v for k, v in found["evaluation"].items() if k not in ("tried", "lsh")}
+    print(f"  resemblance, evaluation: {evaluated}")
 
 
-SECTIONS = {"appends": measure_appends, "rebuild": measure_rebuild, "e2e": measure_end_to_end}
+SECTIONS = {
+    "appends": measure_appends,
+    "rebuild": measure_rebuild,
+    "e2e": measure_end_to_end,
+    "resemblance": resemblance.measure,
+}
 
 
 async def main(only: list[str]) -> None:
