@@ -10,21 +10,9 @@ from dataclasses import fields
 import asyncpg
 
 from services.review.eventstore.subscription import lock_checkpoint, move_checkpoint
-from services.review.rebuild import RebuildReport
+from services.review.rebuild import RebuildReport, grant_as_live_table
 from services.review.resemblance.projection import LIVE, NAME, SUBSCRIPTION, Tables, follow
 from shared.db import Connection
-
-
-async def _grant_as(conn: Connection, live: str, build: str) -> None:
-    """The build table gets the live one's grants (the services' runtime role reads and writes it)."""
-    grants = await conn.fetch(
-        "SELECT quote_ident(grantee) AS grantee, string_agg(privilege_type, ', ') AS privileges"
-        " FROM information_schema.role_table_grants WHERE table_schema = 'review'"
-        " AND table_name = $1 AND grantee <> current_user GROUP BY grantee",
-        live.removeprefix("review."),
-    )
-    for grant in grants:
-        await conn.execute(f"GRANT {grant['privileges']} ON {build} TO {grant['grantee']}")
 
 
 async def _replay(conn: Connection, tables: Tables, checkpoint: str, progress: Callable[[int], None]) -> int:
@@ -48,7 +36,7 @@ async def rebuild_resemblances(
     async with pool.acquire() as conn:
         for live_table, build_table in zip(live, [getattr(build, name) for name in names], strict=True):
             await conn.execute(f"CREATE TABLE {build_table} (LIKE {live_table} INCLUDING ALL)")
-            await _grant_as(conn, live_table, build_table)
+            await grant_as_live_table(conn, build_table, live_table.removeprefix("review."))
         await conn.execute(
             "INSERT INTO review.projection_checkpoints (name, position) VALUES ($1, 0)", checkpoint
         )
