@@ -13,6 +13,7 @@ from typing import Any
 
 from benchmarks import appends, console, e2e, proofs, rebuild
 from benchmarks.common import scratch_database
+from benchmarks.resemblance import bench as resemblance
 from shared.runtime import tune_garbage_collection
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -157,6 +158,10 @@ TABLE = [
     ("append_ratio_16_with_tree", "append with the tree, 16 writers / raw INSERT", 0.8, True),
     ("append_ratio_1_with_tree", "append with the tree, 1 writer / raw INSERT", 0.7, True),
     ("console_page_p99_ms", "console page p99, 10 reviewers, 5,000 proposals, ms", 100, False),
+    ("resemblance_precision", "resemblance: claimed-copy precision (holdout)", 0.95, True),
+    ("resemblance_recall", "resemblance: claimed-copy recall (holdout)", 0.9, True),
+    ("resemblance_fingerprint_cpu_ms", "resemblance: fingerprint CPU per 20 KB, ms", 20, False),
+    ("resemblance_lookup_p99_ms", "resemblance: candidate lookup p99 at 30,000, ms", 10, False),
 ]
 
 
@@ -184,6 +189,11 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"  reads: {results['reads']}")
     print(f"  proofs: {results['proofs']}")
     print(f"  console: {results['console']}")
+    found = results["resemblance"]
+    print(f"  resemblance, CPU: {found['cpu']}")
+    print(f"  resemblance, lookup: {found['lookup']}")
+    evaluated = {k: v for k, v in found["evaluation"].items() if k not in ("tried", "lsh")}
+    print(f"  resemblance, evaluation: {evaluated}")
 
 
 SECTIONS = {
@@ -192,6 +202,7 @@ SECTIONS = {
     "e2e": measure_end_to_end,
     "proofs": measure_proofs,
     "console": measure_console,
+    "resemblance": resemblance.measure,
 }
 
 

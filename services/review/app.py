@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.review import metrics
-from services.review.api import audit, events, log, proposals, stats
+from services.review.api import audit, events, log, proposals, resemblances, stats
 from services.review.api.deps import ReviewContext
 from services.review.api.log import LogContext
 from services.review.application import ReviewService
@@ -16,6 +16,7 @@ from services.review.console import install_console
 from services.review.consumer import attach_consumer
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.projection import StatusProjector
+from services.review.resemblance.projection import ResemblanceFinder
 from services.review.settings import ReviewSettings
 from services.review.status_publisher import StatusChangePublisher
 from services.review.tlog import TreeKeeper
@@ -53,7 +54,10 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         # Each process wakes its own readers after its own appends; a reader that falls behind another
         # process's appends catches up on its next poll (or when it is asked to wait for a position).
         keeper = TreeKeeper(pool, log_signer, settings.checkpoint_dir, settings.checkpoint_seconds)
-        store = PostgresEventStore(pool, on_append=(projector.poke, publisher.worker.poke, keeper.poke))
+        finder = ResemblanceFinder(pool)
+        store = PostgresEventStore(
+            pool, on_append=(projector.poke, publisher.worker.poke, keeper.poke, finder.poke)
+        )
         await store.start()
         service = ReviewService(store, rounds)
         attach_consumer(broker, topology, service, settings.consumer_concurrency, intake_signature)
@@ -64,6 +68,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         projector.worker.start()
         publisher.worker.start()
         keeper.start()
+        finder.worker.start()
         app.state.log = LogContext(log_signer, keeper, settings.checkpoint_dir)
         signer = DigestSigner.from_file(settings.audit_key_file, create=True)
         queue_depths = QueueDepths(settings.amqp_url)
@@ -71,6 +76,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await finder.worker.stop()
             await keeper.stop()
             await publisher.worker.stop()
             await broker.stop()  # stop taking messages, then let in-flight appends finish
@@ -86,6 +92,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(log.router)
     install_console(app)
+    app.include_router(resemblances.router)
     serve_metrics(
         app, lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
     )

@@ -25,3 +25,5 @@ GRANT SELECT, UPDATE ON review.projection_checkpoints TO {role};
 GRANT SELECT, INSERT ON review.parked_announcements TO {role};
 GRANT SELECT, INSERT ON review.merkle_nodes, review.log_checkpoints TO {role};
 GRANT SELECT, INSERT, UPDATE ON review.cosignatures TO {role};  -- a witness may cosign a checkpoint again
+GRANT SELECT, INSERT, UPDATE, DELETE ON review.resemblance_fingerprints, review.resemblance_bands,
+    review.resemblances TO {role};  -- a revision replaces its proposal's fingerprint, keys and pairs

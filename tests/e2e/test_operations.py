@@ -158,7 +158,13 @@ async def test_kipp_demo_walks_the_story_through_the_running_system(
     assert "refused    a summary of 201 words: 422 max_words (sections.summary)" in done.stdout
     assert "revision   Perkimhub: asked for, sent, back in review's queue" in done.stdout
     assert "Budi, on the same version, was told 412" in done.stdout
-    assert "Audit: 11 events checked, history intact" in done.stdout
+    assert "Audit: 12 events checked, history intact" in done.stdout
+    # Bangka Tengah's later copy of the Kominfo proposal, flagged against it with a matching passage.
+    flag = next(line for line in done.stdout.splitlines() if "resemblance" in line)
+    assert "Kabupaten Bangka Tengah's \"Lapor Kilat Bateng" in flag
+    assert 'resembles the earlier "Lapor Cepat Babar' in flag
+    assert "(Kabupaten Bangka Barat, recorded at position 1)" in flag
+    assert "earlier summary: Lapor Cepat Babar menyatukan kanal aduan warga" in done.stdout
     assert "Certificate: the Kominfo proposal recorded at position 1" in done.stdout
     assert "verified offline with the log's key" in done.stdout
     keys_before = await _count_keys(database_url)
@@ -167,7 +173,7 @@ async def test_kipp_demo_walks_the_story_through_the_running_system(
     assert again.returncode == 0, again.stderr
     assert "already recorded" in again.stdout
     assert await _count_keys(database_url) == keys_before  # its keys were reused, none minted
-    assert "Audit: 11 events checked, history intact" in again.stdout  # nothing submitted or decided twice
+    assert "Audit: 12 events checked, history intact" in again.stdout  # nothing submitted or decided twice
 
 
 async def _count_keys(database_url: str) -> int:

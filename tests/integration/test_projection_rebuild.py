@@ -168,7 +168,10 @@ async def test_an_event_stored_at_an_old_schema_version_is_read_upcast_and_still
     command = [sys.executable, "-m", "services.cli", "projections", "rebuild"]
     done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "rebuilt the status projection from 2 events (up to position 2)"
+    assert done.stdout.strip().splitlines() == [
+        "rebuilt the status projection from 2 events (up to position 2)",
+        "rebuilt the resemblances from 2 events (up to position 2)",
+    ]
     row = await pool.fetchrow("SELECT state FROM review.proposal_status WHERE proposal_id = $1", proposal_id)
     assert row is not None
     assert row["state"]["verification"]["checklist"] == {"SK inisiator": {"passed": True, "note": ""}}
