@@ -100,8 +100,7 @@ async def show(pool: asyncpg.Pool, master: MasterKey, address: str) -> dict[str,
             events = await _encrypted_events(conn, subject)
         copies = await _intake_copies(conn, address)
         plain = await _plain_events(conn, address)
-    return {
-        "email": address,
+    return {  # the address asked about is not repeated: it may belong to someone erased already
         "subject": str(subject.subject_id) if subject else None,
         "key_created_at": subject.created_at.isoformat() if subject else None,
         "proposals": sorted({str(p) for p in holdings} | {str(row["proposal_id"]) for row in copies}),
@@ -123,9 +122,9 @@ class Erasure:
     pending: list[dict[str, Any]]
     plain_text_events: list[dict[str, Any]]
 
-    def report(self, address: str) -> dict[str, Any]:
+    def report(self) -> dict[str, Any]:
+        """What was done, without the address (the point is that it is gone)."""
         return {
-            "email": address,
             "erased": self.subject is not None or bool(self.intake_copies_erased),
             "subject": str(self.subject) if self.subject else None,
             "proposals": [str(p) for p in self.proposals],

@@ -46,7 +46,7 @@ def erase_command(email: str = EmailOption) -> None:
     as erased. Harmless when repeated."""
     master = _master_key()
     erasure = with_pool(lambda pool: erase(pool, master, email))
-    _print(erasure.report(email))
+    _print(erasure.report())
 
 
 @personal.command("rotate-master-key")
