@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import appends, console, e2e, proofs, rebuild
+from benchmarks import appends, console, e2e, personal_data, proofs, rebuild
 from benchmarks.common import scratch_database
 from benchmarks.resemblance import bench as resemblance
 from shared.runtime import tune_garbage_collection
@@ -41,6 +41,19 @@ async def measure_appends(results: dict[str, Any]) -> None:
             rounds.append((product.per_second / raw.per_second, details))
         ratio, results[f"append_{writers}"] = median_round(rounds)
         results[f"append_ratio_{writers}"] = round(ratio, 3)
+
+
+async def measure_personal_data(results: dict[str, Any]) -> None:
+    """Appends of submissions encrypted in the timed loop, against raw INSERTs of them in plain text."""
+    for writers, per_writer in ((1, 1500), (16, 250)):
+        rounds = []
+        for _ in range(ROUNDS):
+            product, raw = await personal_data.measure_appends(writers, per_writer)
+            details = {"product": product.summary(), "raw_insert": raw.summary()}
+            rounds.append((product.per_second / raw.per_second, details))
+        ratio, results[f"append_encrypted_{writers}"] = median_round(rounds)
+        results[f"append_encrypted_ratio_{writers}"] = round(ratio, 3)
+    results["personal_data_cpu"] = personal_data.per_operation_us()
 
 
 async def measure_rebuild(results: dict[str, Any]) -> None:
@@ -144,7 +157,9 @@ async def measure_proofs(results: dict[str, Any]) -> None:
 TABLE = [
     ("append_ratio_16", "append, 16 writers / raw INSERT at 16 connections", 0.8, True),
     ("append_ratio_1", "append, 1 writer / raw INSERT at 1 connection", 0.7, True),
-    ("rebuild_ratio", "rebuild / raw scan-and-decode", 0.6, True),
+    ("append_encrypted_ratio_16", "append, submissions encrypted, 16 writers / raw plain INSERT", 0.8, True),
+    ("append_encrypted_ratio_1", "append, submissions encrypted, 1 writer / raw plain INSERT", 0.7, True),
+    ("rebuild_ratio", "rebuild (texts encrypted) / raw scan-and-decode", 0.6, True),
     ("rebuild_peak_rss_mb", "rebuild peak RSS, MB (200,000 events)", 200, False),
     ("e2e_submissions_per_s", "end to end, sustained submissions/s", 1000, True),
     ("e2e_freshness_p99_ms", "freshness p99 at half that rate, ms", 250, False),
@@ -178,6 +193,11 @@ def print_table(results: dict[str, Any]) -> None:
     print("\ndetails")
     print(f"  append 1 writer:   product {a1['product']}  raw {a1['raw_insert']}")
     print(f"  append 16 writers: product {a16['product']}  raw {a16['raw_insert']}")
+    for writers in (1, 16):
+        encrypted = results["append_encrypted_" + str(writers)]
+        product, raw = encrypted["product"], encrypted["raw_insert"]
+        print(f"  append encrypted, {writers} writers: product {product}  raw {raw}")
+    print(f"  personal data, CPU per operation: {results['personal_data_cpu']}")
     print(f"  rebuild: {rb}")
     print(f"  end to end: {ee}")
     if "cpu_ms_per_submission" in ee:
@@ -198,6 +218,7 @@ def print_table(results: dict[str, Any]) -> None:
 
 SECTIONS = {
     "appends": measure_appends,
+    "personal_data": measure_personal_data,
     "rebuild": measure_rebuild,
     "e2e": measure_end_to_end,
     "proofs": measure_proofs,

@@ -5,7 +5,8 @@ Both services import this module, so the exchange, queue and routing-key names a
 is the shape of what every message says (its AsyncAPI document is generated from the models below).
 
 Messages are built and stored as an `Envelope`, whose `data` is kept exactly as it was first encoded:
-intake publishes the proposal as posted, byte for byte, and every message is signed over its bytes. A
+intake publishes the proposal as posted, the innovator's personal fields encrypted (shared/personal_data),
+and every message is signed over its bytes. A
 subscriber reads what it receives with `read_message`, which checks the envelope and its data against
 the message model of its event type, and hands back both the typed message and the envelope as sent.
 """
@@ -21,7 +22,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from shared.access import Actor
 from shared.lifecycle import Status
-from shared.proposal import ProposalBody, Text
+from shared.proposal import EncryptedProposal, Text
 
 PROPOSAL_SUBMITTED = "proposal.submitted"
 PROPOSAL_REVISED = "proposal.revised"
@@ -228,23 +229,23 @@ class ContractMessage(BaseModel):
 
 
 class ProposalSubmittedMessage(ContractMessage):
-    """`proposal.submitted`, published by intake: a new proposal, `data` exactly as the submitter posted it
-    (intake's sequence 1 for the proposal)."""
+    """`proposal.submitted`, published by intake: a new proposal, `data` as the submitter posted it with
+    the innovator's fields encrypted (intake's sequence 1 for the proposal)."""
 
     refused_data: ClassVar[str] = "data is not a valid proposal"
 
     event_type: Literal["proposal.submitted"]
-    data: ProposalBody
+    data: EncryptedProposal
 
 
 class ProposalRevisedMessage(ContractMessage):
-    """`proposal.revised`, published by intake: the proposal as the submitter posted it again, after review
-    requested a revision."""
+    """`proposal.revised`, published by intake: the proposal as the submitter posted it again (the
+    innovator's fields encrypted), after review requested a revision."""
 
     refused_data: ClassVar[str] = "data is not a valid proposal"
 
     event_type: Literal["proposal.revised"]
-    data: ProposalBody
+    data: EncryptedProposal
 
 
 class ProposalWithdrawnMessage(ContractMessage):

@@ -20,7 +20,9 @@ import typer
 from kipp_client import IntakeClient, Problem
 
 from services.cli import app, with_pool, without_credentials
+from services.personal_data import show
 from shared.access import Role, authenticate, key_for
+from shared.personal_data.master_key import load_master_key
 from shared.settings import CommonSettings
 from shared.tlog.verify import VerificationFailed, verify_certificate
 
@@ -172,8 +174,22 @@ def demo(
         f" ({certificate['recorded_at']}), proven in the checkpoint of {checkpoint.size} events signed by"
         f" {checkpoint.origin}; verified offline with the log's key {log_key.split('+')[1]}"
     )
+    _personal_data(next(p for p in proposals if p["agency"]["name"] == KOMINFO))
     typer.echo(
         f"\nConsole: open {review_url}/console and sign in with a reviewer's or the auditor's key ({kept})"
+    )
+
+
+def _personal_data(proposal: dict[str, Any]) -> None:
+    """The Kominfo innovator's access request, as `kipp personal-data show --email` answers it."""
+    email = proposal["innovator"]["email"]
+    master = load_master_key(CommonSettings().master_key_file)
+    held = with_pool(lambda pool: show(pool, master, email))
+    typer.echo(
+        f"\nPersonal data: {proposal['innovator']['name']} ({email}) is data subject {held['subject']};"
+        f" their fields are held encrypted in {len(held['encrypted_in_events'])} recorded events of"
+        f" {len(held['proposals'])} proposal(s) and in plain text only in intake's copy"
+        f" (kipp personal-data show --email {email}; kipp personal-data erase erases them)"
     )
 
 

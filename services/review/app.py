@@ -23,6 +23,8 @@ from services.review.tlog import TreeKeeper
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
+from shared.personal_data.master_key import load_master_key
+from shared.personal_data.vault import check_master_key
 from shared.rounds import load_rounds
 from shared.service import new_service_app, serve_metrics
 from shared.signing import MessageSigner, MessageVerifier, load_private_key
@@ -41,6 +43,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     message_signer = MessageSigner.from_file(settings.review_signing_key_file)
     intake_signature = MessageVerifier.from_files("intake", settings.intake_public_key_file)
     log_signer = NoteSigner(settings.log_origin, load_private_key(settings.log_key_file))
+    master = load_master_key(settings.master_key_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +51,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             "PostgreSQL",
             lambda: create_pool(settings.runtime_database_url, max_size=20, application_name="kipp-review"),
         )
+        await check_master_key(pool, master, settings.master_key_file)
         projector = StatusProjector(pool)
         broker = new_broker(settings.amqp_url)
         publisher = StatusChangePublisher(pool, broker, topology, message_signer)
@@ -72,7 +76,9 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         app.state.log = LogContext(log_signer, keeper, settings.checkpoint_dir)
         signer = DigestSigner.from_file(settings.audit_key_file, create=True)
         queue_depths = QueueDepths(settings.amqp_url)
-        app.state.context = ReviewContext(settings, pool, service, projector, broker, signer, queue_depths)
+        app.state.context = ReviewContext(
+            settings, pool, service, projector, broker, signer, queue_depths, master
+        )
         try:
             yield
         finally:

@@ -55,7 +55,7 @@ from shared.contract import (
     read_message,
 )
 from shared.observability import correlated, correlation_id
-from shared.proposal import ProposalBody
+from shared.proposal import EncryptedProposal
 from shared.signing import BadSignature, MessageVerifier
 
 log = logging.getLogger(__name__)
@@ -64,14 +64,14 @@ MAX_REFUSALS = 10
 PATIENCE = timedelta(days=1)
 
 
-def intake_command(envelope: Envelope, parsed: ProposalBody | None = None) -> IntakeCommand:
+def intake_command(envelope: Envelope, parsed: EncryptedProposal | None = None) -> IntakeCommand:
     """The command one of intake's events asks of review (the envelope's signature already checked);
     UnprocessableMessage for an envelope that is none of them. `parsed`: the proposal as the message was
     read already (`read_message`), so it is not validated a second time."""
     ids = (envelope.event_id, envelope.proposal_id, envelope.occurred_at, envelope.metadata)
     if envelope.event_type in (PROPOSAL_SUBMITTED, PROPOSAL_REVISED):
         try:
-            proposal = parsed or ProposalBody.model_validate(envelope.data)
+            proposal = parsed or EncryptedProposal.model_validate(envelope.data)
         except ValidationError as error:
             raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
         if envelope.event_type == PROPOSAL_SUBMITTED:

@@ -30,7 +30,7 @@ from tests.apps import drain_queue, eventually, intake_signer, publish_raw
 from tests.e2e.conftest import System
 from tests.e2e.test_operations import scrape, value
 from tests.e2e.test_review_lifecycle import decide, status_in_intake, status_in_review, submit
-from tests.fixtures import SUBMITTER, a_proposal
+from tests.fixtures import SUBMITTER, a_proposal, encrypted
 from tests.integration.test_dead_letters import run_kipp
 from tests.keys import Keys, bearer
 
@@ -60,8 +60,11 @@ async def dead_letter_reasons(amqp_url: str, queue: str, count: int) -> list[str
 def an_intake_event(
     event_type: str, proposal_id: uuid.UUID, data: dict[str, Any], **metadata: Any
 ) -> Envelope:
+    """As intake would publish it: the innovator's fields encrypted."""
     fields: dict[str, Any] = {"actor": SUBMITTER, "sequence": 1, "correlation_id": "c-1", **metadata}
-    return new_envelope(event_type, proposal_id, datetime.now(UTC), data, source="intake-api", **fields)
+    return encrypted(
+        new_envelope(event_type, proposal_id, datetime.now(UTC), data, source="intake-api", **fields)
+    )
 
 
 async def recorded(pool: asyncpg.Pool, event_id: uuid.UUID) -> bool:

@@ -25,7 +25,7 @@ from services.review.projection import StatusProjector, write_folded
 from services.review.rebuild import rebuild_status_projection
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, new_envelope
 from shared.lifecycle import CheckOutcome
-from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, reopened_rounds
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, encrypted, reopened_rounds
 
 REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
 
@@ -42,7 +42,7 @@ async def submit(service: ReviewService, number: int) -> uuid.UUID:
         source="t",
         correlation_id="c",
     )
-    await service.record_intake_event(intake_command(envelope))
+    await service.record_intake_event(intake_command(encrypted(envelope)))
     return envelope.proposal_id
 
 
@@ -59,7 +59,7 @@ async def revise(service: ReviewService, proposal_id: uuid.UUID, title: str) -> 
         source="t",
         correlation_id="c",
     )
-    await service.record_intake_event(intake_command(envelope))
+    await service.record_intake_event(intake_command(encrypted(envelope)))
 
 
 async def replayed(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:

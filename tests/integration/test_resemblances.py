@@ -25,7 +25,7 @@ from services.review.resemblance.text import content_words
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, Topology, new_envelope
 from tests.apps import eventually, review_app, running
 from tests.console import sign_in
-from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, reopened_rounds
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, encrypted, reopened_rounds
 from tests.keys import Keys, bearer
 
 COPY_FILE = Path(__file__).resolve().parents[2] / "shared" / "demo" / "resemblance-bangka-tengah-2023.json"
@@ -54,7 +54,7 @@ async def submit(service: ReviewService, text: dict[str, Any]) -> uuid.UUID:
         PROPOSAL_SUBMITTED, uuid.uuid4(), datetime.now(UTC), text, actor=SUBMITTER, sequence=1, source="t",
         correlation_id="c",
     )  # fmt: skip
-    await service.record_intake_event(intake_command(envelope))
+    await service.record_intake_event(intake_command(encrypted(envelope)))
     return envelope.proposal_id
 
 
@@ -64,7 +64,7 @@ async def revise(service: ReviewService, proposal_id: uuid.UUID, text: dict[str,
         PROPOSAL_REVISED, proposal_id, datetime.now(UTC), text, actor=SUBMITTER, sequence=2, source="t",
         correlation_id="c",
     )  # fmt: skip
-    await service.record_intake_event(intake_command(envelope))
+    await service.record_intake_event(intake_command(encrypted(envelope)))
 
 
 @pytest.fixture

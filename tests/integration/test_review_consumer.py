@@ -30,23 +30,26 @@ from tests.apps import (
     review_app,
     running,
 )
-from tests.fixtures import SUBMITTER, a_proposal
+from tests.fixtures import SUBMITTER, a_proposal, encrypted
 from tests.keys import Keys, bearer
 
 
 def intake_event(
     event_type: str, proposal_id: uuid.UUID, data: dict[str, Any], sequence: int | None = None
 ) -> Envelope:
-    """An intake event as intake numbers them: the submission first, then the next one."""
-    return new_envelope(
-        event_type,
-        proposal_id,
-        datetime.now(UTC),
-        data,
-        actor=SUBMITTER,
-        source="test",
-        correlation_id=str(uuid.uuid4()),
-        sequence=sequence or (1 if event_type == PROPOSAL_SUBMITTED else 2),
+    """An intake event as intake numbers them (the submission first, then the next one), its innovator's
+    fields encrypted as intake sends them."""
+    return encrypted(
+        new_envelope(
+            event_type,
+            proposal_id,
+            datetime.now(UTC),
+            data,
+            actor=SUBMITTER,
+            source="test",
+            correlation_id=str(uuid.uuid4()),
+            sequence=sequence or (1 if event_type == PROPOSAL_SUBMITTED else 2),
+        )
     )
 
 

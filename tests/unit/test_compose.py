@@ -331,6 +331,7 @@ def test_each_service_mounts_its_own_private_key_and_not_the_others() -> None:
         "intake-keys": False,
         "review-keys": False,
         "public-keys": False,
+        "master-key": False,
     }
     # Every key file a container is told of lies in a volume it mounts.
     for name in ("migrate", *SERVICES):

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from services.review.api.deps import DecisionWait, Pool, Projector, Service, Store
+from services.review.api.deps import DecisionWait, MasterKeyFile, Pool, Projector, Service, Store
 from services.review.api.models import History, ProposalPage, ProposalView
 from services.review.application import ReviewService, StaleVersion
 from services.review.domain.commands import (
@@ -28,6 +28,7 @@ from services.review.domain.commands import (
 from services.review.domain.decider import NOT_SUBMITTED, ProposalNotFound
 from services.review.domain.events import ChecklistItem
 from services.review.eventstore.base import ConcurrencyError
+from services.review.personal_data import shown_folded
 from services.review.projection import StatusProjector
 from services.review.queries import ListFilter, decode_cursor, get_view, get_view_as, list_views
 from services.review.views import event_view, proposal_view
@@ -37,6 +38,7 @@ from shared.http import Problem, invalid_cursor, move_not_allowed
 from shared.lifecycle import CheckOutcome, SelectionOutcome, Stage, Status, TransitionRefused
 from shared.observability import correlation_id
 from shared.openapi import answers
+from shared.personal_data.master_key import MasterKey
 from shared.problems import (
     BAD_IF_MATCH,
     CHANGED_CONCURRENTLY,
@@ -160,6 +162,7 @@ def parse_if_match(header: str | None) -> int | None:
 async def list_proposals(
     pool: Pool,
     _: Reader,
+    master: MasterKeyFile,
     status: Status | None = None,
     agency: Annotated[Text | None, Query(max_length=300)] = None,
     regency: Annotated[Text | None, Query(max_length=200)] = None,
@@ -172,7 +175,7 @@ async def list_proposals(
         after = decode_cursor(cursor) if cursor else None
     except ValueError:
         raise invalid_cursor() from None
-    items, next_cursor = await list_views(pool, where, limit, after)
+    items, next_cursor = await list_views(pool, where, limit, after, master)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -184,6 +187,7 @@ async def get_proposal(
     pool: Pool,
     service: Service,
     projector: Projector,
+    master: MasterKeyFile,
     key: PresentedKey,
     proposal_id: UUID,
     as_of: Annotated[
@@ -192,7 +196,7 @@ async def get_proposal(
     ] = None,
 ) -> Response:
     if as_of is None and not projector.lags_behind(proposal_id):  # the hot path: one query
-        caller, view = await get_view_as(pool, key, proposal_id)
+        caller, view = await get_view_as(pool, key, proposal_id, master)
         allowed(caller, READERS)
         if view is None:
             raise not_found(proposal_id)
@@ -204,10 +208,11 @@ async def get_proposal(
             raise Problem(
                 404, "Proposal not found", f"no proposal {proposal_id} existed at {as_of.isoformat()}"
             )
-        return JSONResponse(
-            {**proposal_view(proposal_id, then.state, then.version), "as_of": as_of.isoformat()}
+        shown = await shown_folded(
+            pool, master, proposal_view(proposal_id, then.state, then.version), then.history
         )
-    return await _from_stream(service, proposal_id)  # a decision this process answered is not projected yet
+        return JSONResponse({**shown, "as_of": as_of.isoformat()})
+    return await _from_stream(service, pool, master, proposal_id)  # a decision not projected yet
 
 
 @router.get("/{proposal_id}/history", **answers(History, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND))
@@ -232,13 +237,14 @@ async def verify(
     service: Service,
     projector: Projector,
     pool: Pool,
+    master: MasterKeyFile,
     wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: VerificationIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+    return await _decide(service, projector, pool, master, wait, caller, proposal_id, body.command, if_match)
 
 
 @router.post("/{proposal_id}/validation", **DECISION)
@@ -246,13 +252,14 @@ async def validate(
     service: Service,
     projector: Projector,
     pool: Pool,
+    master: MasterKeyFile,
     wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: ValidationIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+    return await _decide(service, projector, pool, master, wait, caller, proposal_id, body.command, if_match)
 
 
 @router.post("/{proposal_id}/revision-request", **DECISION)
@@ -260,13 +267,14 @@ async def request_revision(
     service: Service,
     projector: Projector,
     pool: Pool,
+    master: MasterKeyFile,
     wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: RevisionRequestIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+    return await _decide(service, projector, pool, master, wait, caller, proposal_id, body.command, if_match)
 
 
 @router.post("/{proposal_id}/national-registration", **DECISION)
@@ -274,13 +282,14 @@ async def register_nationally(
     service: Service,
     projector: Projector,
     pool: Pool,
+    master: MasterKeyFile,
     wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: NationalRegistrationIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+    return await _decide(service, projector, pool, master, wait, caller, proposal_id, body.command, if_match)
 
 
 @router.post("/{proposal_id}/selection", **DECISION)
@@ -288,13 +297,14 @@ async def record_selection(
     service: Service,
     projector: Projector,
     pool: Pool,
+    master: MasterKeyFile,
     wait: DecisionWait,
     caller: Reviewer,
     proposal_id: UUID,
     body: SelectionIn,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+    return await _decide(service, projector, pool, master, wait, caller, proposal_id, body.command, if_match)
 
 
 def decision_metadata(caller: Caller, source: str) -> dict[str, Any]:
@@ -312,6 +322,7 @@ async def _decide(
     service: ReviewService,
     projector: StatusProjector,
     pool: asyncpg.Pool,
+    master: MasterKey,
     wait: float,
     caller: Caller,
     proposal_id: UUID,
@@ -340,17 +351,21 @@ async def _decide(
     # projection is slow to get there, the answer is folded from the stream itself (the decision is
     # recorded either way), and the answer says the list may lag.
     projected = await projector.wait_for(result.last_position, wait)
-    view = await get_view(pool, proposal_id) if projected else None
+    view = await get_view(pool, proposal_id, master) if projected else None
     if view is None or view["version"] < result.stream_version:
         projector.answered_ahead(proposal_id, result.last_position)
-        return await _from_stream(service, proposal_id)
+        return await _from_stream(service, pool, master, proposal_id)
     return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
 
 
-async def _from_stream(service: ReviewService, proposal_id: UUID) -> JSONResponse:
+async def _from_stream(
+    service: ReviewService, pool: asyncpg.Pool, master: MasterKey, proposal_id: UUID
+) -> JSONResponse:
     folded = await service.load(proposal_id)
     if folded.state is NOT_SUBMITTED:
         raise not_found(proposal_id)
-    view = proposal_view(proposal_id, folded.state, folded.version)
+    view = await shown_folded(
+        pool, master, proposal_view(proposal_id, folded.state, folded.version), folded.history
+    )
     warning = '199 - "the status list has not caught up with this proposal yet"'
     return JSONResponse(view, headers={"ETag": f'"{view["version"]}"', "Warning": warning})
