@@ -185,7 +185,8 @@ async def test_a_withdrawal_that_arrives_before_its_submission_waits_and_then_ap
     withdrawn = intake_event(PROPOSAL_WITHDRAWN, proposal_id, {"reason": "digabung"})
     submitted = intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal())
     await publish_envelope(amqp_url, topology, withdrawn)
-    await asyncio.sleep(0.3)  # the withdrawal has been refused (no such proposal yet) and waits to be tried again
+    # The withdrawal has been refused (no such proposal yet) and waits to be tried again.
+    await asyncio.sleep(0.3)
     await publish_envelope(amqp_url, topology, submitted)
 
     async def both() -> list[str] | None:
