@@ -14,6 +14,7 @@ that queue only, and starts again for the copy; `x-death` is the broker's, and R
 reads it from a message a client publishes again.
 """
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -34,6 +35,7 @@ DEAD_LETTER_REASON = "x-kipp-dead-letter-reason"
 ROUTING_KEY = "x-kipp-routing-key"
 # Set by the broker for the queue that delivered the message; a copy published again starts without them.
 _BROKER_HEADERS = ("x-delivery-count", "x-acquired-count", "x-death")
+UNSENT_PAUSE_SECONDS = 1.0
 
 
 def delivery_count(headers: dict[str, Any]) -> int:
@@ -76,8 +78,9 @@ def _copy(message: RabbitMessage, **headers: Any) -> Message:
 
 async def retry_later(broker: RabbitBroker, topology: Topology, message: RabbitMessage, queue: str) -> None:
     """Sends a message of `queue` to wait in a retry queue, then acknowledges it. Should the broker not
-    take the copy, the delivery is requeued instead (or, with the connection gone, the broker requeues
-    it): tried again, never dropped."""
+    take the copy, the delivery is put back instead, after a pause (at once, a broker that keeps refusing
+    would hand it straight back, as fast as it fails), or, with the connection gone, the broker puts it
+    back: tried again, never dropped."""
     tried = attempt(message.headers)
     waiting_in = retry_queue(topology, queue, tried)
     try:
@@ -86,6 +89,7 @@ async def retry_later(broker: RabbitBroker, topology: Topology, message: RabbitM
         )
     except Exception as error:
         log.warning("could not send message %s to %s, requeued: %s", message.message_id, waiting_in, error)
+        await asyncio.sleep(UNSENT_PAUSE_SECONDS)
         with contextlib.suppress(Exception):
             await message.nack(requeue=True)
         return
