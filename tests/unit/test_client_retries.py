@@ -127,3 +127,18 @@ async def test_the_async_client_follows_the_cursor_and_raises_a_refusal() -> Non
             await intake.get("missing")
     assert [p.proposal_id for p in listed] == ["p-1", "p-2"]
     assert missing.value.status == 404
+
+
+def test_an_answer_that_is_not_json_is_a_problem_after_the_retries() -> None:
+    calls = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(500, text="Internal Server Error", headers={"content-type": "text/plain"})
+
+    client = IntakeClient("http://intake", "kipp_k", retries=1, transport=httpx.MockTransport(answer))
+    with client as intake, pytest.raises(Problem) as raised:
+        intake.submit({"title": "t"})
+    assert (raised.value.status, raised.value.detail) == (500, "Internal Server Error")
+    assert raised.value.content_type == "text/plain"
+    assert len(calls) == 2

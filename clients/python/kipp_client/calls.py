@@ -127,9 +127,17 @@ def accepted(answer: httpx.Response) -> Accepted:
 
 
 def json_or_problem(answer: httpx.Response) -> dict[str, Any]:
-    body: dict[str, Any] = answer.json() if answer.content else {}
+    """The answer's JSON object; Problem for a refusal, and for an answer that is no JSON object (a
+    proxy's or a crashed server's page), which tells the caller nothing it could use."""
+    kind = answer.headers.get("content-type")
+    try:
+        body = answer.json() if answer.content else {}
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise Problem(answer.status_code, {"title": answer.reason_phrase, "detail": answer.text[:500]}, kind)
     if answer.status_code >= 400:
-        raise Problem(answer.status_code, body, answer.headers.get("content-type"))
+        raise Problem(answer.status_code, body, kind)
     return body
 
 
