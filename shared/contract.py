@@ -34,9 +34,11 @@ INTAKE_EVENT_TYPES = (PROPOSAL_SUBMITTED, PROPOSAL_REVISED, PROPOSAL_WITHDRAWN)
 
 @dataclass(frozen=True)
 class Topology:
-    """Exchange and queue names, all under one prefix."""
+    """Exchange and queue names, all under one prefix, and how long a message a consumer could not
+    process yet waits on the broker before each next attempt (one retry queue per step)."""
 
     prefix: str = "kipp"
+    retry_delays: tuple[float, ...] = (0.2, 1.0, 5.0)  # seconds; the last is repeated for ever
 
     @property
     def intake_exchange(self) -> str:
@@ -55,6 +57,10 @@ class Topology:
         return f"{self.prefix}.review.intake-events"
 
     @property
+    def retry_exchange(self) -> str:
+        return f"{self.prefix}.retry"
+
+    @property
     def review_dead_letter_queue(self) -> str:
         return f"{self.prefix}.review.intake-events.dead"
 
@@ -66,15 +72,21 @@ class Topology:
     def intake_dead_letter_queue(self) -> str:
         return f"{self.prefix}.intake.review-events.dead"
 
+    def retry_queues(self, queue: str) -> list[str]:
+        """Where a message of the consuming `queue` waits before its next attempt, one per step."""
+        return [f"{queue}.retry.{step}" for step in range(1, len(self.retry_delays) + 1)]
+
     def all_exchanges(self) -> list[str]:
-        return [self.intake_exchange, self.review_exchange, self.dead_letter_exchange]
+        return [self.intake_exchange, self.review_exchange, self.dead_letter_exchange, self.retry_exchange]
 
     def all_queues(self) -> list[str]:
         return [
             self.review_queue,
             self.review_dead_letter_queue,
+            *self.retry_queues(self.review_queue),
             self.intake_queue,
             self.intake_dead_letter_queue,
+            *self.retry_queues(self.intake_queue),
         ]
 
 

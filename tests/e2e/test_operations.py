@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from kipp_client import AsyncIntakeClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.apps import eventually
@@ -40,7 +41,7 @@ def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: s
 
 
 async def test_metrics_after_real_traffic(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, system: System, keys: Keys
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, system: System, keys: Keys
 ) -> None:
     proposal_id = await submit(intake)
     await status_in_review(review, proposal_id, "submitted")
@@ -85,13 +86,11 @@ def log_lines(path: Path | None) -> list[dict[str, Any]]:
 
 
 async def test_one_correlation_id_follows_a_submission_through_both_services(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, system: System
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, system: System
 ) -> None:
-    answer = await intake.post(
-        "/v1/proposals", json=a_proposal(), headers={"X-Correlation-ID": "trace-babar-7"}
-    )
-    assert answer.headers["x-correlation-id"] == "trace-babar-7"
-    proposal_id = answer.json()["proposal_id"]
+    answer = await intake.submit(a_proposal(), correlation_id="trace-babar-7")
+    assert answer.correlation_id == "trace-babar-7"
+    proposal_id = answer.proposal_id
     await status_in_review(review, proposal_id, "submitted")
 
     def traced(path: Path | None, message: str) -> list[dict[str, Any]]:

@@ -114,8 +114,8 @@ async def test_a_revision_that_arrives_before_its_submission_is_kept_and_does_no
     await publish_envelope(amqp_url, topology, revised)
     await publish_envelope(amqp_url, topology, submitted)
     assert await eventually(lambda: stream_types(pool, proposal_id)) == ["ProposalSubmitted"]
-    # The lifecycle takes a revision only after review asked for one, so this one is requeued with a
-    # growing delay (and dead-lettered after MAX_REFUSALS deliveries): not recorded,
+    # The lifecycle takes a revision only after review asked for one, so this one is tried again after a
+    # growing delay (and dead-lettered after MAX_REFUSALS attempts): not recorded,
     # not dead-lettered at once, and not in the way of the submission.
     assert await drain_queue(amqp_url, topology.review_dead_letter_queue) == []
 
@@ -188,7 +188,8 @@ async def test_a_withdrawal_that_arrives_before_its_submission_waits_and_then_ap
     withdrawn = intake_event(PROPOSAL_WITHDRAWN, proposal_id, {"reason": "digabung"})
     submitted = intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal())
     await publish_envelope(amqp_url, topology, withdrawn)
-    await asyncio.sleep(0.3)  # the withdrawal has been refused (no such proposal yet) and requeued
+    # The withdrawal has been refused (no such proposal yet) and waits to be tried again.
+    await asyncio.sleep(0.3)
     await publish_envelope(amqp_url, topology, submitted)
 
     async def both() -> list[str] | None:
