@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # What "not reachable (yet)" looks like: refused or dropped connections (the broker client's errors are
-# OSErrors too), and a PostgreSQL that is starting up or shutting down.
+# OSErrors too), a PostgreSQL that is starting up or shutting down, and, with a multi-host URL asking for
+# target_session_attrs=read-write, hosts that answer but none writable yet (a standby not yet promoted).
 UNREACHABLE: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
@@ -20,6 +21,7 @@ UNREACHABLE: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    asyncpg.TargetServerAttributeNotMatched,
 )
 
 
