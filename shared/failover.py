@@ -7,6 +7,7 @@ connection is refused or lost, the next attempt goes to the next node of the lis
 one answers. Quorum queues are replicated on every node, so whichever node answers serves the same queues.
 """
 
+import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -64,7 +65,15 @@ class FailoverConnection(RobustConnection):
 
     aio-pika reads `url` once per attempt to connect (in Connection.connect, called by the reconnecting
     loop), and once while it is constructed, for the query's parameters. So the attribute is a property:
-    after construction, each read takes the next address."""
+    after construction, each read takes the next address.
+
+    After a lost connection, the client reaches the next node within milliseconds, before the cluster has
+    noticed the lost node and elected new leaders for the quorum queues it led. A channel that declares,
+    consumes or publishes on such a queue in that moment can keep the dead leader: in the HA drill
+    (RabbitMQ 3.10) every publish on it was then nacked for minutes. So a reconnected client waits
+    `SETTLE_SECONDS` before it restores its channels (publishers wait for it meanwhile)."""
+
+    SETTLE_SECONDS = 2.0
 
     def __init__(self, url: URL, loop: Any = None, *, addresses: BrokerAddresses, **kwargs: Any) -> None:
         self._addresses = addresses
@@ -82,6 +91,11 @@ class FailoverConnection(RobustConnection):
     @url.setter
     def url(self, _: URL) -> None:
         """aio-pika sets it once, from the first address; the addresses themselves do not change."""
+
+    async def _on_connected(self) -> None:
+        if self.connection_attempt:  # connected before: this is a reconnection after a lost connection
+            await asyncio.sleep(self.SETTLE_SECONDS)
+        await super()._on_connected()
 
     @property
     def address(self) -> URL:

@@ -137,7 +137,9 @@ class RabbitNode:
             self.process.wait()
 
     async def ctl(self, *arguments: str) -> str:
-        return await run(rabbitmq_tool("rabbitmqctl"), "-n", self.name, "-q", *arguments, env=self.env)
+        # Not the node's RABBITMQ_DIST_PORT: the CLI would listen 10,000 above it, past 65535 for a high one.
+        env = {name: value for name, value in self.env.items() if name != "RABBITMQ_DIST_PORT"}
+        return await run(rabbitmq_tool("rabbitmqctl"), "-n", self.name, "-q", *arguments, env=env)
 
 
 class RabbitCluster:
