@@ -5,8 +5,9 @@ set -eu
 dir="$(dirname "$0")/secrets"
 mkdir -p "$dir"
 chmod 700 "$dir" # only you on this machine; inside, the files are readable by the containers' own users
-for name in postgres-password app-database-password \
-    broker-intake-password broker-review-password broker-operator-password; do
+# broker-erlang-cookie is shared by the RabbitMQ nodes of a cluster; replication-password is the standby's.
+for name in postgres-password app-database-password replication-password \
+    broker-intake-password broker-review-password broker-operator-password broker-erlang-cookie; do
     file="$dir/$name"
     if [ ! -e "$file" ]; then
         # 32 random bytes as 64 hex digits: nothing to escape in a URL or in JSON

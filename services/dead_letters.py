@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from aiormq.exceptions import AMQPConnectionError
 
 from shared.contract import Topology
+from shared.failover import connect_once
 from shared.redelivery import ATTEMPTS, ROUTING_KEY
 from shared.redelivery import DEAD_LETTER_REASON as REASON
 
@@ -59,7 +60,7 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
 
 async def connect(amqp_url: str) -> AbstractConnection:
     try:
-        return await aio_pika.connect(amqp_url, timeout=CONNECT_TIMEOUT)
+        return await connect_once(amqp_url, seconds_per_node=CONNECT_TIMEOUT)
     except TimeoutError as error:
         # Raised as the client's other connection errors are, so the CLI names the broker, not PostgreSQL.
         raise AMQPConnectionError(errno.ETIMEDOUT, "timed out") from error

@@ -27,6 +27,7 @@ from shared.contract import (
     Topology,
     valid_correlation_id,
 )
+from shared.failover import BrokerAddresses, connect_robust, failover_connection_class
 from shared.signing import MessageSigner
 
 log = logging.getLogger(__name__)
@@ -129,12 +130,26 @@ else:
     StatusChangeDelivery = Annotated[Any, Carrying(*FROM_REVIEW)]
 
 
+# A node that accepts the connection and never answers is given up after this long, for the next one.
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
 def new_broker(amqp_url: str) -> RabbitBroker:
+    """A broker client for one node or a cluster (see shared/failover.py): it connects to whichever node
+    answers, and after a lost connection to the next one that does."""
+    addresses = BrokerAddresses(amqp_url)
     # A message the broker cannot route to any queue is an error for the publisher (who keeps it and
     # retries), never a silent drop.
-    return RabbitBroker(
-        amqp_url, logger=None, default_channel=Channel(on_return_raises=True), reconnect_interval=1.0
+    broker = RabbitBroker(
+        str(addresses.upcoming),
+        logger=None,
+        default_channel=Channel(on_return_raises=True),
+        reconnect_interval=1.0,
+        timeout=CONNECT_TIMEOUT_SECONDS,
     )
+    # FastStream hands these to aio_pika.connect_robust and takes no connection class of its own.
+    broker._connection_kwargs["connection_class"] = failover_connection_class(addresses)
+    return broker
 
 
 async def declare_topology(broker: RabbitBroker, topology: Topology) -> None:
@@ -238,7 +253,7 @@ class QueueDepths:
 
     async def depths(self, *queues: str) -> dict[str, int]:
         if self._connection is None:
-            self._connection = await aio_pika.connect_robust(self._amqp_url)
+            self._connection = await connect_robust(self._amqp_url)
         found = {}
         async with self._connection.channel() as channel:
             for name in queues:

@@ -131,8 +131,8 @@ async def grant_runtime_role(conn: asyncpg.Connection, role: str, password: str 
 async def ensure_database(dsn: str) -> bool:
     """Creates the database named in `dsn` when it is missing (used by `make run`). True if created."""
     base, _, name = dsn.rpartition("/")
-    name = name.split("?")[0]
-    admin = await asyncpg.connect(f"{base}/postgres")
+    name, question, query = name.partition("?")  # the query stays: target_session_attrs picks the primary
+    admin = await asyncpg.connect(f"{base}/postgres{question}{query}")
     try:
         if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return False

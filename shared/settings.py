@@ -8,13 +8,12 @@ RUNTIME_ROLE = "kipp_app"
 
 
 def with_user(url: str, user: str) -> str:
-    """The same database URL for another user (without the first user's password)."""
+    """The same database URL for another user (without the first user's password). The hosts are kept as
+    written: one, or several (`h1:5432,h2:5432`, the primary and its standbys) for libpq's and asyncpg's
+    multi-host URLs."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 address keeps its brackets
-        host = f"[{host}]"
-    netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    hosts = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{hosts}"))
 
 
 class CommonSettings(BaseSettings):
@@ -22,11 +21,15 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KIPP_", extra="ignore")
 
-    # The database and its owner: only `kipp migrate` (and the CLI's operator commands) connect as it.
+    # The database and its owner: only `kipp migrate` (and the CLI's operator commands) connect as it. With
+    # a standby, name both hosts and ask for the writable one, as libpq does:
+    # `postgresql://postgres@h1:5432,h2:5432/kipp?target_session_attrs=read-write`.
     database_url: str = "postgresql://postgres@127.0.0.1:5432/kipp"
     # The services' own role: neither the owner of the event store nor a superuser. Unset, it is the
     # owner's URL with the user kipp_app (a server that needs passwords sets it in full).
     app_database_url: str | None = None
+    # One broker, or the nodes of a cluster as one URL with several hosts, `amqp://user:pw@h1:5672,h2:5672/`
+    # (shared/failover.py): the services connect to whichever node is up.
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     # Every exchange and queue name starts with this, so tests and tenants can share one broker.
     prefix: str = "kipp"

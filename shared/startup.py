@@ -12,7 +12,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # What "not reachable (yet)" looks like: refused or dropped connections (the broker client's errors are
-# OSErrors too), and a PostgreSQL that is starting up, shutting down or out of connection slots.
+# OSErrors too), a PostgreSQL that is starting up, shutting down or out of connection slots, and, with a
+# multi-host URL asking for target_session_attrs=read-write, hosts that answer but none writable yet (a
+# standby not yet promoted).
 UNREACHABLE: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
@@ -21,6 +23,7 @@ UNREACHABLE: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.TooManyConnectionsError,  # a server at its connection limit: slots free up as others leave
+    asyncpg.TargetServerAttributeNotMatched,
 )
 
 

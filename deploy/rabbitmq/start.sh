@@ -30,4 +30,16 @@ for user in intake review operator; do
     esac
 done
 printf '%s\n' "$definitions" >"$out"
+
+# The Erlang cookie, when given: the nodes of a cluster (the ha profile) must share it. RabbitMQ reads it
+# from the data directory, owned by its user, readable by no one else.
+if [ -f "$secrets/broker-erlang-cookie" ]; then
+    cookie=${ERLANG_COOKIE:-/var/lib/rabbitmq/.erlang.cookie}
+    rm -f "$cookie"
+    tr -d '\n' <"$secrets/broker-erlang-cookie" >"$cookie"
+    chmod 400 "$cookie"
+    if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1; then
+        chown rabbitmq:rabbitmq "$cookie"
+    fi
+fi
 exec "$@"

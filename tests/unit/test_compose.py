@@ -418,7 +418,9 @@ def test_passwords_come_from_secret_files_and_no_url_carries_one() -> None:
         "/run/secrets/postgres-password"
     )
     rabbitmq = document["services"]["rabbitmq"]["secrets"]
-    assert set(rabbitmq) == {f"broker-{user}-password" for user in ("intake", "review", "operator")}
+    assert set(rabbitmq) == {f"broker-{user}-password" for user in ("intake", "review", "operator")} | {
+        "broker-erlang-cookie"
+    }
 
 
 def run_script(script: str, *command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
