@@ -89,7 +89,7 @@ test-faults: install-dev
 
 ## The benchmark (not a test): the product against raw PostgreSQL and RabbitMQ on this machine.
 bench: install-dev
-	$(BIN)/python -m benchmarks 2>&1 | grep -v -e '^INFO:' -e 'Uvicorn running'
+	bash -o pipefail -c "$(BIN)/python -m benchmarks 2>&1 | grep -v -e '^INFO:' -e 'Uvicorn running'"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ from benchmarks.cpu import CpuMeter, pids_named
 from shared.access import Role, create_key
 from shared.broker import QueueDepths
 from shared.db import create_pool
+from shared.personal_data.master_key import ensure_master_key
 from shared.signing import ensure_key_pair, ensure_private_key
 from tests.fixtures import demo_proposals
 from tests.processes import ServiceProcess, free_port, service_env
@@ -53,6 +54,10 @@ async def running_system(database_url: str) -> AsyncIterator[RunningSystem]:
     ensure_private_key(logs / "log-signing-key.pem")
     env["KIPP_LOG_KEY_FILE"] = str(logs / "log-signing-key.pem")
     env["KIPP_CHECKPOINT_DIR"] = str(logs / "checkpoints")
+    # The master key wrapping the innovators' data keys: a new one, as `kipp migrate` makes it, for a new
+    # database (a key the database's data keys were not wrapped by would stop both services at start-up).
+    ensure_master_key(logs / "master-key")
+    env["KIPP_MASTER_KEY_FILE"] = str(logs / "master-key")
     review = ServiceProcess("review", env, int(env["KIPP_REVIEW_PORT"]), logs / "review.log")
     intake = ServiceProcess("intake", env, int(env["KIPP_INTAKE_PORT"]), logs / "intake.log")
     pool = await create_pool(database_url, min_size=1, max_size=4)
