@@ -142,7 +142,12 @@ class LeafTiles:
                 )
             if len(kept) >= len(content):
                 return
-        _write_once(self._file(index, width), content)
+        try:
+            write_once(self._file(index, width), content, prefix=".tile-")
+        except FileExistsError:
+            raise TileMismatch(
+                f"{self._file(index, width)} keeps other leaf hashes than the log has"
+            ) from None
         if partial is not None:  # superseded by the wider tile just written (C2SP allows removing it)
             partial[1].unlink(missing_ok=True)
             if width == WIDTH:
@@ -150,10 +155,14 @@ class LeafTiles:
                     partial[1].parent.rmdir()
 
 
-def _write_once(path: Path, content: bytes) -> None:
-    """Writes the whole file or nothing (a crash never leaves half a tile), never over another file."""
+def write_once(path: Path, content: bytes, prefix: str) -> None:
+    """Writes the whole file or nothing, never over another file, and durably: a temporary file (named
+    `prefix`..., `.tmp`, which readers ignore), flushed to disk, then linked into place, and the directory
+    flushed too, so that a crash leaves either no file or the whole one (at worst a temporary file, which
+    the next write does not need). A file already there with this content is left as it is; with another
+    content, FileExistsError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tile-")
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as out:
             out.write(content)
@@ -164,6 +173,17 @@ def _write_once(path: Path, content: bytes) -> None:
             os.link(temporary, path)
         except FileExistsError:
             if path.read_bytes() != content:
-                raise TileMismatch(f"{path} keeps other leaf hashes than the log has") from None
+                raise FileExistsError(f"{path} holds another content") from None
+            return
+        _sync_directory(path.parent)
     finally:
         os.unlink(temporary)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Makes a new name in `folder` survive a crash (POSIX: the link is durable once the directory is)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
