@@ -42,7 +42,7 @@ from shared.tlog.merkle import (
     verify_consistency,
 )
 from shared.tlog.note import Checkpoint, NoteError, NoteSigner, open_note, split_note
-from shared.tlog.tiles import WIDTH, LeafTiles, TileMismatch
+from shared.tlog.tiles import TILE_LEVEL, WIDTH, LeafTiles, TileMismatch, tile_path
 from shared.worker import Worker
 
 NAME = "merkle_tree"
@@ -272,13 +272,15 @@ TILES_PER_READ = 64  # leaf hashes are read from the database 64 tiles (16,384 h
 
 
 async def keep_leaf_hashes(conn: Connection, directory: str | Path, size: int) -> None:
-    """Writes the leaf hashes of the first `size` leaves as C2SP tiles beside the checkpoints, and compares
-    every tile already kept there with the tree: a leaf hash kept that the tree no longer has, in any tile,
-    full or partial, raises SigningRefused (the log then signs nothing). Each checkpoint reads all `size`
-    leaf hashes (32 bytes each) from the database for it, in batches."""
+    """Writes the leaf hashes of the first `size` leaves as C2SP tiles beside the checkpoints, once every
+    tile already kept there over them is found to be the tree's (else SigningRefused: the log then signs
+    nothing). A full tile is compared by its hash with the tree's node over its 256 leaves (one row each,
+    and the file hashed once per process); the partial one, and what is new, leaf by leaf."""
     tiles = LeafTiles(directory)
+    full = min(tiles.size(), size) // WIDTH
+    await _compare_full_tiles(conn, tiles, full)
     step = TILES_PER_READ * WIDTH
-    for start in range(0, size, step):
+    for start in range(full * WIDTH, size, step):
         end = min(size, start + step)
         rows = await conn.fetch(
             "SELECT hash FROM review.merkle_nodes"
@@ -292,6 +294,25 @@ async def keep_leaf_hashes(conn: Connection, directory: str | Path, size: int) -
             tiles.extend(start, (bytes(row["hash"]) for row in rows))
         except TileMismatch as mismatch:
             raise SigningRefused(f"{mismatch}: its history has forked; the log signs nothing more") from None
+
+
+async def _compare_full_tiles(conn: Connection, tiles: LeafTiles, count: int) -> None:
+    rows = await conn.fetch(
+        "SELECT index, hash FROM review.merkle_nodes WHERE level = $1 AND index < $2 ORDER BY index",
+        TILE_LEVEL,
+        count,
+    )
+    if len(rows) != count:
+        raise LookupError(
+            f"the tree has not every node over the {count} full tiles kept: it is behind the log"
+        )
+    for row in rows:
+        if tiles.full_tile_hash(row["index"]) != bytes(row["hash"]):
+            path = tiles.directory / tile_path(row["index"])
+            raise SigningRefused(
+                f"{path} keeps other leaf hashes than the log has: its history has forked; the log signs"
+                " nothing more"
+            )
 
 
 class TreeKeeper:

@@ -12,13 +12,18 @@ with them an auditor names the exact event that no longer hashes as it did, not 
 """
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from shared.tlog.merkle import root_of
+
 WIDTH = 256
 HASH_SIZE = 32
+TILE_LEVEL = 8  # the 256 leaves of a full tile are one node of the tree, at this level
+assert 1 << TILE_LEVEL == WIDTH
 
 
 def tile_path(index: int, width: int = WIDTH) -> str:
@@ -77,6 +82,14 @@ class LeafTiles:
         full = self.full_tiles()
         partial = self._partial(full)
         return full * WIDTH + (partial[0] if partial else 0)
+
+    def full_tile_hash(self, index: int) -> bytes:
+        """The Merkle root over full tile `index` (the tree's node over its 256 leaves). Remembered while
+        the file stays the one it was (a full tile is written once): a long log hashes its tiles once per
+        process, not at every checkpoint."""
+        path = self._file(index)
+        status = path.stat()
+        return _tile_hash(path, status.st_ino, status.st_mtime_ns, status.st_size)
 
     def hashes(self, limit: int | None = None) -> Iterator[bytes]:
         """The kept leaf hashes from leaf 0, in order, one tile in memory at a time."""
@@ -153,6 +166,12 @@ class LeafTiles:
             if width == WIDTH:
                 with contextlib.suppress(OSError):  # not empty: something else lies there, leave it
                     partial[1].parent.rmdir()
+
+
+@functools.lru_cache(maxsize=1 << 16)  # 16 million leaves' tiles, some 10 MB
+def _tile_hash(path: Path, inode: int, modified_ns: int, size: int) -> bytes:
+    content = path.read_bytes()
+    return root_of([content[start : start + HASH_SIZE] for start in range(0, len(content), HASH_SIZE)])
 
 
 def write_once(path: Path, content: bytes, prefix: str) -> None:

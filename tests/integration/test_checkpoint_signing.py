@@ -157,21 +157,24 @@ async def test_a_database_behind_the_newest_kept_checkpoint_is_refused_until_it_
     assert await recorded_sizes(pool) == []
 
 
-async def test_a_leaf_hash_changed_inside_a_full_tile_is_refused(pool: asyncpg.Pool, tmp_path: Path) -> None:
+async def test_a_leaf_changed_inside_a_full_tile_is_refused(pool: asyncpg.Pool, tmp_path: Path) -> None:
     planted = leaves(WIDTH + 44)
     await plant_tree(pool, planted)
     await sign_checkpoint(pool, SIGNER, tmp_path)
     assert (tmp_path / "tile/0/000").exists()
     assert LeafTiles(tmp_path).size() == WIDTH + 44
 
-    # The history grows; whoever runs the database changes leaf 10, in the full tile 0, as a rewrite of
-    # that event would (the inner nodes, and so the consistency proof, left as they were).
-    await plant_tree(pool, leaves(WIDTH + 60))
-    await pool.execute("UPDATE review.merkle_nodes SET hash = sha256(hash) WHERE level = 0 AND index = 10")
+    # The history grows, but whoever runs the database has rewritten event 11, in the full tile 0, and
+    # the tree from it; the checkpoints are lost, only the leaf hashes kept beside them still hold the log.
+    rewritten = leaves(WIDTH + 60)
+    rewritten[10] = leaf_hash(b"rewritten")
+    await plant_tree(pool, rewritten)
+    await pool.execute("DELETE FROM review.log_checkpoints")
+    kept_path(tmp_path, WIDTH + 44).unlink()
     with pytest.raises(SigningRefused, match="tile/0/000 keeps other leaf hashes"):
         await sign_checkpoint(pool, SIGNER, tmp_path)
-    assert await recorded_sizes(pool) == [WIDTH + 44]
-    assert kept_sizes(tmp_path) == [WIDTH + 44]
+    assert await recorded_sizes(pool) == []
+    assert list(LeafTiles(tmp_path).hashes()) == planted
 
 
 async def test_a_note_lost_to_a_crash_after_the_commit_is_written_by_the_next_signing(
