@@ -187,6 +187,12 @@ async def _sign_in(
     size = await tree_size(conn)
     last = await latest_checkpoint(conn)
     kept = newest_kept(directory, signer.verifier)
+    kept_size = kept.checkpoint.size if kept is not None else 0
+    if last is not None and last.checkpoint.size >= size and kept_size <= last.checkpoint.size:
+        if kept_size < last.checkpoint.size == size:  # a crash came before its note was written
+            await _keep_missing(conn, signer, directory, last, kept)
+            return last, True
+        return last, False  # nothing new
     if kept is not None and kept.checkpoint.size > size:
         raise SigningRefused(
             f"the log signed a checkpoint of {kept.checkpoint.size} events, kept in"
@@ -194,11 +200,6 @@ async def _sign_in(
             " database has lost events the log signed (a failover to a standby that lacked the last"
             " commits, or a restore from an older backup); bring them back before it signs again"
         )
-    if last is not None and last.checkpoint.size >= size:  # nothing new (kept is not newer: see above)
-        if kept is None or kept.checkpoint.size < last.checkpoint.size:
-            await _keep_missing(conn, signer, directory, last)  # a crash came before its note was written
-            return last, True
-        return last, False
     forgotten = kept is not None and (last is None or kept.checkpoint.size > last.checkpoint.size)
     if kept is not None and forgotten and (kept.checkpoint.size == size or size < at_least):
         # The database forgot a checkpoint the log signed (a failover, a restore): remember it again.
@@ -217,16 +218,25 @@ async def _sign_in(
 
 
 async def _keep_missing(
-    conn: Connection, signer: NoteSigner, directory: str | Path, last: SignedCheckpoint
+    conn: Connection,
+    signer: NoteSigner,
+    directory: str | Path,
+    last: SignedCheckpoint,
+    kept: SignedCheckpoint | None,
 ) -> None:
     """The leaf hashes of the database's newest checkpoint, whose note is not kept yet (the caller writes
-    it): only a note the log's key signed is ever written."""
+    it): only a note the log's key signed, over a tree that extends the newest one kept, is written."""
     try:
         open_note(last.note, signer.verifier)
     except NoteError as error:
         raise SigningRefused(
             f"the newest checkpoint in review.log_checkpoints does not verify: {error}"
         ) from None
+    head = await _must_extend(conn, last.checkpoint.size, directory, None, kept)
+    if head != last.checkpoint.root:
+        raise SigningRefused(
+            f"the newest checkpoint in review.log_checkpoints is not the tree's of {last.checkpoint.size}"
+        )
     await keep_leaf_hashes(conn, directory, last.checkpoint.size)
 
 
