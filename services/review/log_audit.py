@@ -20,6 +20,7 @@ from typing import Any
 
 from services.review.eventstore.base import RecordedEvent
 from services.review.tlog import leaf_of
+from services.review.tlog_kept import SUFFIX
 from services.review.views import event_view
 from shared.tlog.merkle import Frontier, leaf_hash
 from shared.tlog.note import Checkpoint, NoteError, VerifierKey, open_note
@@ -43,13 +44,18 @@ class LogReport:
 
 
 def kept_checkpoints(directory: str | Path, key: VerifierKey) -> list[Checkpoint]:
-    """Every checkpoint in the directory, each checked against the log's key, smallest first."""
+    """Every checkpoint in the directory, each checked against the log's key, smallest first. One that does
+    not verify is a NoteError naming its file: the audit cannot vouch for a history against it (a note
+    cut short by a crash of a version that wrote notes in place, or altered). The temporary files the log
+    writes a note to before linking it into place are not checkpoints."""
     found = []
-    for path in sorted(Path(directory).glob("*.checkpoint")):
+    for path in sorted(Path(directory).glob(f"*{SUFFIX}")):
         try:
             found.append(Checkpoint.parse(open_note(path.read_text(encoding="utf-8"), key)))
         except NoteError as error:
-            raise NoteError(f"{path}: {error}") from None
+            raise NoteError(
+                f"{path}: not a checkpoint the log signed, cut short or altered ({error})"
+            ) from None
     return sorted(found, key=lambda checkpoint: checkpoint.size)
 
 

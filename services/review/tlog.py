@@ -9,21 +9,30 @@ then read from O(log n) stored nodes.
 Checkpoints (C2SP tlog-checkpoint signed notes) are signed with the log's Ed25519 key, stored, and written
 as files to a directory outside the database, with the leaf hashes they cover (C2SP tiles, level 0: an
 auditor names from them the exact event a rewrite changed). The log never signs a checkpoint that does
-not extend the last one it signed: the consistency proof between them is checked first.
+not extend the last one it signed, whether the database or the directory remembers it: the consistency
+proofs are checked first, and a log that finds its history forked stops signing (`SigningRefused`).
 """
 
-import os
-from dataclasses import dataclass
+import logging
 from pathlib import Path
 
 import asyncpg
+from prometheus_client import Gauge
 
 from services.review.eventstore.chain import canonical_json
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS, Subscription
+from services.review.tlog_kept import (
+    SignedCheckpoint,
+    SigningRefused,
+    keep_outside,
+    kept_path,
+    newest_kept,
+)
 from services.review.views import event_view
 from shared.db import Connection
 from shared.tlog.merkle import (
+    ProofError,
     aligned_parts,
     consistency_proof,
     inclusion_proof,
@@ -32,13 +41,18 @@ from shared.tlog.merkle import (
     range_hash,
     verify_consistency,
 )
-from shared.tlog.note import Checkpoint, NoteSigner, split_note
-from shared.tlog.tiles import WIDTH, LeafTiles
+from shared.tlog.note import Checkpoint, NoteError, NoteSigner, open_note, split_note
+from shared.tlog.tiles import TILE_LEVEL, WIDTH, LeafTiles, TileMismatch, tile_path
 from shared.worker import Worker
 
 NAME = "merkle_tree"
 SUBSCRIPTION = Subscription(NAME, EVENT_COLUMNS, 1000)
 SIGNING_LOCK = 7_401_0013
+SIGNING_REFUSED = Gauge(
+    "kipp_log_signing_refused",
+    "1 while the log refuses to sign checkpoints because its history contradicts what it signed",
+)
+log = logging.getLogger(__name__)
 
 
 def leaf_of(view: dict[str, object]) -> bytes:
@@ -136,12 +150,6 @@ async def prove_consistency(conn: Connection | asyncpg.Pool, first: int, second:
     return consistency_proof(first, second, nodes.range)
 
 
-@dataclass(frozen=True)
-class SignedCheckpoint:
-    checkpoint: Checkpoint
-    note: str
-
-
 async def latest_checkpoint(conn: Connection | asyncpg.Pool) -> SignedCheckpoint | None:
     row = await conn.fetchrow(
         "SELECT size, root, note FROM review.log_checkpoints ORDER BY size DESC LIMIT 1"
@@ -156,42 +164,133 @@ async def sign_checkpoint(
     pool: asyncpg.Pool, signer: NoteSigner, directory: str | Path, at_least: int = 0
 ) -> SignedCheckpoint | None:
     """Signs a checkpoint of the tree as it stands, unless the last one already covers it (and `at_least`).
-    It must extend the last one signed, which the consistency proof between them shows; otherwise the
-    log refuses to sign (two inconsistent checkpoints would prove the log lied). The note is written to
-    `directory` as `<size>.checkpoint` before the transaction commits."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", SIGNING_LOCK)
-        size = await tree_size(conn)
-        last = await latest_checkpoint(conn)
-        if last is not None and last.checkpoint.size >= size:
-            return last
-        if size == 0 or size < at_least:
-            return last
-        head = await root(conn, size)
-        if last is not None:
-            proof = await prove_consistency(conn, last.checkpoint.size, size)
-            verify_consistency(last.checkpoint.size, size, last.checkpoint.root, head, proof)
-        checkpoint = Checkpoint(signer.name, size, head)
-        note = signer.sign(checkpoint.text())
-        await conn.execute(
-            "INSERT INTO review.log_checkpoints (size, root, note) VALUES ($1, $2, $3)", size, head, note
+
+    It must extend every checkpoint that binds the log: the newest in the database and the newest kept in
+    `directory` (the database may have lost the last ones: a failover, a restore, a rewrite). The
+    consistency proofs show it, and the leaf hashes kept as tiles must be the tree's, every one; otherwise
+    SigningRefused, and nothing is signed or written. The note is written to `directory` only once the
+    transaction has committed, so no file ever holds a checkpoint the database then forgot; a crash in
+    between is mended by the next call, which writes the database's newest checkpoint if it is missing."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SIGNING_LOCK)
+            signed, unkept = await _sign_in(conn, signer, directory, at_least)
+        if signed is not None and unkept:
+            keep_outside(directory, signed.checkpoint.size, signed.note)
+        return signed
+
+
+async def _sign_in(
+    conn: Connection, signer: NoteSigner, directory: str | Path, at_least: int
+) -> tuple[SignedCheckpoint | None, bool]:
+    """The checkpoint that covers the tree now, and whether its note is still to be kept outside."""
+    size = await tree_size(conn)
+    last = await latest_checkpoint(conn)
+    kept = newest_kept(directory, signer.verifier)
+    kept_size = kept.checkpoint.size if kept is not None else 0
+    if last is not None and last.checkpoint.size >= size and kept_size <= last.checkpoint.size:
+        if kept_size < last.checkpoint.size == size:  # a crash came before its note was written
+            await _keep_missing(conn, signer, directory, last, kept)
+            return last, True
+        return last, False  # nothing new
+    if kept is not None and kept.checkpoint.size > size:
+        raise SigningRefused(
+            f"the log signed a checkpoint of {kept.checkpoint.size} events, kept in"
+            f" {kept_path(directory, kept.checkpoint.size)}, but its tree in the database has {size}: the"
+            " database has lost events the log signed (a failover to a standby that lacked the last"
+            " commits, or a restore from an older backup); bring them back before it signs again"
         )
-        await keep_leaf_hashes(conn, directory, size)
-        keep_outside(directory, size, note)
-        return SignedCheckpoint(checkpoint, note)
+    forgotten = kept is not None and (last is None or kept.checkpoint.size > last.checkpoint.size)
+    if kept is not None and forgotten and (kept.checkpoint.size == size or size < at_least):
+        # The database forgot a checkpoint the log signed (a failover, a restore): remember it again.
+        await _must_extend(conn, kept.checkpoint.size, directory, last, kept)
+        await keep_leaf_hashes(conn, directory, kept.checkpoint.size)
+        await _record(conn, kept)
+        return kept, False
+    if size == 0 or size < at_least:
+        return last, False
+    head = await _must_extend(conn, size, directory, last, kept)
+    await keep_leaf_hashes(conn, directory, size)
+    checkpoint = Checkpoint(signer.name, size, head)
+    signed = SignedCheckpoint(checkpoint, signer.sign(checkpoint.text()))
+    await _record(conn, signed)
+    return signed, True
+
+
+async def _keep_missing(
+    conn: Connection,
+    signer: NoteSigner,
+    directory: str | Path,
+    last: SignedCheckpoint,
+    kept: SignedCheckpoint | None,
+) -> None:
+    """The leaf hashes of the database's newest checkpoint, whose note is not kept yet (the caller writes
+    it): only a note the log's key signed, over a tree that extends the newest one kept, is written."""
+    try:
+        open_note(last.note, signer.verifier)
+    except NoteError as error:
+        raise SigningRefused(
+            f"the newest checkpoint in review.log_checkpoints does not verify: {error}"
+        ) from None
+    head = await _must_extend(conn, last.checkpoint.size, directory, None, kept)
+    if head != last.checkpoint.root:
+        raise SigningRefused(
+            f"the newest checkpoint in review.log_checkpoints is not the tree's of {last.checkpoint.size}"
+        )
+    await keep_leaf_hashes(conn, directory, last.checkpoint.size)
+
+
+async def _must_extend(
+    conn: Connection,
+    size: int,
+    directory: str | Path,
+    recorded: SignedCheckpoint | None,
+    kept: SignedCheckpoint | None,
+) -> bytes:
+    """The root of the tree of `size` leaves, once the consistency proofs show it extends the newest
+    checkpoint recorded in the database and the newest kept in `directory` (else SigningRefused, naming
+    the one it does not extend)."""
+    head = await root(conn, size)
+    for signed, where in ((recorded, "in review.log_checkpoints"), (kept, "kept in the directory")):
+        if signed is None:
+            continue
+        old = signed.checkpoint
+        try:
+            proof = await prove_consistency(conn, old.size, size)
+            verify_consistency(old.size, size, old.root, head, proof)
+        except ProofError as error:
+            if where != "in review.log_checkpoints":
+                where = f"kept in {kept_path(directory, old.size)}"
+            raise SigningRefused(
+                f"the tree of {size} events in the database does not extend the checkpoint of {old.size}"
+                f" events the log signed, {where}: its history has forked ({error}); the log signs"
+                " nothing more"
+            ) from None
+    return head
+
+
+async def _record(conn: Connection, signed: SignedCheckpoint) -> None:
+    await conn.execute(
+        "INSERT INTO review.log_checkpoints (size, root, note) VALUES ($1, $2, $3)",
+        signed.checkpoint.size,
+        signed.checkpoint.root,
+        signed.note,
+    )
 
 
 TILES_PER_READ = 64  # leaf hashes are read from the database 64 tiles (16,384 hashes) at a time
 
 
 async def keep_leaf_hashes(conn: Connection, directory: str | Path, size: int) -> None:
-    """Writes the leaf hashes of the first `size` leaves that are not kept yet as C2SP tiles beside the
-    checkpoints (the first checkpoint signed with a long history writes all of them). A kept hash that
-    the tree no longer has raises TileMismatch: the log then signs nothing."""
+    """Writes the leaf hashes of the first `size` leaves as C2SP tiles beside the checkpoints, once every
+    tile already kept there over them is found to be the tree's (else SigningRefused: the log then signs
+    nothing). A full tile is compared by its hash with the tree's node over its 256 leaves (one row each,
+    and the file hashed once per process); the partial one, and what is new, leaf by leaf."""
     tiles = LeafTiles(directory)
-    kept = tiles.size()
+    full = min(tiles.size(), size) // WIDTH
+    await _compare_full_tiles(conn, tiles, full)
     step = TILES_PER_READ * WIDTH
-    for start in range(kept - kept % WIDTH, size, step):
+    for start in range(full * WIDTH, size, step):
         end = min(size, start + step)
         rows = await conn.fetch(
             "SELECT hash FROM review.merkle_nodes"
@@ -201,28 +300,29 @@ async def keep_leaf_hashes(conn: Connection, directory: str | Path, size: int) -
         )
         if len(rows) != end - start:
             raise LookupError(f"the tree has not every leaf in [{start}, {end}): it is behind the log")
-        tiles.extend(start, (bytes(row["hash"]) for row in rows))
+        try:
+            tiles.extend(start, (bytes(row["hash"]) for row in rows))
+        except TileMismatch as mismatch:
+            raise SigningRefused(f"{mismatch}: its history has forked; the log signs nothing more") from None
 
 
-def keep_outside(directory: str | Path, size: int, note: str) -> None:
-    """Writes the signed checkpoint where the database's operator cannot rewrite it with the database."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{size:012d}.checkpoint"
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        if path.read_text(encoding="utf-8") != note:
-            raise RuntimeError(f"{path} holds another checkpoint of size {size}") from None
-        return
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(note)
-
-
-def latest_kept(directory: str | Path) -> str | None:
-    """The newest signed checkpoint in the directory, if any."""
-    files = sorted(Path(directory).glob("*.checkpoint"))
-    return files[-1].read_text(encoding="utf-8") if files else None
+async def _compare_full_tiles(conn: Connection, tiles: LeafTiles, count: int) -> None:
+    rows = await conn.fetch(
+        "SELECT index, hash FROM review.merkle_nodes WHERE level = $1 AND index < $2 ORDER BY index",
+        TILE_LEVEL,
+        count,
+    )
+    if len(rows) != count:
+        raise LookupError(
+            f"the tree has not every node over the {count} full tiles kept: it is behind the log"
+        )
+    for row in rows:
+        if tiles.full_tile_hash(row["index"]) != bytes(row["hash"]):
+            path = tiles.directory / tile_path(row["index"])
+            raise SigningRefused(
+                f"{path} keeps other leaf hashes than the log has: its history has forked; the log signs"
+                " nothing more"
+            )
 
 
 class TreeKeeper:
@@ -235,6 +335,7 @@ class TreeKeeper:
         self._pool = pool
         self._signer = signer
         self._directory = directory
+        self._refused: str | None = None  # why signing was last refused, while it is
         self.tree = Worker("merkle-tree", self._extend)
         self.checkpoints = Worker("checkpoint-signer", self._sign, poll_seconds=checkpoint_seconds)
 
@@ -255,5 +356,19 @@ class TreeKeeper:
         return added == SUBSCRIPTION.batch
 
     async def _sign(self) -> bool:
-        await sign_checkpoint(self._pool, self._signer, self._directory)
+        """A refusal is an alert, not a fault to retry at once: logged at error level when it starts or its
+        reason changes, shown by the gauge while it lasts, and looked at again every poll, so that signing
+        resumes by itself once an operator has brought back what the database lost."""
+        try:
+            await sign_checkpoint(self._pool, self._signer, self._directory)
+        except SigningRefused as refused:
+            SIGNING_REFUSED.set(1)
+            if str(refused) != self._refused:
+                log.error("the log refuses to sign checkpoints: %s", refused)
+                self._refused = str(refused)
+            return False
+        if self._refused is not None:
+            log.warning("the log signs checkpoints again")
+            self._refused = None
+        SIGNING_REFUSED.set(0)
         return False

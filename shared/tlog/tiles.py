@@ -12,13 +12,18 @@ with them an auditor names the exact event that no longer hashes as it did, not 
 """
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from shared.tlog.merkle import root_of
+
 WIDTH = 256
 HASH_SIZE = 32
+TILE_LEVEL = 8  # the 256 leaves of a full tile are one node of the tree, at this level
+assert 1 << TILE_LEVEL == WIDTH
 
 
 def tile_path(index: int, width: int = WIDTH) -> str:
@@ -77,6 +82,14 @@ class LeafTiles:
         full = self.full_tiles()
         partial = self._partial(full)
         return full * WIDTH + (partial[0] if partial else 0)
+
+    def full_tile_hash(self, index: int) -> bytes:
+        """The Merkle root over full tile `index` (the tree's node over its 256 leaves). Remembered while
+        the file stays the one it was (a full tile is written once): a long log hashes its tiles once per
+        process, not at every checkpoint."""
+        path = self._file(index)
+        status = path.stat()
+        return _tile_hash(path, status.st_ino, status.st_mtime_ns, status.st_size)
 
     def hashes(self, limit: int | None = None) -> Iterator[bytes]:
         """The kept leaf hashes from leaf 0, in order, one tile in memory at a time."""
@@ -142,7 +155,12 @@ class LeafTiles:
                 )
             if len(kept) >= len(content):
                 return
-        _write_once(self._file(index, width), content)
+        try:
+            write_once(self._file(index, width), content, prefix=".tile-")
+        except FileExistsError:
+            raise TileMismatch(
+                f"{self._file(index, width)} keeps other leaf hashes than the log has"
+            ) from None
         if partial is not None:  # superseded by the wider tile just written (C2SP allows removing it)
             partial[1].unlink(missing_ok=True)
             if width == WIDTH:
@@ -150,10 +168,20 @@ class LeafTiles:
                     partial[1].parent.rmdir()
 
 
-def _write_once(path: Path, content: bytes) -> None:
-    """Writes the whole file or nothing (a crash never leaves half a tile), never over another file."""
+@functools.lru_cache(maxsize=1 << 16)  # 16 million leaves' tiles, some 10 MB
+def _tile_hash(path: Path, inode: int, modified_ns: int, size: int) -> bytes:
+    content = path.read_bytes()
+    return root_of([content[start : start + HASH_SIZE] for start in range(0, len(content), HASH_SIZE)])
+
+
+def write_once(path: Path, content: bytes, prefix: str) -> None:
+    """Writes the whole file or nothing, never over another file, and durably: a temporary file (named
+    `prefix`..., `.tmp`, which readers ignore), flushed to disk, then linked into place, and the directory
+    flushed too, so that a crash leaves either no file or the whole one (at worst a temporary file, which
+    the next write does not need). A file already there with this content is left as it is; with another
+    content, FileExistsError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tile-")
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as out:
             out.write(content)
@@ -164,6 +192,17 @@ def _write_once(path: Path, content: bytes) -> None:
             os.link(temporary, path)
         except FileExistsError:
             if path.read_bytes() != content:
-                raise TileMismatch(f"{path} keeps other leaf hashes than the log has") from None
+                raise FileExistsError(f"{path} holds another content") from None
+            return
+        _sync_directory(path.parent)
     finally:
         os.unlink(temporary)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Makes a new name in `folder` survive a crash (POSIX: the link is durable once the directory is)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

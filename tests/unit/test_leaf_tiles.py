@@ -65,3 +65,13 @@ def test_leaf_hashes_that_contradict_the_kept_ones_are_refused_and_nothing_chang
 def test_only_whole_tiles_are_extended(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not begin a tile"):
         LeafTiles(tmp_path).extend(3, hashes(2))
+
+
+def test_a_full_tile_hash_is_its_merkle_root_and_follows_the_file(tmp_path: Path) -> None:
+    tiles, leaves = LeafTiles(tmp_path), hashes(WIDTH + 1)
+    tiles.extend(0, leaves)
+    assert tiles.full_tile_hash(0) == root_of(leaves[:WIDTH])
+    replacement = tmp_path / "replacement"
+    replacement.write_bytes(b"".join(hashes(WIDTH, salt="rewritten")))
+    replacement.replace(tmp_path / tile_path(0))  # the file altered behind the log's back
+    assert tiles.full_tile_hash(0) == root_of(hashes(WIDTH, salt="rewritten"))
