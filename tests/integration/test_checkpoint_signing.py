@@ -15,8 +15,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import REGISTRY
 
+from services.review.app import create_app as create_review
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.log_audit import kept_checkpoints
+from services.review.settings import ReviewSettings
 from services.review.tlog import (
     SIGNING_REFUSED,
     SUBSCRIPTION,
@@ -25,10 +27,13 @@ from services.review.tlog import (
     sign_checkpoint,
 )
 from services.review.tlog_kept import SigningRefused, kept_path
+from shared.contract import Topology
 from shared.tlog.merkle import leaf_hash, node_hash
 from shared.tlog.note import NoteSigner
 from shared.tlog.tiles import WIDTH, LeafTiles
+from tests.apps import running
 from tests.integration.test_audit import record_history, tamper
+from tests.keys import Keys, bearer
 
 SIGNER = NoteSigner("test.kipp.local/log", Ed25519PrivateKey.generate())
 
@@ -235,3 +240,27 @@ async def test_the_keeper_raises_the_alarm_once_and_keeps_looking_without_failin
     assert "forked" in errors[0]
     assert not [record for record in caplog.records if "paused, will retry" in record.getMessage()]
     assert await recorded_sizes(pool) == []
+
+
+async def test_a_certificate_the_log_refuses_to_sign_for_is_answered_503_saying_why(
+    store: PostgresEventStore,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+    database_url: str,
+    amqp_url: str,
+    topology: Topology,
+    keys: Keys,
+) -> None:
+    await build_tree(pool)
+    await sign_checkpoint(pool, SIGNER, tmp_path)  # a note kept in the log's folder, not by the log's key
+    await pool.execute("DELETE FROM review.log_checkpoints")
+    proposal_id = await pool.fetchval("SELECT stream_id FROM review.events WHERE position = 1")
+    settings = ReviewSettings(
+        database_url=database_url, amqp_url=amqp_url, prefix=topology.prefix, checkpoint_dir=str(tmp_path)
+    )
+    async with running(create_review(settings)) as client:
+        answer = await client.get(f"/v1/proposals/{proposal_id}/certificate", headers=bearer(keys.auditor))
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "the log refuses to sign" in answer.json()["detail"]
+    assert await recorded_sizes(pool) == []  # nothing signed

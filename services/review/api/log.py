@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS
 from services.review.tlog import (
+    SigningRefused,
     TreeKeeper,
     latest_checkpoint,
     leaf_of,
@@ -287,7 +288,12 @@ async def _signed_note(request: Request, covering: int) -> str:
     latest = await latest_checkpoint(pool)
     if latest is None or latest.checkpoint.size < covering:
         await _covered(request, covering)
-        latest = await sign_checkpoint(pool, log.signer, log.checkpoint_dir, at_least=covering)
+        try:
+            latest = await sign_checkpoint(pool, log.signer, log.checkpoint_dir, at_least=covering)
+        except SigningRefused as refused:
+            # The log found its history forked from a checkpoint it kept: it signs nothing until an
+            # operator looks (the error log line and kipp_log_signing_refused say why).
+            raise Problem(503, "Service unavailable", f"the log refuses to sign: {refused}") from None
     if latest is None:
         raise Problem(404, "No checkpoint", "the log is empty: nothing to sign yet")
     lines = await pool.fetch(
