@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS
 from services.review.tlog import (
-    SigningRefused,
     TreeKeeper,
     latest_checkpoint,
     leaf_of,
@@ -25,6 +24,7 @@ from services.review.tlog import (
     sign_checkpoint,
     tree_size,
 )
+from services.review.tlog_kept import SigningRefused
 from services.review.views import event_view
 from shared.access import Caller, Role, authenticate
 from shared.access.http import READERS, PresentedKey, allowed
