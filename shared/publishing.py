@@ -17,8 +17,10 @@ from typing import Any
 
 from aio_pika import Message
 from faststream.rabbit import RabbitBroker
+from pydantic import ValidationError
 
 from shared.broker import exchange, publish_confirmed, unpublishable
+from shared.validation import refusal
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class ConfirmedPublisher:
         for item in window:
             try:
                 message = item.build()
+            except ValidationError as error:  # its words would quote the content: a parked reason is kept
+                parked[item.key] = f"no message can be made of it: {refusal(error)}"
             except Exception as error:  # whatever in this item's own content makes it unbuildable
                 parked[item.key] = f"no message can be made of it: {error}"
                 continue

@@ -23,11 +23,11 @@ from services.review.eventstore.postgres import PostgresEventStore
 from services.review.log_audit import LogReport, kept_checkpoints, verify_against_checkpoints
 from services.review.rebuild import RebuildReport, rebuild_status_projection
 from services.review.resemblance.rebuild import rebuild_resemblances
-from shared.http import field_path
 from shared.settings import CommonSettings
 from shared.signing import KeyFileMissing
 from shared.tlog.note import NoteError, VerifierKey
 from shared.tlog.tiles import LeafTiles
+from shared.validation import refusal
 
 audit = typer.Typer(help="Proof that history was not altered.", no_args_is_help=True)
 app.add_typer(audit, name="audit")
@@ -48,9 +48,7 @@ def _read_digest(path: Path) -> Digest:
     except (OSError, UnicodeDecodeError) as error:
         why = f"cannot be read ({error})"
     except ValidationError as error:
-        why = "; ".join(
-            f"{field_path(tuple(e['loc'])) if e['loc'] else 'the file'}: {e['msg']}" for e in error.errors()
-        )
+        why = refusal(error, "the file")
     except ValueError as error:  # JSONDecodeError
         why = f"not JSON ({error})"
     typer.echo(f"{path}: not a digest: {why}", err=True)

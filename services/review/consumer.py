@@ -51,6 +51,7 @@ from shared.observability import correlated, correlation_id
 from shared.proposal import EncryptedProposal
 from shared.redelivery import attempt, dead_letter, retry_later
 from shared.signing import BadSignature, MessageVerifier
+from shared.validation import refusal
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def intake_command(envelope: Envelope, parsed: EncryptedProposal | None = None) 
         try:
             proposal = parsed or EncryptedProposal.model_validate(envelope.data)
         except ValidationError as error:
-            raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
+            raise UnprocessableMessage(f"data is not a valid proposal: {refusal(error)}") from None
         if envelope.event_type == PROPOSAL_SUBMITTED:
             return RecordSubmission(*ids, proposal=proposal, data=envelope.data)
         return RecordRevision(*ids, proposal=proposal, data=envelope.data)

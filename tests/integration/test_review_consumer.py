@@ -1,6 +1,7 @@
 """Review consumes intake's events from a real RabbitMQ into the real event store."""
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -164,6 +165,41 @@ async def test_an_envelope_the_contract_refuses_is_dead_lettered(
     )
     dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue))
     assert reason in str(dead[0].headers["x-kipp-dead-letter-reason"])
+    assert await pool.fetchval("SELECT count(*) FROM review.events") == 0
+
+
+async def test_a_plain_text_innovator_is_dead_lettered_without_its_values_in_the_reason_or_the_log(
+    review: httpx.AsyncClient,
+    amqp_url: str,
+    topology: Topology,
+    pool: asyncpg.Pool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What an intake from before encryption, or one sent by mistake, publishes: the person in plain text.
+    person = {"name": "Budi Santoso", "email": "budi.santoso@contoh.go.id", "phone": "+6281234567890"}
+    plain = new_envelope(
+        PROPOSAL_SUBMITTED,
+        uuid.uuid4(),
+        datetime.now(UTC),
+        a_proposal(innovator=person),
+        actor=SUBMITTER,
+        source="test",
+        correlation_id=str(uuid.uuid4()),
+        sequence=1,
+    )
+    caplog.set_level(logging.ERROR, logger="shared.redelivery")
+    await publish_envelope(amqp_url, topology, plain)
+
+    dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue))
+    reason = str(dead[0].headers["x-kipp-dead-letter-reason"])
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dead-lettering")]
+    assert "innovator.name: " in reason  # the field and what is wrong with it are still said
+    assert "EncryptedField" in reason
+    assert len(logged) == 1
+    assert str(plain.event_id) in logged[0]
+    for value in person.values():
+        assert value not in reason
+        assert value not in logged[0]
     assert await pool.fetchval("SELECT count(*) FROM review.events") == 0
 
 
