@@ -110,9 +110,8 @@ async def handle_delivery(
     attempts = attempt(message.headers)
 
     async def give_up(reason: str) -> None:
-        await dead_letter(broker, topology, message, topology.review_queue, reason)
-        await message.ack()
-        INTAKE_MESSAGES.labels("dead_lettered").inc()
+        kept = await dead_letter(broker, topology, message, topology.review_queue, reason)
+        INTAKE_MESSAGES.labels("dead_lettered" if kept else "requeued").inc()
 
     async def try_again_later() -> None:
         await retry_later(broker, topology, message, topology.review_queue)

@@ -203,6 +203,27 @@ async def test_a_plain_text_innovator_is_dead_lettered_without_its_values_in_the
     assert await pool.fetchval("SELECT count(*) FROM review.events") == 0
 
 
+async def test_a_message_whose_dead_letter_the_broker_refuses_is_put_back_and_dead_lettered_later(
+    review: httpx.AsyncClient, amqp_url: str, topology: Topology
+) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        dead_queue = await channel.get_queue(topology.review_dead_letter_queue)
+        # Unbound, the dead-letter exchange routes the copy nowhere: the broker returns it, unconfirmed, as
+        # it fails to confirm one while a quorum queue elects its leader.
+        await dead_queue.unbind(topology.dead_letter_exchange, routing_key=topology.review_queue)
+        await publish_raw(amqp_url, topology.intake_exchange, PROPOSAL_SUBMITTED, b"not json", "poison-2")
+        await asyncio.sleep(1.5)  # at least one attempt failed meanwhile
+        assert await queue_depth(amqp_url, topology.review_dead_letter_queue) == 0
+        await dead_queue.bind(topology.dead_letter_exchange, routing_key=topology.review_queue)
+
+    # Put back rather than held unacknowledged, the message is given up on again, and this time kept.
+    dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue), within=15)
+    assert [m.message_id for m in dead] == ["poison-2"]
+    assert str(dead[0].headers["x-kipp-dead-letter-reason"]).startswith("unprocessable")
+
+
 async def test_review_consumes_from_a_durable_quorum_queue(
     review: httpx.AsyncClient, amqp_url: str, topology: Topology
 ) -> None:
