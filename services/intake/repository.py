@@ -9,7 +9,14 @@ from uuid import UUID
 
 import asyncpg
 
-from services.intake.application import Accepted, ApplyStatusChange, KeyUse, OwnProposal, Posted
+from services.intake.application import (
+    Accepted,
+    ApplyStatusChange,
+    KeyUse,
+    OwnProposal,
+    Posted,
+    SubjectErased,
+)
 from shared.contract import Envelope
 from shared.db import Connection
 from shared.lifecycle import Status
@@ -35,6 +42,17 @@ async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
         envelope.event_type,
         envelope.model_dump_json(),
     )
+
+
+@asynccontextmanager
+async def _subject_kept() -> AsyncIterator[None]:
+    """SubjectErased for a holding whose subject an erasure deleted after its key was found."""
+    try:
+        yield
+    except asyncpg.ForeignKeyViolationError as error:
+        if error.constraint_name != "holdings_subject_id_fkey":
+            raise
+        raise SubjectErased() from error
 
 
 class PostgresIntakeSession:
@@ -86,6 +104,10 @@ class PostgresIntakeSession:
     async def record_submission(self, envelope: Envelope, owner: UUID, posted: Posted) -> None:
         """The new proposal (as posted), its event in the outbox (the innovator's fields encrypted) and
         the person's holding, in one statement (atomic without a transaction's extra round trips)."""
+        async with _subject_kept():
+            await self._record_submission(envelope, owner, posted)
+
+    async def _record_submission(self, envelope: Envelope, owner: UUID, posted: Posted) -> None:
         await self._conn.execute(
             "WITH proposal AS ("
             " INSERT INTO intake.proposals (proposal_id, owner_id, body, status, submitted_at, updated_at)"
@@ -129,12 +151,13 @@ class PostgresIntakeSession:
             envelope.occurred_at,
             envelope.metadata.sequence,
         )
-        await self._conn.execute(
-            "INSERT INTO personal_data.holdings (subject_id, proposal_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING",
-            posted.subject_id,
-            envelope.proposal_id,
-        )
+        async with _subject_kept():
+            await self._conn.execute(
+                "INSERT INTO personal_data.holdings (subject_id, proposal_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                posted.subject_id,
+                envelope.proposal_id,
+            )
         await add_to_outbox(self._conn, envelope)
 
     async def record_withdrawal(self, envelope: Envelope) -> None:
