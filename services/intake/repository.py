@@ -2,7 +2,7 @@
 written in one transaction), and the submitters' reads of their own proposals."""
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -257,14 +257,25 @@ async def list_own_proposals(
     return [proposal_view(row) for row in page], cursor
 
 
-async def erase_own_copies(conn: Connection, address: str) -> list[UUID]:
-    """Intake's plain copy of a person's fields, replaced by the erased marker in every proposal whose
-    current text names their address (`address` as lower(btrim(...)) of it; a proposal revised to name
-    someone else keeps that person). Returns the proposals changed."""
+async def erase_own_copies(
+    conn: Connection, held: list[UUID], sql_address: str, names_them: Callable[[str], bool]
+) -> list[UUID]:
+    """Intake's plain copy of a person's fields, replaced by the erased marker in each proposal that holds
+    them (`held`: the subject's holdings) or, written before holdings were kept, names their address
+    (`sql_address` as lower(btrim(...)) of it). A proposal whose current text names someone else
+    (`names_them` false: the address as the person is found, case folded) keeps that person: it was
+    revised to name them. Returns the proposals changed."""
     rows = await conn.fetch(
-        "UPDATE intake.proposals SET body = jsonb_set(body, '{innovator}', $2)"
-        " WHERE lower(btrim(body #>> '{innovator,email}')) = $1 RETURNING proposal_id",
-        address,
+        "SELECT proposal_id, body #>> '{innovator,email}' AS email FROM intake.proposals"
+        " WHERE proposal_id = ANY($1::uuid[]) OR lower(btrim(body #>> '{innovator,email}')) = $2"
+        " FOR UPDATE",
+        held,
+        sql_address,
+    )
+    theirs = [row["proposal_id"] for row in rows if row["email"] is not None and names_them(row["email"])]
+    await conn.execute(
+        "UPDATE intake.proposals SET body = jsonb_set(body, '{innovator}', $2) WHERE proposal_id = ANY($1)",
+        theirs,
         ERASED_INNOVATOR,
     )
-    return [row["proposal_id"] for row in rows]
+    return theirs
