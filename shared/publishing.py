@@ -31,6 +31,13 @@ class Outgoing:
     build: Callable[[], Message]  # may raise: then no message can be made of it
 
 
+def _why(error: Exception) -> str:
+    # A parked reason is kept and listed: pydantic's own words would quote the content, a person's fields.
+    if isinstance(error, ValidationError):
+        return f"not a valid {error.title}: {refusal(error)}"
+    return str(error)
+
+
 class ConfirmedPublisher:
     def __init__(self, broker: RabbitBroker, exchange_name: str) -> None:
         self._broker = broker
@@ -43,10 +50,8 @@ class ConfirmedPublisher:
         for item in window:
             try:
                 message = item.build()
-            except ValidationError as error:  # its words would quote the content: a parked reason is kept
-                parked[item.key] = f"no message can be made of it: {refusal(error)}"
             except Exception as error:  # whatever in this item's own content makes it unbuildable
-                parked[item.key] = f"no message can be made of it: {error}"
+                parked[item.key] = f"no message can be made of it: {_why(error)}"
                 continue
             if reason := unpublishable(message, self._exchange.name, item.routing_key):
                 parked[item.key] = reason
