@@ -30,6 +30,7 @@ from shared.personal_data.master_key import (
     MasterKey,
     MasterKeyInvalid,
     load_master_key,
+    normalised_email,
     write_new_master_key,
 )
 from shared.personal_data.vault import Subject, decrypt_email, encrypt_email, find_subject
@@ -118,6 +119,7 @@ class Erasure:
     subject: UUID | None
     proposals: list[UUID]
     intake_copies_erased: list[UUID]
+    intake_copies_remaining: list[UUID]  # still naming the address after the erasure: to look at by hand
     recorded: list[dict[str, Any]]
     pending: list[dict[str, Any]]
     plain_text_events: list[dict[str, Any]]
@@ -129,6 +131,7 @@ class Erasure:
             "subject": str(self.subject) if self.subject else None,
             "proposals": [str(p) for p in self.proposals],
             "intake_copies_erased": [str(p) for p in self.intake_copies_erased],
+            "intake_copies_remaining": [str(p) for p in self.intake_copies_remaining],
             "erasure_events": self.recorded,
             "pending": self.pending,
             "plain_text_events": self.plain_text_events,
@@ -157,10 +160,17 @@ async def erase(pool: asyncpg.Pool, master: MasterKey, address: str) -> Erasure:
             )
             # The key goes, and with it the person's holdings (ON DELETE CASCADE).
             await conn.execute("DELETE FROM personal_data.subjects WHERE subject_id = $1", subject.subject_id)
-        copies = await erase_own_copies(conn, _plain_address(address))
+        wanted = normalised_email(address)
+        copies = await erase_own_copies(
+            conn, proposals, _plain_address(address), lambda email: normalised_email(email) == wanted
+        )
+        # Whatever still names the address is said, not left to be found later: nothing should.
+        remaining = [row["proposal_id"] for row in await _intake_copies(conn, address)]
         plain = await _plain_events(conn, address)
     recorded, pending = await record_pending_erasures(pool)
-    return Erasure(subject.subject_id if subject else None, proposals, copies, recorded, pending, plain)
+    return Erasure(
+        subject.subject_id if subject else None, proposals, copies, remaining, recorded, pending, plain
+    )
 
 
 async def record_pending_erasures(pool: asyncpg.Pool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

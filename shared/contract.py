@@ -23,6 +23,7 @@ from pydantic.json_schema import SkipJsonSchema
 from shared.access import Actor
 from shared.lifecycle import Status
 from shared.proposal import EncryptedProposal, Text
+from shared.validation import refusal
 
 PROPOSAL_SUBMITTED = "proposal.submitted"
 PROPOSAL_REVISED = "proposal.revised"
@@ -308,7 +309,7 @@ def read_message(body: bytes, *kinds: type[M]) -> Received[M]:
     try:
         envelope = Envelope.model_validate_json(body)
     except ValidationError as error:
-        raise UnreadableMessage(str(error)) from None
+        raise UnreadableMessage(f"not an envelope: {refusal(error, 'the body')}") from None
     kind = next((k for k in kinds if k.event_type_name() == envelope.event_type), None)
     if kind is None:
         if envelope.event_type not in MESSAGES:
@@ -319,7 +320,7 @@ def read_message(body: bytes, *kinds: type[M]) -> Received[M]:
     try:
         data = kind.payload_model().model_validate(envelope.data)
     except ValidationError as error:
-        raise UnreadableMessage(f"{kind.refused_data}: {error}") from None
+        raise UnreadableMessage(f"{kind.refused_data}: {refusal(error)}") from None
     # The envelope's members are checked already: the typed message is put together, not checked again.
     fields = {name: getattr(envelope, name) for name in kind.model_fields if name != "data"}
     fields["data"] = data

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.lifecycle import TransitionRefused
 from shared.problems import PROBLEM_JSON, type_uri
 from shared.startup import UNREACHABLE
+from shared.validation import field_path
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -56,14 +57,6 @@ def problem_response(
 ) -> JSONResponse:
     body = {"type": type_uri(status, title), "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def field_path(location: tuple[int | str, ...]) -> str:
-    """('body', 'sections', 'summary') -> 'sections.summary'; ('body', 'sdgs', 2) -> 'sdgs[2]'."""
-    path = ""
-    for part in location[1:] if location and location[0] == "body" else location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
 
 
 def invalid_fields(errors: list[dict[str, Any]]) -> list[dict[str, str]]:

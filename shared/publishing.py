@@ -17,8 +17,10 @@ from typing import Any
 
 from aio_pika import Message
 from faststream.rabbit import RabbitBroker
+from pydantic import ValidationError
 
 from shared.broker import exchange, publish_confirmed, unpublishable
+from shared.validation import refusal
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,13 @@ class Outgoing:
     stream: Any  # messages of one stream are published in order
     routing_key: str
     build: Callable[[], Message]  # may raise: then no message can be made of it
+
+
+def _why(error: Exception) -> str:
+    # A parked reason is kept and listed: pydantic's own words would quote the content, a person's fields.
+    if isinstance(error, ValidationError):
+        return f"not a valid {error.title}: {refusal(error)}"
+    return str(error)
 
 
 class ConfirmedPublisher:
@@ -42,7 +51,7 @@ class ConfirmedPublisher:
             try:
                 message = item.build()
             except Exception as error:  # whatever in this item's own content makes it unbuildable
-                parked[item.key] = f"no message can be made of it: {error}"
+                parked[item.key] = f"no message can be made of it: {_why(error)}"
                 continue
             if reason := unpublishable(message, self._exchange.name, item.routing_key):
                 parked[item.key] = reason

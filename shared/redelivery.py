@@ -89,18 +89,33 @@ async def retry_later(broker: RabbitBroker, topology: Topology, message: RabbitM
         )
     except Exception as error:
         log.warning("could not send message %s to %s, requeued: %s", message.message_id, waiting_in, error)
-        await asyncio.sleep(UNSENT_PAUSE_SECONDS)
-        with contextlib.suppress(Exception):
-            await message.nack(requeue=True)
+        await _put_back(message)
         return
     await message.ack()
 
 
 async def dead_letter(
     broker: RabbitBroker, topology: Topology, message: RabbitMessage, queue: str, reason: str
-) -> None:
+) -> bool:
     """Publishes a consumed message unchanged, with the reason, to the dead-letter exchange (confirmed),
-    routed to `queue`'s dead-letter queue. The caller then acknowledges the original."""
+    routed to `queue`'s dead-letter queue, then acknowledges it: True. Should the broker not take the copy
+    (a timeout, a nack while a quorum queue elects its leader), the delivery is put back as `retry_later`
+    puts it back, and given up on again at its next delivery: False. Let through, the error would leave
+    the delivery unacknowledged, holding its prefetch slot until the channel closes."""
     log.error("dead-lettering message %s: %s", message.raw_message.message_id, reason)
     copy = _copy(message, **{DEAD_LETTER_REASON: reason[:1000], ATTEMPTS: attempt(message.headers)})
-    await publish_confirmed(broker, copy, exchange(topology.dead_letter_exchange), queue)
+    try:
+        await publish_confirmed(broker, copy, exchange(topology.dead_letter_exchange), queue)
+    except Exception as error:
+        log.warning("could not dead-letter message %s, requeued: %s", message.message_id, error)
+        await _put_back(message)
+        return False
+    await message.ack()
+    return True
+
+
+async def _put_back(message: RabbitMessage) -> None:
+    # With the connection gone the nack cannot be sent, and the broker puts the delivery back itself.
+    await asyncio.sleep(UNSENT_PAUSE_SECONDS)
+    with contextlib.suppress(Exception):
+        await message.nack(requeue=True)

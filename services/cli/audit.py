@@ -20,14 +20,13 @@ from services.review.audit import (
     verify_chain,
 )
 from services.review.eventstore.postgres import PostgresEventStore
-from services.review.log_audit import LogReport, kept_checkpoints, verify_against_checkpoints
+from services.review.log_audit import LogReport, published_key, verify_history
 from services.review.rebuild import RebuildReport, rebuild_status_projection
 from services.review.resemblance.rebuild import rebuild_resemblances
-from shared.http import field_path
 from shared.settings import CommonSettings
 from shared.signing import KeyFileMissing
 from shared.tlog.note import NoteError, VerifierKey
-from shared.tlog.tiles import LeafTiles
+from shared.validation import refusal
 
 audit = typer.Typer(help="Proof that history was not altered.", no_args_is_help=True)
 app.add_typer(audit, name="audit")
@@ -48,9 +47,7 @@ def _read_digest(path: Path) -> Digest:
     except (OSError, UnicodeDecodeError) as error:
         why = f"cannot be read ({error})"
     except ValidationError as error:
-        why = "; ".join(
-            f"{field_path(tuple(e['loc'])) if e['loc'] else 'the file'}: {e['msg']}" for e in error.errors()
-        )
+        why = refusal(error, "the file")
     except ValueError as error:  # JSONDecodeError
         why = f"not JSON ({error})"
     typer.echo(f"{path}: not a digest: {why}", err=True)
@@ -135,25 +132,23 @@ def audit_verify(
 def _verify_against_kept_checkpoints(settings: CommonSettings, log_key: str | None) -> LogReport | None:
     """The history against every checkpoint the log signed and kept outside the database: a tail cut off,
     or history rewritten, even with the chain recomputed, is found here. None without the log's key."""
-    vkey_text = log_key or _read_public(Path(settings.log_vkey_file))
-    if vkey_text is None:
+    try:
+        key = VerifierKey.parse(log_key) if log_key else published_key(settings.log_vkey_file)
+    except NoteError as error:
+        typer.echo(f"--log-key or {settings.log_vkey_file}: {error}", err=True)
+        raise typer.Exit(1) from None
+    if key is None:
         typer.echo("no log key to check kept checkpoints with (--log-key, or run kipp migrate)", err=True)
         return None
+
+    async def run(pool: asyncpg.Pool) -> LogReport:
+        return await verify_history(PostgresEventStore(pool).read_all(), settings.checkpoint_dir, key)
+
     try:
-        kept = kept_checkpoints(settings.checkpoint_dir, VerifierKey.parse(vkey_text))
+        return with_pool(run)
     except NoteError as error:
         typer.echo(f"kept checkpoint does NOT verify: {error}", err=True)
         raise typer.Exit(1) from None
-
-    async def run(pool: asyncpg.Pool) -> LogReport:
-        tiles = LeafTiles(settings.checkpoint_dir)
-        return await verify_against_checkpoints(PostgresEventStore(pool).read_all(), kept, tiles)
-
-    return with_pool(run)
-
-
-def _read_public(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8").strip() if path.exists() else None
 
 
 @audit.command("digest")

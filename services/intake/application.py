@@ -28,6 +28,9 @@ from shared.times import day_in_wib
 log = logging.getLogger(__name__)
 
 SOURCE = "intake-api"  # the source every event intake accepts is recorded with
+# An erasure between finding a person's key and recording what it encrypted makes a use case run again;
+# one racing erasure after another is all but impossible, and is answered 503 (nothing acknowledged).
+ERASURE_RACE_ATTEMPTS = 3
 
 
 # Commands: what a submitter asks of intake, and what review tells it. `now` is when it was asked.
@@ -118,6 +121,12 @@ class RulesBroken(Exception):
 
 class IdempotencyKeyReused(Exception):
     """The key was used before with a different request."""
+
+
+class SubjectErased(Exception):
+    """The person's data key was erased between finding it and recording the proposal it encrypted
+    (`kipp personal-data erase` ran meanwhile): nothing was recorded. Run again, the use case finds no
+    key and makes a fresh one."""
 
 
 # What the use cases need of intake's tables.
@@ -276,24 +285,41 @@ class IntakeService:
         with an Idempotency-Key it runs in one transaction with the key's record, at most once per key
         and request, and a repeat of the request is answered what the first was."""
         owner = submitter.holder_id
-        async with self.repository.session() as session:
-            if once is None:
-                answer = await use_case(session)  # no transaction round trips to pay around it
-            else:
-                async with session.transaction():
-                    earlier = await session.claim_idempotency_key(owner, once.key, once.request_hash)
-                    if earlier is not None:
-                        if earlier.request_hash != once.request_hash:
-                            raise IdempotencyKeyReused()
-                        return earlier.answer
-                    answer = await use_case(session)
-                    await session.save_answer(owner, once.key, answer)
+        attempt = 1
+        while True:
+            try:
+                answer, repeated = await self._attempt(owner, once, use_case)
+                break
+            except SubjectErased:
+                # Nothing was recorded (the statement failed, or the transaction rolled back with it).
+                if attempt == ERASURE_RACE_ATTEMPTS:
+                    raise
+                attempt += 1
+        if repeated:
+            return answer
         self.on_accepted()
         ACCEPTED.labels(event_type).inc()
         log.info(
             "accepted %s", event_type, extra={"proposal_id": str(answer.proposal_id), "holder": str(owner)}
         )
         return answer
+
+    async def _attempt(
+        self, owner: UUID, once: Idempotency | None, use_case: UseCase
+    ) -> tuple[Accepted, bool]:
+        """The use case's answer, and whether it is the answer to an earlier request with the key."""
+        async with self.repository.session() as session:
+            if once is None:
+                return await use_case(session), False  # no transaction round trips to pay around it
+            async with session.transaction():
+                earlier = await session.claim_idempotency_key(owner, once.key, once.request_hash)
+                if earlier is not None:
+                    if earlier.request_hash != once.request_hash:
+                        raise IdempotencyKeyReused()
+                    return earlier.answer, True
+                answer = await use_case(session)
+                await session.save_answer(owner, once.key, answer)
+                return answer, False
 
 
 async def _lock_own(

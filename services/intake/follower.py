@@ -106,9 +106,8 @@ async def _follow(
 ) -> None:
     match await follow(bytes(message.body), message.headers, service, review_signature):
         case GiveUp(reason):
-            await dead_letter(broker, topology, message, topology.intake_queue, reason)
-            await message.ack()
-            STATUS_CHANGES.labels("dead_lettered").inc()
+            kept = await dead_letter(broker, topology, message, topology.intake_queue, reason)
+            STATUS_CHANGES.labels("dead_lettered" if kept else "requeued").inc()
         case Retry(error):
             log.warning("status change not applied yet, tried again later: %s", error)
             await retry_later(broker, topology, message, topology.intake_queue)

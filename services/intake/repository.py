@@ -2,14 +2,21 @@
 written in one transaction), and the submitters' reads of their own proposals."""
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.intake.application import Accepted, ApplyStatusChange, KeyUse, OwnProposal, Posted
+from services.intake.application import (
+    Accepted,
+    ApplyStatusChange,
+    KeyUse,
+    OwnProposal,
+    Posted,
+    SubjectErased,
+)
 from shared.contract import Envelope
 from shared.db import Connection
 from shared.lifecycle import Status
@@ -35,6 +42,17 @@ async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
         envelope.event_type,
         envelope.model_dump_json(),
     )
+
+
+@asynccontextmanager
+async def _subject_kept() -> AsyncIterator[None]:
+    """SubjectErased for a holding whose subject an erasure deleted after its key was found."""
+    try:
+        yield
+    except asyncpg.ForeignKeyViolationError as error:
+        if error.constraint_name != "holdings_subject_id_fkey":
+            raise
+        raise SubjectErased() from error
 
 
 class PostgresIntakeSession:
@@ -86,6 +104,10 @@ class PostgresIntakeSession:
     async def record_submission(self, envelope: Envelope, owner: UUID, posted: Posted) -> None:
         """The new proposal (as posted), its event in the outbox (the innovator's fields encrypted) and
         the person's holding, in one statement (atomic without a transaction's extra round trips)."""
+        async with _subject_kept():
+            await self._record_submission(envelope, owner, posted)
+
+    async def _record_submission(self, envelope: Envelope, owner: UUID, posted: Posted) -> None:
         await self._conn.execute(
             "WITH proposal AS ("
             " INSERT INTO intake.proposals (proposal_id, owner_id, body, status, submitted_at, updated_at)"
@@ -129,12 +151,13 @@ class PostgresIntakeSession:
             envelope.occurred_at,
             envelope.metadata.sequence,
         )
-        await self._conn.execute(
-            "INSERT INTO personal_data.holdings (subject_id, proposal_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING",
-            posted.subject_id,
-            envelope.proposal_id,
-        )
+        async with _subject_kept():
+            await self._conn.execute(
+                "INSERT INTO personal_data.holdings (subject_id, proposal_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                posted.subject_id,
+                envelope.proposal_id,
+            )
         await add_to_outbox(self._conn, envelope)
 
     async def record_withdrawal(self, envelope: Envelope) -> None:
@@ -234,14 +257,25 @@ async def list_own_proposals(
     return [proposal_view(row) for row in page], cursor
 
 
-async def erase_own_copies(conn: Connection, address: str) -> list[UUID]:
-    """Intake's plain copy of a person's fields, replaced by the erased marker in every proposal whose
-    current text names their address (`address` as lower(btrim(...)) of it; a proposal revised to name
-    someone else keeps that person). Returns the proposals changed."""
+async def erase_own_copies(
+    conn: Connection, held: list[UUID], sql_address: str, names_them: Callable[[str], bool]
+) -> list[UUID]:
+    """Intake's plain copy of a person's fields, replaced by the erased marker in each proposal that holds
+    them (`held`: the subject's holdings) or, written before holdings were kept, names their address
+    (`sql_address` as lower(btrim(...)) of it). A proposal whose current text names someone else
+    (`names_them` false: the address as the person is found, case folded) keeps that person: it was
+    revised to name them. Returns the proposals changed."""
     rows = await conn.fetch(
-        "UPDATE intake.proposals SET body = jsonb_set(body, '{innovator}', $2)"
-        " WHERE lower(btrim(body #>> '{innovator,email}')) = $1 RETURNING proposal_id",
-        address,
+        "SELECT proposal_id, body #>> '{innovator,email}' AS email FROM intake.proposals"
+        " WHERE proposal_id = ANY($1::uuid[]) OR lower(btrim(body #>> '{innovator,email}')) = $2"
+        " FOR UPDATE",
+        held,
+        sql_address,
+    )
+    theirs = [row["proposal_id"] for row in rows if row["email"] is not None and names_them(row["email"])]
+    await conn.execute(
+        "UPDATE intake.proposals SET body = jsonb_set(body, '{innovator}', $2) WHERE proposal_id = ANY($1)",
+        theirs,
         ERASED_INNOVATOR,
     )
-    return [row["proposal_id"] for row in rows]
+    return theirs

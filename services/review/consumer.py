@@ -51,6 +51,7 @@ from shared.observability import correlated, correlation_id
 from shared.proposal import EncryptedProposal
 from shared.redelivery import attempt, dead_letter, retry_later
 from shared.signing import BadSignature, MessageVerifier
+from shared.validation import refusal
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def intake_command(envelope: Envelope, parsed: EncryptedProposal | None = None) 
         try:
             proposal = parsed or EncryptedProposal.model_validate(envelope.data)
         except ValidationError as error:
-            raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
+            raise UnprocessableMessage(f"data is not a valid proposal: {refusal(error)}") from None
         if envelope.event_type == PROPOSAL_SUBMITTED:
             return RecordSubmission(*ids, proposal=proposal, data=envelope.data)
         return RecordRevision(*ids, proposal=proposal, data=envelope.data)
@@ -109,9 +110,8 @@ async def handle_delivery(
     attempts = attempt(message.headers)
 
     async def give_up(reason: str) -> None:
-        await dead_letter(broker, topology, message, topology.review_queue, reason)
-        await message.ack()
-        INTAKE_MESSAGES.labels("dead_lettered").inc()
+        kept = await dead_letter(broker, topology, message, topology.review_queue, reason)
+        INTAKE_MESSAGES.labels("dead_lettered" if kept else "requeued").inc()
 
     async def try_again_later() -> None:
         await retry_later(broker, topology, message, topology.review_queue)

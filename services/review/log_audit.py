@@ -142,3 +142,22 @@ async def verify_against_checkpoints(
             [],
         )
     return LogReport(True, len(kept), largest, leaves_compared=vouched, tiles_problem=tiles_problem)
+
+
+def published_key(vkey_file: str | Path) -> VerifierKey | None:
+    """The log's verifier key as published in `vkey_file` (`kipp migrate` writes it): what anyone who
+    checks the log uses, rather than a key a running service says is its own. None when there is no file;
+    NoteError when it holds no key."""
+    path = Path(vkey_file)
+    return VerifierKey.parse(path.read_text(encoding="utf-8").strip()) if path.exists() else None
+
+
+async def verify_history(
+    events: AsyncIterator[RecordedEvent], checkpoint_dir: str | Path, key: VerifierKey
+) -> LogReport:
+    """What `kipp audit verify` and the console's verification page check: every checkpoint kept in
+    `checkpoint_dir`, each signed with `key`, against the history, with the leaf hashes kept beside them
+    so a rewritten event is named by position, event and proposal. NoteError when a kept checkpoint is
+    not signed with `key`."""
+    kept = kept_checkpoints(checkpoint_dir, key)
+    return await verify_against_checkpoints(events, kept, LeafTiles(checkpoint_dir))

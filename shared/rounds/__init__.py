@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.validation import refusal
+
 
 class GroupRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -71,7 +73,9 @@ def _read(name: str, text: str) -> RoundRules:
     try:
         data: Any = json.loads(text)
         rules = RoundRules.model_validate(data)
-    except (ValueError, ValidationError) as error:  # JSONDecodeError is a ValueError
+    except ValidationError as error:
+        raise RoundFileError(f"{name}: not a round file: {refusal(error, 'the file')}") from None
+    except ValueError as error:  # JSONDecodeError
         raise RoundFileError(f"{name}: not a round file: {error}") from None
     found = _FILE_NAME.fullmatch(Path(name).name)
     if found is None or int(found.group(1)) != rules.round:

@@ -26,6 +26,7 @@ from shared.signing import load_private_key
 from shared.tlog.merkle import verify_consistency
 from shared.tlog.note import Checkpoint, NoteSigner, VerifierKey, open_note, split_note, verify_cosignature
 from shared.tlog.verify import VerificationFailed, verify_certificate
+from tests.console import console_client, sign_in
 from tests.e2e.conftest import System
 from tests.e2e.test_review_lifecycle import decide, status_in_review, submit
 from tests.keys import Keys, bearer
@@ -208,6 +209,14 @@ async def test_an_event_rewritten_with_its_chain_recomputed_is_named_by_position
     ]  # fmt: skip
     assert str(changed.stream_id) in ids
     assert f"position 2 (event {changed.event_id}, proposal {changed.stream_id})" in done.stderr
+
+    # The console's verification page runs the same check, and names the same event.
+    async with console_client(system.review.url) as console:
+        await sign_in(console, keys.auditor)
+        page = await console.get("/console/audit/verification")
+    assert page.status_code == 200
+    assert "Tidak cocok dengan checkpoint" in page.text
+    assert f"position 2 (event {changed.event_id}, proposal {changed.stream_id})" in page.text
 
 
 async def rewrite_title(database_url: str, position: int, title: str) -> RecordedEvent:

@@ -1,6 +1,7 @@
 """Review consumes intake's events from a real RabbitMQ into the real event store."""
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -165,6 +166,62 @@ async def test_an_envelope_the_contract_refuses_is_dead_lettered(
     dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue))
     assert reason in str(dead[0].headers["x-kipp-dead-letter-reason"])
     assert await pool.fetchval("SELECT count(*) FROM review.events") == 0
+
+
+async def test_a_plain_text_innovator_is_dead_lettered_without_its_values_in_the_reason_or_the_log(
+    review: httpx.AsyncClient,
+    amqp_url: str,
+    topology: Topology,
+    pool: asyncpg.Pool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What an intake from before encryption, or one sent by mistake, publishes: the person in plain text.
+    person = {"name": "Budi Santoso", "email": "budi.santoso@contoh.go.id", "phone": "+6281234567890"}
+    plain = new_envelope(
+        PROPOSAL_SUBMITTED,
+        uuid.uuid4(),
+        datetime.now(UTC),
+        a_proposal(innovator=person),
+        actor=SUBMITTER,
+        source="test",
+        correlation_id=str(uuid.uuid4()),
+        sequence=1,
+    )
+    caplog.set_level(logging.ERROR, logger="shared.redelivery")
+    await publish_envelope(amqp_url, topology, plain)
+
+    dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue))
+    reason = str(dead[0].headers["x-kipp-dead-letter-reason"])
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dead-lettering")]
+    assert "innovator.name: " in reason  # the field and what is wrong with it are still said
+    assert "EncryptedField" in reason
+    assert len(logged) == 1
+    assert str(plain.event_id) in logged[0]
+    for value in person.values():
+        assert value not in reason
+        assert value not in logged[0]
+    assert await pool.fetchval("SELECT count(*) FROM review.events") == 0
+
+
+async def test_a_message_whose_dead_letter_the_broker_refuses_is_put_back_and_dead_lettered_later(
+    review: httpx.AsyncClient, amqp_url: str, topology: Topology
+) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        dead_queue = await channel.get_queue(topology.review_dead_letter_queue)
+        # Unbound, the dead-letter exchange routes the copy nowhere: the broker returns it, unconfirmed, as
+        # it fails to confirm one while a quorum queue elects its leader.
+        await dead_queue.unbind(topology.dead_letter_exchange, routing_key=topology.review_queue)
+        await publish_raw(amqp_url, topology.intake_exchange, PROPOSAL_SUBMITTED, b"not json", "poison-2")
+        await asyncio.sleep(1.5)  # at least one attempt failed meanwhile
+        assert await queue_depth(amqp_url, topology.review_dead_letter_queue) == 0
+        await dead_queue.bind(topology.dead_letter_exchange, routing_key=topology.review_queue)
+
+    # Put back rather than held unacknowledged, the message is given up on again, and this time kept.
+    dead = await eventually(lambda: drain_queue(amqp_url, topology.review_dead_letter_queue), within=15)
+    assert [m.message_id for m in dead] == ["poison-2"]
+    assert str(dead[0].headers["x-kipp-dead-letter-reason"]).startswith("unprocessable")
 
 
 async def test_review_consumes_from_a_durable_quorum_queue(

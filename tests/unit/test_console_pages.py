@@ -6,6 +6,8 @@ import io
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
+import pytest
+
 from services.review.console import board, formatting, reading
 from services.review.console.pages import render_text
 from shared.lifecycle import Stage
@@ -107,6 +109,22 @@ def test_the_csv_opens_in_an_indonesian_spreadsheet_and_runs_no_formula() -> Non
     assert header[0] == "Judul"
     assert [row[0] for row in rows] == ["Bayar Air; Tanpa Antre", "'=1+1", "'@SUM(A1)"]
     assert rows[0][4:6] == ["Terverifikasi", "6 Mei 2023, 14.05 WIB"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["=1+1", "+62 811", "-2", "@SUM(A1)", "  =HYPERLINK(\"x\")", "\u3000=1", "\n=1",
+     "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", " \uff1dA1", "\tteks", "\rteks"],
+)  # fmt: skip
+def test_a_title_a_spreadsheet_would_run_as_a_formula_is_kept_as_text(title: str) -> None:
+    _, row = csv.reader(io.StringIO(board.as_csv([_row(title)]).decode("utf-8-sig")), delimiter=";")
+    assert row[0] == "'" + title
+
+
+@pytest.mark.parametrize("title", ["Bayar Air = Tanpa Antre", " Lapor Cepat", "SIPANDU-2"])
+def test_a_title_that_is_no_formula_is_kept_as_it_is(title: str) -> None:
+    _, row = csv.reader(io.StringIO(board.as_csv([_row(title)]).decode("utf-8-sig")), delimiter=";")
+    assert row[0] == title
 
 
 def test_the_board_file_is_named_for_the_round_and_the_day_in_wib() -> None:

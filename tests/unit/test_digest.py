@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import services.cli.audit  # noqa: F401 - registers the audit commands on the app
 from services.cli import app
 from services.review.audit import Digest, DigestRefused, DigestSigner, DigestVerifier
-from shared.http import field_path
+from shared.validation import field_path
 
 SIGNER = DigestSigner(Ed25519PrivateKey.generate())
 HEAD = "ab" * 32

@@ -8,12 +8,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from services.review.eventstore.base import RecordedEvent
-from services.review.log_audit import verify_against_checkpoints
+from services.review.log_audit import published_key, verify_against_checkpoints, verify_history
 from services.review.tlog import leaf_of
 from services.review.views import event_view
 from shared.tlog.merkle import leaf_hash, root_of
-from shared.tlog.note import Checkpoint
+from shared.tlog.note import Checkpoint, NoteError, NoteSigner
 from shared.tlog.tiles import WIDTH, LeafTiles
 
 ORIGIN = "test.kipp.local/log"
@@ -114,3 +117,27 @@ async def test_a_tail_cut_off_names_the_positions_missing(tmp_path: Path) -> Non
     report = await verify_against_checkpoints(stream(events[:400]), kept, tiles)
     assert (report.intact, report.first_position, report.last_position) == (False, 401, N)
     assert f"positions 401..{N} are missing" in (report.reason or "")
+
+
+async def test_kept_checkpoints_are_checked_with_the_published_key_not_the_signers_own(
+    tmp_path: Path,
+) -> None:
+    events = history(4)
+    LeafTiles(tmp_path).extend(0, leaf_hashes(events))
+    log = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    (tmp_path / "000000000004.checkpoint").write_text(log.sign(signed(events, 4)[0].text()))
+    published = tmp_path / "log-key.vkey"
+    assert published_key(published) is None  # nothing published yet
+
+    published.write_text(f"{log.verifier}\n")
+    key = published_key(published)
+    assert key is not None
+    report = await verify_history(stream(rewritten(events, 3)), tmp_path, key)
+    assert (report.intact, report.first_position, report.last_position) == (False, 3, 3)
+
+    # A process whose key is not the one published keeps checkpoints no auditor can check.
+    published.write_text(f"{NoteSigner(ORIGIN, Ed25519PrivateKey.generate()).verifier}\n")
+    other = published_key(published)
+    assert other is not None
+    with pytest.raises(NoteError, match=r"000000000004\.checkpoint"):
+        await verify_history(stream(events), tmp_path, other)

@@ -44,8 +44,11 @@ def an_intake_event(event_type: str, data: dict[str, Any]) -> Envelope:
 
 def test_a_proposal_whose_innovator_is_in_plain_text_is_not_a_message_of_the_contract() -> None:
     plain = an_intake_event(PROPOSAL_SUBMITTED, {}).model_copy(update={"data": a_proposal()})
-    with pytest.raises(UnreadableMessage, match=r"not a valid proposal(.|\n)*innovator\.email"):
+    with pytest.raises(UnreadableMessage, match=r"not a valid proposal: .*innovator\.email: ") as refused:
         read_message(plain.model_dump_json().encode(), *FROM_INTAKE)
+    # The reason is logged and kept with the dead letter: it names the fields, never what they held.
+    for value in a_proposal()["innovator"].values():
+        assert value not in str(refused.value)
 
 
 def test_every_event_type_of_the_contract_has_its_message_model() -> None:
@@ -106,7 +109,7 @@ def test_a_status_change_as_review_publishes_it_is_read_with_its_details() -> No
     ("body", "reason"),
     [
         (b"this is not json", "Invalid JSON"),
-        (b'{"event_id": "not even an envelope"}', "validation errors for Envelope"),
+        (b'{"event_id": "not even an envelope"}', "not an envelope: event_id: "),
         (
             an_intake_event("proposal.renamed", {}).model_dump_json().encode(),
             "unknown event type 'proposal.renamed'",
@@ -133,7 +136,7 @@ def test_what_is_not_a_message_of_the_contract_is_refused_with_the_reason(body: 
 def test_a_status_change_with_a_version_no_table_holds_is_refused() -> None:
     change = {"status": "winner", "version": 2**40, "position": 1, "cause": "SelectionRecorded"}
     envelope = an_intake_event(PROPOSAL_STATUS_CHANGED, {**change, "decided_at": "2023-04-10T08:00:00Z"})
-    with pytest.raises(UnreadableMessage, match=r"data is not a status change: (.|\n)*\nversion\n"):
+    with pytest.raises(UnreadableMessage, match=r"data is not a status change: (.*; )?version: "):
         read_message(envelope.model_dump_json().encode(), ProposalStatusChangedMessage)
     not_a_change = re.escape("'proposal.submitted' is not proposal.status_changed")
     with pytest.raises(UnreadableMessage, match=not_a_change):

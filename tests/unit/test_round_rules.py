@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.http import field_path
 from shared.proposal import ProposalBody
 from shared.rounds import shipped_rounds
 from shared.rules import Violation, check_proposal, check_revision, count_words, years_before
 from shared.times import day_in_wib
+from shared.validation import field_path
 from tests.fixtures import a_proposal, demo_proposals
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "submission.json"

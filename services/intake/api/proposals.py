@@ -27,6 +27,7 @@ from services.intake.application import (
     ProposalNotFound,
     ReviseProposal,
     RulesBroken,
+    SubjectErased,
     SubmitProposal,
     WithdrawProposal,
 )
@@ -105,6 +106,9 @@ async def answered(accepting: Awaitable[Accepted]) -> JSONResponse:
         errors = [{"field": v.field, "rule": v.rule, "message": v.message} for v in broken.violations]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise Problem(422, "Proposal breaks the round's rules", detail, errors=errors) from None
+    except SubjectErased:
+        detail = "the innovator's personal data was being erased meanwhile; nothing was done, retry shortly"
+        raise Problem(503, "Service unavailable", detail, {"Retry-After": "1"}) from None
     except IdempotencyKeyReused:
         raise Problem(
             422,

@@ -49,10 +49,20 @@ def _cells(row: dict[str, Any]) -> list[Any]:
     ]
 
 
+# What a spreadsheet may read as the start of a formula: the ASCII signs, their full-width forms (typed
+# by East Asian input methods; some spreadsheets take them as the ASCII signs), and
+# tab and carriage return (OWASP's list for CSV injection).
+_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\t\r")
+
+
 def _safe(cell: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula (=, +, -, @) is kept as text: a title is data,
-    never a formula (CSV injection)."""
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A text cell that a spreadsheet would run as a formula is kept as text: a title is data, never a
+    formula (CSV injection). Leading whitespace does not hide the sign: spreadsheets skip it."""
+    if (
+        isinstance(cell, str)
+        and cell
+        and (cell[0] in _FORMULA_STARTS or cell.lstrip()[:1] in _FORMULA_STARTS)
+    ):
         return "'" + cell
     return cell
 

@@ -12,7 +12,8 @@ from services.review.audit import verify_chain
 from services.review.console.deps import AuditorSession, Context
 from services.review.console.errors import PageRefused
 from services.review.console.pages import render
-from services.review.log_audit import LogReport, kept_checkpoints, verify_against_checkpoints
+from services.review.eventstore.base import EventStore
+from services.review.log_audit import LogReport, published_key, verify_history
 from services.review.metrics import CHAIN_VERIFICATIONS
 from services.review.tlog import latest_checkpoint
 from shared.tlog.note import NoteError
@@ -54,17 +55,28 @@ async def overview(request: Request, context: Context, session: AuditorSession) 
     )
 
 
+async def _against_kept_checkpoints(store: EventStore, checkpoint_dir: str, vkey_file: str) -> LogReport:
+    """As `kipp audit verify` checks: with the published key, as an auditor has it (not the key this
+    process signs with), and the leaf hashes kept beside the checkpoints."""
+    try:
+        key = published_key(vkey_file)
+    except NoteError as error:
+        return LogReport(False, 0, 0, f"{vkey_file}: {error}")
+    if key is None:
+        return LogReport(False, 0, 0, f"no published log key in {vkey_file}")
+    try:
+        return await verify_history(store.read_all(), checkpoint_dir, key)
+    except NoteError as error:
+        return LogReport(False, 0, 0, f"a kept checkpoint does not verify: {error}")
+
+
 @router.get("/verification")
 async def verification(request: Request, context: Context, session: AuditorSession) -> HTMLResponse:
     store = context.service.store
     report = await verify_chain(store.read_all())
     CHAIN_VERIFICATIONS.labels("intact" if report.intact else "broken").inc()
     log = _log(request)
-    try:
-        kept = kept_checkpoints(log.checkpoint_dir, log.signer.verifier)
-        log_report = await verify_against_checkpoints(store.read_all(), kept)
-    except NoteError as error:
-        log_report = LogReport(False, 0, 0, f"a kept checkpoint does not verify: {error}")
+    log_report = await _against_kept_checkpoints(store, log.checkpoint_dir, context.settings.log_vkey_file)
     head = await context.pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events")
     return render(
         request,
