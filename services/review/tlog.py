@@ -18,10 +18,10 @@ from pathlib import Path
 
 import asyncpg
 
-from services.review.eventstore.chain import canonical_json
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS, Subscription
 from services.review.views import event_view
+from shared.canonical import canonical_json
 from shared.db import Connection
 from shared.tlog.merkle import (
     aligned_parts,
