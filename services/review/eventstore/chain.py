@@ -18,7 +18,10 @@ GENESIS_HASH = bytes(32)
 
 def timestamp_text(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds: the exact precision PostgreSQL keeps."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime does not pad the year to four digits; isoformat does
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # the same text, in a third of the time
 
 
 def canonical_content(event: RecordedEvent) -> bytes:
