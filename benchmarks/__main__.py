@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import appends, audit, console, e2e, proofs, rebuild, same_hop, scale_out
+from benchmarks import appends, audit, console, e2e, personal_data, proofs, rebuild, same_hop, scale_out
 from benchmarks.common import scratch_database
 from benchmarks.cpu import CpuMeter
+from benchmarks.resemblance import bench as resemblance
 from shared.runtime import tune_garbage_collection
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -42,6 +43,19 @@ async def measure_appends(results: dict[str, Any]) -> None:
             rounds.append((product.per_second / raw.per_second, details))
         ratio, results[f"append_{writers}"] = median_round(rounds)
         results[f"append_ratio_{writers}"] = round(ratio, 3)
+
+
+async def measure_personal_data(results: dict[str, Any]) -> None:
+    """Appends of submissions encrypted in the timed loop, against raw INSERTs of them in plain text."""
+    for writers, per_writer in ((1, 1500), (16, 250)):
+        rounds = []
+        for _ in range(ROUNDS):
+            product, raw = await personal_data.measure_appends(writers, per_writer)
+            details = {"product": product.summary(), "raw_insert": raw.summary()}
+            rounds.append((product.per_second / raw.per_second, details))
+        ratio, results[f"append_encrypted_{writers}"] = median_round(rounds)
+        results[f"append_encrypted_ratio_{writers}"] = round(ratio, 3)
+    results["personal_data_cpu"] = personal_data.per_operation_us()
 
 
 async def measure_rebuild(results: dict[str, Any]) -> None:
@@ -122,7 +136,7 @@ async def measure_end_to_end(results: dict[str, Any]) -> None:
             for r in await system.pool.fetch("SELECT proposal_id FROM review.proposal_status")
         ]
         paths = [f"/v1/proposals/{i}" for i in ids]
-        async with same_hop.reads_reference(url) as bare:
+        async with same_hop.reads_reference(url, system.intake.env["KIPP_MASTER_KEY_FILE"]) as bare:
             read_rounds = []
             for _ in range(ROUNDS):
                 single = await e2e.reads(system, paths)
@@ -220,7 +234,9 @@ async def measure_scale_out(results: dict[str, Any]) -> None:
 TABLE = [
     ("append_ratio_16", "append, 16 writers / raw INSERT at 16 connections", 0.8, True),
     ("append_ratio_1", "append, 1 writer / raw INSERT at 1 connection", 0.7, True),
-    ("rebuild_ratio", "rebuild / raw scan-and-decode", 0.6, True),
+    ("append_encrypted_ratio_16", "append, submissions encrypted, 16 writers / raw plain INSERT", 0.8, True),
+    ("append_encrypted_ratio_1", "append, submissions encrypted, 1 writer / raw plain INSERT", 0.7, True),
+    ("rebuild_ratio", "rebuild (texts encrypted) / raw scan-and-decode", 0.6, True),
     ("rebuild_peak_rss_mb", "rebuild peak RSS, MB (200,000 events)", 200, False),
     ("e2e_ratio", "end to end / same-hop reference, submissions/s", 1.0, True),
     ("e2e_submissions_per_s", "end to end, sustained submissions/s", 1000, True),
@@ -236,6 +252,10 @@ TABLE = [
     ("append_ratio_16_with_tree", "append with the tree, 16 writers / raw INSERT", 0.8, True),
     ("append_ratio_1_with_tree", "append with the tree, 1 writer / raw INSERT", 0.7, True),
     ("console_page_p99_ms", "console page p99, 10 reviewers, 5,000 proposals, ms", 100, False),
+    ("resemblance_precision", "resemblance: claimed-copy precision (holdout)", 0.95, True),
+    ("resemblance_recall", "resemblance: claimed-copy recall (holdout)", 0.9, True),
+    ("resemblance_fingerprint_cpu_ms", "resemblance: fingerprint CPU per 20 KB, ms", 20, False),
+    ("resemblance_lookup_p99_ms", "resemblance: candidate lookup p99 at 30,000, ms", 10, False),
     ("verify_ratio", "kipp audit verify / hand-written loop (200,000 events)", 0.8, True),
     ("verify_peak_rss_mb", "kipp audit verify peak RSS, MB", 200, False),
     ("verify_export_ratio", "kipp verify export / hand-written loop (offline)", 0.8, True),
@@ -256,6 +276,11 @@ def print_table(results: dict[str, Any]) -> None:
     print("\ndetails")
     print(f"  append 1 writer:   product {a1['product']}  raw {a1['raw_insert']}")
     print(f"  append 16 writers: product {a16['product']}  raw {a16['raw_insert']}")
+    for writers in (1, 16):
+        encrypted = results["append_encrypted_" + str(writers)]
+        product, raw = encrypted["product"], encrypted["raw_insert"]
+        print(f"  append encrypted, {writers} writers: product {product}  raw {raw}")
+    print(f"  personal data, CPU per operation: {results['personal_data_cpu']}")
     print(f"  rebuild: {rb}")
     print(f"  end to end: {ee}")
     for side, spent_by in results.get("cpu_ms_per_submission", {}).items():
@@ -264,6 +289,11 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"  reads: {results['reads']}")
     print(f"  proofs: {results['proofs']}")
     print(f"  console: {results['console']}")
+    found = results["resemblance"]
+    print(f"  resemblance, CPU: {found['cpu']}")
+    print(f"  resemblance, lookup: {found['lookup']}")
+    evaluated = {k: v for k, v in found["evaluation"].items() if k not in ("tried", "lsh")}
+    print(f"  resemblance, evaluation: {evaluated}")
     print(f"  audit verify: {results['audit_verify']}")
     print(f"  scale-out ({results['scale_out']['cores']} cores, {results['scale_out']['submissions']} each):")
     for run in results["scale_out"]["runs"]:
@@ -276,10 +306,12 @@ def print_table(results: dict[str, Any]) -> None:
 
 SECTIONS = {
     "appends": measure_appends,
+    "personal_data": measure_personal_data,
     "rebuild": measure_rebuild,
     "e2e": measure_end_to_end,
     "proofs": measure_proofs,
     "console": measure_console,
+    "resemblance": resemblance.measure,
     "audit": measure_audit,
     "scale_out": measure_scale_out,
 }

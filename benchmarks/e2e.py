@@ -22,6 +22,7 @@ from benchmarks.cpu import CpuMeter, pids_named
 from shared.access import Role, create_key
 from shared.broker import QueueDepths
 from shared.db import create_pool
+from shared.personal_data.master_key import ensure_master_key
 from shared.signing import ensure_key_pair, ensure_private_key
 from tests.fixtures import demo_proposals
 from tests.processes import ServiceProcess, free_port, service_env
@@ -89,6 +90,10 @@ async def running_system(
         env[f"KIPP_{service.upper()}_SIGNING_KEY_FILE"] = str(private)
         env[f"KIPP_{service.upper()}_PUBLIC_KEY_FILE"] = str(public)
     ensure_private_key(logs / "log-signing-key.pem")
+    # The innovator's fields are encrypted under a master key of this database's own (`kipp migrate` makes
+    # it for a real one).
+    ensure_master_key(logs / "master-key")
+    env["KIPP_MASTER_KEY_FILE"] = str(logs / "master-key")
     env["KIPP_LOG_KEY_FILE"] = str(logs / "log-signing-key.pem")
     env["KIPP_CHECKPOINT_DIR"] = str(logs / "checkpoints")
     review_ports = [int(env["KIPP_REVIEW_PORT"])] + [free_port() for _ in range(reviews - 1)]

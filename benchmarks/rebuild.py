@@ -18,6 +18,7 @@ from services.review.eventstore.base import NewEvent
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.rebuild import rebuild_status_projection
 from shared.db import create_pool
+from shared.personal_data.fields import DataKey, encrypt_proposal
 from tests.fixtures import demo_proposals
 
 # Each proposal's life in five events: the 200,000 events are 40,000 proposals.
@@ -36,10 +37,16 @@ METADATA: dict[str, Any] = {
 }
 
 
+PERSON = DataKey.generate(uuid.uuid4())
+
+
 def life_of(number: int) -> list[NewEvent]:
     at = (datetime(2023, 3, 1, tzinfo=UTC) + timedelta(seconds=number)).isoformat()
+    ids = [uuid.uuid4() for _ in LIFE]
+    # As the product records it: the innovator's fields encrypted (the rebuild copies them, never decrypts).
+    proposal = encrypt_proposal(demo_proposals()[number % 5], ids[0], PERSON)
     data: list[dict[str, Any]] = [
-        {"at": at, "proposal": demo_proposals()[number % 5]},
+        {"at": at, "proposal": proposal},
         {"at": at, "checklist": {"documents": {"passed": True, "note": ""}}, "notes": ""},
         {"at": at, "notes": ""},
         {"at": at, "sinovik_reference": f"SINOVIK-2023-{number}"},
@@ -47,8 +54,8 @@ def life_of(number: int) -> list[NewEvent]:
     ]
     versions = {"ProposalVerified": 2}
     return [
-        NewEvent(uuid.uuid4(), kind, versions.get(kind, 1), body, METADATA)
-        for kind, body in zip(LIFE, data, strict=True)
+        NewEvent(event_id, kind, versions.get(kind, 1), body, METADATA)
+        for event_id, kind, body in zip(ids, LIFE, data, strict=True)
     ]
 
 

@@ -75,9 +75,11 @@ async def running_reference() -> AsyncIterator[ReferenceSystem]:
 
 
 @contextlib.asynccontextmanager
-async def reads_reference(database_url: str) -> AsyncIterator[ReferenceProcess]:
-    """The status GET as a bare ASGI function on the product's database: the same query, the same JSON."""
-    reads = ReferenceProcess("reads", _env(database_url, "unused"), free_port())
+async def reads_reference(database_url: str, master_key_file: str) -> AsyncIterator[ReferenceProcess]:
+    """The status GET as a bare ASGI function on the product's database: the same query, the same JSON
+    (the innovator's fields decrypted with the database's master key, as review does)."""
+    env = {**_env(database_url, "unused"), "KIPP_MASTER_KEY_FILE": master_key_file}
+    reads = ReferenceProcess("reads", env, free_port())
     try:
         await reads.start()
         yield reads

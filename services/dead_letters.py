@@ -14,9 +14,9 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from aiormq.exceptions import AMQPConnectionError
 
 from shared.contract import Topology
+from shared.redelivery import ATTEMPTS, ROUTING_KEY
+from shared.redelivery import DEAD_LETTER_REASON as REASON
 
-REASON = "x-kipp-dead-letter-reason"
-ROUTING_KEY = "x-kipp-routing-key"
 REPLAYED = "x-kipp-replayed"
 
 # A broker host that accepts the connection and never answers would keep the client waiting for ever.
@@ -104,9 +104,9 @@ async def replay_dead_letters(
             letter = describe(message)
             if (message_id is not None and letter.message_id != message_id) or letter.message_id in seen:
                 continue  # left unacknowledged: back in the queue when the channel closes
-            headers = {
-                k: v for k, v in (message.headers or {}).items() if k not in ("x-death", REASON, ROUTING_KEY)
-            }
+            # Replayed, a message starts its attempts again.
+            dropped = ("x-death", "x-delivery-count", REASON, ROUTING_KEY, ATTEMPTS)
+            headers = {k: v for k, v in (message.headers or {}).items() if k not in dropped}
             headers[REPLAYED] = letter.replayed + 1
             again = aio_pika.Message(
                 message.body,

@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 # A confirm that has not come after this long is treated as a failed publish (and published again).
 PUBLISH_TIMEOUT_SECONDS = 10.0
 # A last resort against a message that kills its consumer every time it is delivered: the broker
-# dead-letters it after this many deliveries. A message requeued because the database is away is
-# delivered at most every 5 s (requeue_delay), so this outlasts an outage of several days.
+# dead-letters it after this many deliveries from one queue. A message the consumer could not process yet
+# goes round a retry queue instead, and comes back as a new message counted from zero; what the queue
+# counts up to this is a consumer dying with the message, or one put back at once for being decided
+# against a stale stream version. (The limit is high because it was, when requeues came back to this
+# queue; RabbitMQ refuses to declare a queue again with other arguments.)
 DELIVERY_LIMIT = 100_000
 
 
@@ -56,6 +59,28 @@ def _consuming_queue(name: str, topology: Topology, routing_key: str) -> RabbitQ
             "x-delivery-limit": DELIVERY_LIMIT,
         },
     )
+
+
+def retry_queue_declaration(topology: Topology, queue: str, step: int) -> RabbitQueue:
+    """The retry queue of `queue`'s `step` (from 1): a message waits in it for the step's delay, then the
+    broker dead-letters it back to `queue` through the retry exchange. At least once: the broker keeps
+    the message until `queue` has taken it (which needs reject-publish on overflow)."""
+    return RabbitQueue(
+        topology.retry_queues(queue)[step - 1],
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        arguments={
+            "x-message-ttl": round(topology.retry_delays[step - 1] * 1000),
+            "x-dead-letter-exchange": topology.retry_exchange,
+            "x-dead-letter-routing-key": queue,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+
+
+def dead_letter_queue_declaration(name: str) -> RabbitQueue:
+    return RabbitQueue(name, queue_type=QueueType.QUORUM, durable=True)
 
 
 def intake_events_queue(topology: Topology) -> RabbitQueue:
@@ -135,8 +160,14 @@ async def declare_topology(broker: RabbitBroker, topology: Topology) -> None:
         declared = await broker.declare_queue(queue)
         for routing_key in routing_keys:
             await declared.bind(source, routing_key=routing_key)
-        dead_queue = await broker.declare_queue(RabbitQueue(dead, queue_type=QueueType.QUORUM, durable=True))
+        dead_queue = await broker.declare_queue(dead_letter_queue_declaration(dead))
         await dead_queue.bind(topology.dead_letter_exchange, routing_key=queue.name)
+        # Retries: the consumer publishes a message to wait in a step's queue (keyed by its name); expired,
+        # it comes back keyed by the consuming queue's name (see shared/redelivery.py).
+        await declared.bind(topology.retry_exchange, routing_key=queue.name)
+        for step in range(1, len(topology.retry_delays) + 1):
+            waiting = await broker.declare_queue(retry_queue_declaration(topology, queue.name, step))
+            await waiting.bind(topology.retry_exchange, routing_key=waiting.name)
 
 
 def envelope_message(
@@ -220,42 +251,3 @@ class QueueDepths:
             with contextlib.suppress(Exception):
                 await self._connection.close()
             self._connection = None
-
-
-def delivery_count(headers: dict[str, Any]) -> int:
-    """Which delivery of the message this is: quorum queues count earlier ones in x-delivery-count."""
-    return int(headers.get("x-delivery-count", 0) or 0) + 1
-
-
-def requeue_delay(deliveries: int) -> float:
-    """Seconds to wait before requeueing a message that could not be handled: 0.2, 0.4, ... up to 5. Never
-    requeue at once: the broker would hand it straight back, as fast as it fails."""
-    return min(0.1 * 2.0**deliveries, 5.0)
-
-
-DEAD_LETTER_REASON = "x-kipp-dead-letter-reason"
-DEAD_LETTER_ROUTING_KEY = "x-kipp-routing-key"
-
-
-async def dead_letter(
-    broker: RabbitBroker, topology: Topology, message: RabbitMessage, queue: str, reason: str
-) -> None:
-    """Publishes a consumed message unchanged, with the reason, to the dead-letter exchange (confirmed),
-    routed to `queue`'s dead-letter queue. The caller then acknowledges the original."""
-    raw = message.raw_message
-    log.error("dead-lettering message %s: %s", raw.message_id, reason)
-    headers = {
-        **(raw.headers or {}),
-        DEAD_LETTER_REASON: reason[:1000],
-        DEAD_LETTER_ROUTING_KEY: raw.routing_key,
-    }
-    message_out = Message(
-        raw.body,
-        headers=headers,
-        message_id=raw.message_id,
-        type=raw.type,
-        content_type=raw.content_type,
-        correlation_id=raw.correlation_id,
-        delivery_mode=DeliveryMode.PERSISTENT,
-    )
-    await publish_confirmed(broker, message_out, exchange(topology.dead_letter_exchange), queue)

@@ -5,7 +5,8 @@ Both services import this module, so the exchange, queue and routing-key names a
 is the shape of what every message says (its AsyncAPI document is generated from the models below).
 
 Messages are built and stored as an `Envelope`, whose `data` is kept exactly as it was first encoded:
-intake publishes the proposal as posted, byte for byte, and every message is signed over its bytes. A
+intake publishes the proposal as posted, the innovator's personal fields encrypted (shared/personal_data),
+and every message is signed over its bytes. A
 subscriber reads what it receives with `read_message`, which checks the envelope and its data against
 the message model of its event type, and hands back both the typed message and the envelope as sent.
 """
@@ -21,7 +22,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from shared.access import Actor
 from shared.lifecycle import Status
-from shared.proposal import ProposalBody, Text
+from shared.proposal import EncryptedProposal, Text
 
 PROPOSAL_SUBMITTED = "proposal.submitted"
 PROPOSAL_REVISED = "proposal.revised"
@@ -33,9 +34,11 @@ INTAKE_EVENT_TYPES = (PROPOSAL_SUBMITTED, PROPOSAL_REVISED, PROPOSAL_WITHDRAWN)
 
 @dataclass(frozen=True)
 class Topology:
-    """Exchange and queue names, all under one prefix."""
+    """Exchange and queue names, all under one prefix, and how long a message a consumer could not
+    process yet waits on the broker before each next attempt (one retry queue per step)."""
 
     prefix: str = "kipp"
+    retry_delays: tuple[float, ...] = (0.2, 1.0, 5.0)  # seconds; the last is repeated for ever
 
     @property
     def intake_exchange(self) -> str:
@@ -54,6 +57,10 @@ class Topology:
         return f"{self.prefix}.review.intake-events"
 
     @property
+    def retry_exchange(self) -> str:
+        return f"{self.prefix}.retry"
+
+    @property
     def review_dead_letter_queue(self) -> str:
         return f"{self.prefix}.review.intake-events.dead"
 
@@ -65,15 +72,21 @@ class Topology:
     def intake_dead_letter_queue(self) -> str:
         return f"{self.prefix}.intake.review-events.dead"
 
+    def retry_queues(self, queue: str) -> list[str]:
+        """Where a message of the consuming `queue` waits before its next attempt, one per step."""
+        return [f"{queue}.retry.{step}" for step in range(1, len(self.retry_delays) + 1)]
+
     def all_exchanges(self) -> list[str]:
-        return [self.intake_exchange, self.review_exchange, self.dead_letter_exchange]
+        return [self.intake_exchange, self.review_exchange, self.dead_letter_exchange, self.retry_exchange]
 
     def all_queues(self) -> list[str]:
         return [
             self.review_queue,
             self.review_dead_letter_queue,
+            *self.retry_queues(self.review_queue),
             self.intake_queue,
             self.intake_dead_letter_queue,
+            *self.retry_queues(self.intake_queue),
         ]
 
 
@@ -228,23 +241,23 @@ class ContractMessage(BaseModel):
 
 
 class ProposalSubmittedMessage(ContractMessage):
-    """`proposal.submitted`, published by intake: a new proposal, `data` exactly as the submitter posted it
-    (intake's sequence 1 for the proposal)."""
+    """`proposal.submitted`, published by intake: a new proposal, `data` as the submitter posted it with
+    the innovator's fields encrypted (intake's sequence 1 for the proposal)."""
 
     refused_data: ClassVar[str] = "data is not a valid proposal"
 
     event_type: Literal["proposal.submitted"]
-    data: ProposalBody
+    data: EncryptedProposal
 
 
 class ProposalRevisedMessage(ContractMessage):
-    """`proposal.revised`, published by intake: the proposal as the submitter posted it again, after review
-    requested a revision."""
+    """`proposal.revised`, published by intake: the proposal as the submitter posted it again (the
+    innovator's fields encrypted), after review requested a revision."""
 
     refused_data: ClassVar[str] = "data is not a valid proposal"
 
     event_type: Literal["proposal.revised"]
-    data: ProposalBody
+    data: EncryptedProposal
 
 
 class ProposalWithdrawnMessage(ContractMessage):

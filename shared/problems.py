@@ -37,8 +37,9 @@ class ProblemType:
         return f"/problems/{self.name}"
 
 
-def _field_error(field_name: str, rule: str, message: str) -> dict[str, Any]:
-    return {"field": field_name, "rule": rule, "message": message}
+def _field_refused(detail: str, field_name: str, rule: str, message: str) -> dict[str, Any]:
+    """The example of a problem that names the field it refuses, and the rule."""
+    return {"detail": detail, "errors": [{"field": field_name, "rule": rule, "message": message}]}
 
 
 MALFORMED_JSON = ProblemType(
@@ -46,10 +47,7 @@ MALFORMED_JSON = ProblemType(
     400,
     "Malformed JSON",
     "The request body is not JSON.",
-    {
-        "detail": "the request body is not valid JSON",
-        "errors": [_field_error("body", "json_invalid", "JSON decode error")],
-    },
+    _field_refused("the request body is not valid JSON", "body", "json_invalid", "JSON decode error"),
 )
 BAD_IF_MATCH = ProblemType(
     "bad-if-match",
@@ -140,20 +138,16 @@ INVALID_REQUEST = ProblemType(
     "Invalid request",
     "A body member, query parameter, path parameter or header is not of its type or out of its range; "
     "`errors` names each one.",
-    {
-        "detail": "sections.summary: Field required",
-        "errors": [_field_error("sections.summary", "missing", "Field required")],
-    },
+    _field_refused("sections.summary: Field required", "sections.summary", "missing", "Field required"),
 )
 INVALID_CURSOR = ProblemType(
     "invalid-cursor",
     422,
     "Invalid cursor",
     "`cursor` is not a next_cursor this API returned.",
-    {
-        "detail": "cursor must be a next_cursor this API returned",
-        "errors": [_field_error("cursor", "cursor", "not a cursor of this list")],
-    },
+    _field_refused(
+        "cursor must be a next_cursor this API returned", "cursor", "cursor", "not a cursor of this list"
+    ),
 )
 ROUND_RULES = ProblemType(
     "round-rules",
@@ -161,22 +155,24 @@ ROUND_RULES = ProblemType(
     "Proposal breaks the round's rules",
     "The proposal is well formed but its round refuses it (window, words, documents, groups...); "
     "`errors` names each field and rule.",
-    {
-        "detail": "sections.summary: section 'summary' has 201 words; the limit is 200",
-        "errors": [
-            _field_error("sections.summary", "max_words", "section 'summary' has 201 words; the limit is 200")
-        ],
-    },
+    _field_refused(
+        "sections.summary: section 'summary' has 201 words; the limit is 200",
+        "sections.summary",
+        "max_words",
+        "section 'summary' has 201 words; the limit is 200",
+    ),
 )
 IDEMPOTENCY_KEY_REUSED = ProblemType(
     "idempotency-key-reused",
     422,
     "Idempotency-Key reused",
     "The Idempotency-Key was used before with a different request.",
-    {
-        "detail": "this Idempotency-Key was used before with a different request",
-        "errors": [_field_error("Idempotency-Key", "same_request", "key used for another request")],
-    },
+    _field_refused(
+        "this Idempotency-Key was used before with a different request",
+        "Idempotency-Key",
+        "same_request",
+        "key used for another request",
+    ),
 )
 DIGEST_REFUSED = ProblemType(
     "digest-refused",

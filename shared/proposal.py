@@ -6,7 +6,8 @@ Structure (types, required fields, e-mail syntax) is checked here; what changes 
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -61,9 +62,39 @@ class Region(_Strict):
 
 
 class Innovator(_Strict):
+    """The person named in a proposal: personal data (see shared/personal_data)."""
+
     name: Text = Field(min_length=1, max_length=300)
     email: EmailStr
     phone: Text | None = Field(default=None, max_length=40)
+
+
+class EncryptedField(_Strict):
+    """One personal field as it leaves intake: AES-256-GCM with its subject's data key, the event id and
+    the field (`<event id>/innovator.<field>`) as associated data."""
+
+    subject: UUID = Field(description="The data subject whose key opens it (a random id, not the person)")
+    nonce: str = Field(pattern=r"^[A-Za-z0-9_-]{16}$", description="The 12-byte nonce, base64url")
+    ciphertext: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{22,2000}$", description="The ciphertext and its 16-byte tag, base64url"
+    )
+
+
+class EncryptedInnovator(_Strict):
+    """The innovator in every message to review and every recorded event: each field encrypted."""
+
+    name: EncryptedField
+    email: EncryptedField
+    phone: EncryptedField | None = None
+
+
+class ErasedInnovator(_Strict):
+    """The innovator once the person's data was erased: no field can be read any more."""
+
+    name: None
+    email: None
+    phone: None
+    erased: Literal[True]
 
 
 class Document(_Strict):
@@ -80,7 +111,9 @@ class Replicates(_Strict):
     url: Url | None = None
 
 
-class ProposalBody(_Strict):
+class ProposalContent(_Strict):
+    """Everything a proposal says besides the person who wrote it: what the round's rules check."""
+
     round: StrictInt
     group: Text
     category: Text
@@ -90,7 +123,24 @@ class ProposalBody(_Strict):
     implemented_since: date
     sdgs: list[StrictInt]
     sections: dict[Text, Text]
-    innovator: Innovator
     documents: list[Document]
     video_url: Url | None = None
     replicates: Replicates | None = None
+
+
+class ProposalBody(ProposalContent):
+    """The proposal as a submitting system posts it."""
+
+    innovator: Innovator
+
+
+class EncryptedProposal(ProposalContent):
+    """The proposal as it leaves intake: as posted, the innovator's fields encrypted."""
+
+    innovator: EncryptedInnovator
+
+
+class ShownProposal(ProposalContent):
+    """The proposal as the services show it to a reader: the innovator in plain text, or erased."""
+
+    innovator: Innovator | ErasedInnovator

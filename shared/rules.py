@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from shared.proposal import ProposalBody
+from shared.proposal import ProposalContent
 from shared.rounds import RoundBook, RoundRules
 
 
@@ -45,7 +45,7 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def check_proposal(proposal: ProposalBody, book: RoundBook, day: date) -> list[Violation]:
+def check_proposal(proposal: ProposalContent, book: RoundBook, day: date) -> list[Violation]:
     """What `proposal` breaks of its round's rules, submitted or revised on `day` (a date in WIB)."""
     rules = book.get(proposal.round)
     if rules is None:
@@ -63,7 +63,7 @@ def check_proposal(proposal: ProposalBody, book: RoundBook, day: date) -> list[V
     ]
 
 
-def check_revision(original_round: int, revision: ProposalBody) -> list[Violation]:
+def check_revision(original_round: int, revision: ProposalContent) -> list[Violation]:
     """What a revision must keep from the proposal it revises."""
     if revision.round != original_round:
         message = f"a revision stays in round {original_round}; submit anew for round {revision.round}"
@@ -84,7 +84,7 @@ def _check_window(rules: RoundRules, day: date) -> list[Violation]:
     ]
 
 
-def _check_group_and_category(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+def _check_group_and_category(proposal: ProposalContent, rules: RoundRules) -> list[Violation]:
     found: list[Violation] = []
     group = rules.groups.get(proposal.group)
     if group is None:
@@ -106,7 +106,7 @@ def _check_group_and_category(proposal: ProposalBody, rules: RoundRules) -> list
     return found
 
 
-def _check_sections(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+def _check_sections(proposal: ProposalContent, rules: RoundRules) -> list[Violation]:
     found: list[Violation] = []
     for name, limit in rules.sections.items():
         text = proposal.sections.get(name, "")
@@ -143,7 +143,7 @@ def _check_sections(proposal: ProposalBody, rules: RoundRules) -> list[Violation
     return found
 
 
-def _check_sdgs(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+def _check_sdgs(proposal: ProposalContent, rules: RoundRules) -> list[Violation]:
     low, high = rules.sdg_range
     if not proposal.sdgs:
         return [Violation("sdgs", "min_items", "name at least one SDG")]
@@ -157,7 +157,7 @@ def _check_sdgs(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
     return found
 
 
-def _check_documents(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+def _check_documents(proposal: ProposalContent, rules: RoundRules) -> list[Violation]:
     given = {document.kind for document in proposal.documents}
     found = [
         Violation("documents", "required_document", f"document of kind '{kind}' is required")
@@ -176,7 +176,7 @@ def _check_documents(proposal: ProposalBody, rules: RoundRules) -> list[Violatio
     return found
 
 
-def _check_age(proposal: ProposalBody, rules: RoundRules) -> list[Violation]:
+def _check_age(proposal: ProposalContent, rules: RoundRules) -> list[Violation]:
     latest_start = years_before(rules.closes_on, rules.min_years_in_operation)
     if proposal.implemented_since > latest_start:
         return [

@@ -2,8 +2,10 @@
 responses, the documentation pages (/docs, /redoc, /asyncapi), and the operations routes (/metrics, /healthz,
 /readyz)."""
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,6 +16,7 @@ from shared.health import broker_answers, database_answers, health_router
 from shared.http import BodySizeLimit, install_problem_handlers
 from shared.observability import RequestObservation, configure_logging, metrics_router
 from shared.openapi import install_openapi
+from shared.personal_data.master_key import MasterKeyInvalid
 from shared.rounds import RoundFileError
 from shared.runtime import tune_garbage_collection
 from shared.signing import KeyFileMissing
@@ -43,14 +46,23 @@ def new_service_app(
     return app
 
 
-def serve(name: str, build: Callable[[], FastAPI], host: str, port: int) -> None:
-    """`python -m services.<name>`: JSON logs, a calmer collector, and the application built and served.
-    What an operator must fix before it can start (a round file, a key file) is one line, not a traceback."""
+def serve(
+    name: str,
+    build: Callable[[], FastAPI],
+    host: str,
+    port: int,
+    preflight: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """`python -m services.<name>`: JSON logs, a calmer collector, and the application built and served
+    once `preflight` (what must hold before serving) passes. What an operator must fix before it can start
+    (a round file, a key file, a master key that is not the database's) is one line, not a traceback."""
     configure_logging(name)
     tune_garbage_collection()
     try:
         app = build()
-    except (RoundFileError, KeyFileMissing) as error:
+        if preflight is not None:
+            asyncio.run(preflight())
+    except (RoundFileError, KeyFileMissing, MasterKeyInvalid) as error:
         raise SystemExit(f"{name}: {error}") from None
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 

@@ -41,6 +41,9 @@ class CommonSettings(BaseSettings):
     intake_public_key_file: str = ".kipp/intake-signing-key.pub"
     review_signing_key_file: str = ".kipp/review-signing-key.pem"
     review_public_key_file: str = ".kipp/review-signing-key.pub"
+    # The master key that wraps every person's data key (shared/personal_data). Outside the database: a
+    # copy of the database alone, a backup included, then opens no personal field.
+    master_key_file: str = ".kipp/master-key"
 
     # The transparency log: its origin (the name in its checkpoints and its key), the Ed25519 key that signs
     # its checkpoints, where signed checkpoints are kept outside the database, and how often one is signed

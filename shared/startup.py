@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # What "not reachable (yet)" looks like: refused or dropped connections (the broker client's errors are
-# OSErrors too), and a PostgreSQL that is starting up or shutting down.
+# OSErrors too), and a PostgreSQL that is starting up, shutting down or out of connection slots.
 UNREACHABLE: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
@@ -20,6 +20,7 @@ UNREACHABLE: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,  # a server at its connection limit: slots free up as others leave
 )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from shared.contract import Topology
 from shared.db import create_pool, migrate
+from shared.personal_data.master_key import ensure_master_key
 from shared.signing import ensure_key_pair, ensure_private_key
 from shared.tlog.note import NoteSigner
 from tests import services
@@ -32,8 +33,9 @@ def audit_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 @pytest.fixture(scope="session", autouse=True)
 def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Intake's and review's message keys and the log's key for this run (as `kipp migrate` creates them),
-    named to the services, the CLI and the tests through the environment, and a checkpoint directory."""
+    """Intake's and review's message keys, the log's key and the master key for this run (as `kipp migrate`
+    creates them), named to the services, the CLI and the tests through the environment, and a checkpoint
+    directory."""
     folder = tmp_path_factory.mktemp("signing")
     variables = {}
     for service in ("intake", "review"):
@@ -47,6 +49,9 @@ def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     variables["KIPP_LOG_KEY_FILE"] = str(folder / "log-signing-key.pem")
     variables["KIPP_CHECKPOINT_DIR"] = str(folder / "checkpoints")
     variables["KIPP_LOG_ORIGIN"] = "test.kipp.local/log"
+    # The master key that wraps the personal data keys, as `kipp migrate` creates it.
+    ensure_master_key(folder / "master-key")
+    variables["KIPP_MASTER_KEY_FILE"] = str(folder / "master-key")
     previous = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     yield folder

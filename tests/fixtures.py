@@ -9,6 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from shared.access import Actor, Role
+from shared.contract import Envelope
+from shared.personal_data.fields import DataKey, encrypt_proposal
 from shared.rounds import RoundBook, RoundRules, shipped_rounds
 
 # Actors as intake and review record them (a holder's id, name and role).
@@ -50,3 +52,14 @@ def reopened_2023() -> RoundRules:
 def reopened_rounds() -> RoundBook:
     """The rounds the tests' services run with: the shipped ones, with 2023 reopened."""
     return RoundBook({**shipped_rounds().rounds, 2023: reopened_2023()})
+
+
+# A person whose key only the tests hold (no database has it): review shows their fields as erased.
+TESTS_OWN_PERSON = DataKey(UUID("0c1f9a52-7d3e-4b6a-8f21-5e4d3c2b1a09"), bytes(range(32)))
+
+
+def encrypted(envelope: Envelope, key: DataKey = TESTS_OWN_PERSON) -> Envelope:
+    """The envelope as intake publishes it: a proposal's innovator fields encrypted for its event."""
+    if not isinstance(envelope.data.get("innovator"), dict):
+        return envelope
+    return envelope.model_copy(update={"data": encrypt_proposal(envelope.data, envelope.event_id, key)})

@@ -17,6 +17,7 @@ from benchmarks.reference.review import Review
 from services.review.queries import get_view_as
 from shared.access import Role
 from shared.db import create_pool
+from shared.personal_data.master_key import load_master_key
 from shared.runtime import tune_garbage_collection
 
 Scope = dict[str, Any]
@@ -54,6 +55,7 @@ def application(kind: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
             await state["review"].start()
         else:  # the status GET, with the product's own query and JSON
             state["pool"] = await create_pool(database_url, max_size=20)
+            state["master"] = load_master_key(os.environ["KIPP_MASTER_KEY_FILE"])
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -72,7 +74,8 @@ def application(kind: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
             )
         elif kind == "reads" and method == "GET" and path.startswith("/v1/proposals/"):
             key = dict(scope["headers"]).get(b"authorization", b"").decode().removeprefix("Bearer ")
-            caller, view = await get_view_as(state["pool"], key, UUID(path.rsplit("/", 1)[1]))
+            proposal_id = UUID(path.rsplit("/", 1)[1])
+            caller, view = await get_view_as(state["pool"], key, proposal_id, state["master"])
             if caller is None or caller.role not in READERS:
                 await answer(send, 401, b"{}")
             elif view is None:

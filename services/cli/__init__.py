@@ -1,7 +1,7 @@
 """The `kipp` command line for operators and auditors. Reads the same KIPP_* settings as the services.
 
 One module per group of commands: operations (migrate, run, dead letters), keys, audit (verification,
-digests, the event export, projection rebuilds).
+digests, the event export, projection rebuilds), personal data (access and erasure requests).
 
 Exit statuses: 0 done, 1 a command's own refusal (history does not verify, no such key, ...), 2 bad
 input or a database or broker that cannot be used; a failure is one line on standard error.
@@ -63,7 +63,15 @@ def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
 
 
 def main() -> None:
-    from services.cli import audit, demo, keys, operations, verify, witness  # noqa: F401 - registering commands
+    from services.cli import (  # noqa: F401 - registering commands
+        audit,
+        demo,
+        keys,
+        operations,
+        personal_data,
+        verify,
+        witness,
+    )
 
     # The broker client logs each failed connection attempt; main() reports the failure once.
     logging.getLogger("aiormq").setLevel(logging.CRITICAL)

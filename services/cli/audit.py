@@ -24,6 +24,7 @@ from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.log_audit import LogReport, kept_checkpoints, verify_against_checkpoints
 from services.review.rebuild import RebuildReport, rebuild_status_projection
+from services.review.resemblance.rebuild import rebuild_resemblances
 from shared.http import field_path
 from shared.settings import CommonSettings
 from shared.signing import KeyFileMissing
@@ -204,13 +205,19 @@ def events_export(
 
 @projections.command("rebuild")
 def projections_rebuild() -> None:
-    """Rebuild the status projection from history beside the live one, then swap it in atomically."""
+    """Rebuild the projections (status, resemblances) from history beside the live ones, then swap each
+    in atomically."""
 
-    async def run(pool: asyncpg.Pool) -> RebuildReport:
+    async def run(pool: asyncpg.Pool) -> tuple[RebuildReport, RebuildReport]:
         with typer.progressbar(length=await _head(pool), label="replaying", file=sys.stderr) as bar:
-            return await rebuild_status_projection(pool, progress=bar.update)
+            status = await rebuild_status_projection(pool, progress=bar.update)
+        with typer.progressbar(length=await _head(pool), label="resemblances", file=sys.stderr) as bar:
+            return status, await rebuild_resemblances(pool, progress=bar.update)
 
-    report = with_pool(run)
+    status, resemblances = with_pool(run)
     typer.echo(
-        f"rebuilt the status projection from {report.events} events (up to position {report.position})"
+        f"rebuilt the status projection from {status.events} events (up to position {status.position})"
+    )
+    typer.echo(
+        f"rebuilt the resemblances from {resemblances.events} events (up to position {resemblances.position})"
     )

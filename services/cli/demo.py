@@ -1,6 +1,8 @@
 """`kipp demo`: the five Bangka Barat proposals of KIPP 2023, through the running services, as the news
 story of that year tells it: Dinas Kominfo's proposal verified, validated and entered into SINOVIK, the
-others still under review. Then the status board, one proposal's history and the audit verification.
+others still under review; then a later proposal from Bangka Tengah that copies Kominfo's, flagged with
+its score and a matching passage. Then the status board, one proposal's history and the audit
+verification.
 
 It talks to the services over HTTP, like any client, and creates its own keys. Run it again and it
 submits nothing twice (every submission carries an Idempotency-Key) and repeats no decision.
@@ -18,7 +20,9 @@ import typer
 from kipp_client import IntakeClient, Problem
 
 from services.cli import app, with_pool, without_credentials
+from services.personal_data import show
 from shared.access import Role, authenticate, key_for
+from shared.personal_data.master_key import load_master_key
 from shared.settings import CommonSettings
 from shared.tlog.verify import VerificationFailed, verify_certificate
 
@@ -28,6 +32,17 @@ STORY = [
     ("validation", {"outcome": "passed", "notes": "substansi memenuhi kriteria KIPP 2023"}),
     ("national-registration", {"sinovik_reference": "SINOVIK-2023-BABAR-001"}),
 ]
+
+
+def the_copy() -> dict[str, Any]:
+    """Bangka Tengah's later proposal: Bangka Barat's Lapor Cepat Babar with names and numbers changed."""
+    text = (
+        resources.files("shared.demo")
+        .joinpath("resemblance-bangka-tengah-2023.json")
+        .read_text(encoding="utf-8")
+    )
+    proposal: dict[str, Any] = json.loads(text)["proposal"]
+    return proposal
 
 
 def demo_proposals() -> list[dict[str, Any]]:
@@ -94,7 +109,8 @@ def demo(
     review_url = review_url or f"http://127.0.0.1:{_port('KIPP_REVIEW_PORT', 8002)}"
     proposals = demo_proposals()
     kept = Path(settings.audit_key_file).parent / "demo-keys.json"
-    keys = keys_for(sorted({p["agency"]["name"] for p in proposals}), kept)
+    copier = the_copy()
+    keys = keys_for(sorted({p["agency"]["name"] for p in [*proposals, copier]}), kept)
     typer.echo(
         f"KIPP 2023, Kabupaten Bangka Barat: {len(proposals)} proposals"
         f" (database {without_credentials(settings.database_url)})"
@@ -126,6 +142,7 @@ def demo(
             fail(f"review refused {decision}: {answer.status_code} {answer.text}")
 
     _more_of_the_story(intake_url, review, keys, proposals, ids)
+    _a_copy_from_another_regency(intake_url, review, keys, copier)
 
     typer.echo("\nStatus board")
     for proposal_id in ids:
@@ -157,8 +174,22 @@ def demo(
         f" ({certificate['recorded_at']}), proven in the checkpoint of {checkpoint.size} events signed by"
         f" {checkpoint.origin}; verified offline with the log's key {log_key.split('+')[1]}"
     )
+    _personal_data(next(p for p in proposals if p["agency"]["name"] == KOMINFO))
     typer.echo(
         f"\nConsole: open {review_url}/console and sign in with a reviewer's or the auditor's key ({kept})"
+    )
+
+
+def _personal_data(proposal: dict[str, Any]) -> None:
+    """The Kominfo innovator's access request, as `kipp personal-data show --email` answers it."""
+    email = proposal["innovator"]["email"]
+    master = load_master_key(CommonSettings().master_key_file)
+    held = with_pool(lambda pool: show(pool, master, email))
+    typer.echo(
+        f"\nPersonal data: {proposal['innovator']['name']} ({email}) is data subject {held['subject']};"
+        f" their fields are held encrypted in {len(held['encrypted_in_events'])} recorded events of"
+        f" {len(held['proposals'])} proposal(s) and in plain text only in intake's copy"
+        f" (kipp personal-data show --email {email}; kipp personal-data erase erases them)"
     )
 
 
@@ -210,6 +241,36 @@ def _more_of_the_story(
         )
     else:
         typer.echo(f"  conflict   PDAM: decided already ({view['status']})")
+
+
+def _a_copy_from_another_regency(
+    intake_url: str, review: httpx.Client, keys: dict[str, str], copier: dict[str, Any]
+) -> None:
+    """A later proposal from Bangka Tengah that is Bangka Barat's Lapor Cepat Babar with the names changed:
+    review flags it against the earlier one, with the passages side by side."""
+    with IntakeClient(intake_url, keys[copier["agency"]["name"]]) as portal:
+        try:
+            accepted = portal.submit(copier, idempotency_key="demo-bangka-tengah-2023-copy")
+        except Problem as refused:
+            fail(f"intake refused the Bangka Tengah proposal: {refused}")
+    found: list[dict[str, Any]] = []
+
+    def flagged() -> bool:
+        answer = review.get(f"/v1/proposals/{accepted.proposal_id}/resemblances")
+        found[:] = answer.json()["items"] if answer.status_code == 200 else []
+        return bool(found)
+
+    _until(flagged)
+    best = found[0]
+    kind = "a declared replication of" if best["declared_replication"] else "resembles"
+    typer.echo(
+        f'  resemblance  {copier["region"]["regency"]}\'s "{copier["title"]}" {kind} the earlier'
+        f' "{best["title"]}" ({best["region"]["regency"]}, recorded at position {best["position"]}):'
+        f" score {best['score']:.2f}"
+    )
+    passage = max(best["passages"], key=lambda p: len(p["text"]))
+    typer.echo(f"               {passage['section']}: {passage['text']}")
+    typer.echo(f"               earlier {passage['other_section']}: {passage['other_text']}")
 
 
 def _until(probe: Any, within: float = 30) -> None:

@@ -18,6 +18,7 @@ from services.dead_letters import connect, list_dead_letters, replay_dead_letter
 from services.review.audit import DigestSigner
 from shared.contract import Topology
 from shared.db import SCHEMAS, ensure_database, migrate
+from shared.personal_data.master_key import ensure_master_key
 from shared.settings import CommonSettings
 from shared.signing import ensure_key_pair, ensure_private_key
 from shared.tlog.note import NoteSigner
@@ -31,7 +32,8 @@ def migrate_command(
     create_database: bool = typer.Option(False, "--create-database", help="Create the database if missing."),
 ) -> None:
     """Create or update both services' schemas and their runtime role (idempotent; safe from several
-    processes at once), and create the services' signing keys when missing (never replacing one)."""
+    processes at once), and create the services' signing keys and the master key when missing (never
+    replacing one)."""
     settings = CommonSettings()
     url = settings.database_url
     runtime = urlsplit(settings.runtime_database_url)
@@ -50,6 +52,10 @@ def migrate_command(
         typer.echo(f"{service} signs messages with key {ensure_key_pair(private, public)} ({public})")
     audit = DigestSigner.from_file(settings.audit_key_file, create=True)
     typer.echo(f"digests are signed with key {audit.key_id} ({Path(settings.audit_key_file).absolute()})")
+    master = ensure_master_key(settings.master_key_file)
+    typer.echo(
+        f"personal data keys are wrapped by master key {master.check_value} ({settings.master_key_file})"
+    )
     log_key = NoteSigner(settings.log_origin, ensure_private_key(settings.log_key_file)).verifier
     Path(settings.log_vkey_file).write_text(f"{log_key}\n", encoding="utf-8")
     typer.echo(f"the log {settings.log_origin} signs checkpoints with {log_key} ({settings.log_vkey_file})")

@@ -17,6 +17,8 @@ from services.intake.settings import IntakeSettings
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
+from shared.personal_data.master_key import load_master_key
+from shared.personal_data.vault import check_master_key
 from shared.rounds import load_rounds
 from shared.service import new_service_app, serve_metrics
 from shared.signing import MessageSigner, MessageVerifier
@@ -33,6 +35,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     # Missing key files stop start-up here, naming the file (`kipp migrate` creates them).
     signer = MessageSigner.from_file(settings.intake_signing_key_file)
     review_signature = MessageVerifier.from_files("review", settings.review_public_key_file)
+    master = load_master_key(settings.master_key_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,10 +43,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             "PostgreSQL",
             lambda: create_pool(settings.runtime_database_url, max_size=20, application_name="kipp-intake"),
         )
+        await check_master_key(pool, master, settings.master_key_file)
         broker = new_broker(settings.amqp_url)
         relay = OutboxRelay(pool, broker, topology, signer)
         # What it accepts is in the outbox once committed: the relay is woken to publish it at once.
-        service = IntakeService(PostgresIntakeRepository(pool), rounds, on_accepted=relay.worker.poke)
+        repository = PostgresIntakeRepository(pool, master)
+        service = IntakeService(repository, rounds, on_accepted=relay.worker.poke)
         attach_follower(broker, topology, service, review_signature)
         document_publications(broker, topology, "intake")
         await keep_trying("RabbitMQ", broker.connect)

@@ -19,6 +19,7 @@ from services.intake.metrics import ACCEPTED
 from shared.access import Caller
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, new_envelope
 from shared.lifecycle import ALLOWED_MOVES, Status, TransitionRefused
+from shared.personal_data.fields import DataKey, encrypt_proposal
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook
 from shared.rules import Violation, check_proposal, check_revision
@@ -141,6 +142,14 @@ class KeyUse:
     answer: Accepted
 
 
+@dataclass(frozen=True)
+class Posted:
+    """A proposal as posted (intake's own copy, in plain text) and whose data key its event carries."""
+
+    proposal: dict[str, Any]
+    subject_id: UUID
+
+
 class IntakeSession(Protocol):
     """Intake's tables on one connection. Each `record_*` writes the change and its event in the outbox
     at once or within the caller's transaction; nothing else writes the outbox."""
@@ -156,11 +165,17 @@ class IntakeSession(Protocol):
 
     async def save_answer(self, owner: UUID, key: str, answer: Accepted) -> None: ...
 
-    async def record_submission(self, envelope: Envelope, owner: UUID) -> None: ...
+    async def data_key(self, email: str) -> DataKey:
+        """The data key of the person with this address, made when they have none."""
+        ...
+
+    async def record_submission(self, envelope: Envelope, owner: UUID, posted: Posted) -> None:
+        """`envelope` carries the innovator's fields encrypted; intake's own copy is `posted`."""
+        ...
 
     async def lock_own_proposal(self, proposal_id: UUID, owner: UUID) -> OwnProposal | None: ...
 
-    async def record_revision(self, envelope: Envelope) -> None: ...
+    async def record_revision(self, envelope: Envelope, posted: Posted) -> None: ...
 
     async def record_withdrawal(self, envelope: Envelope) -> None: ...
 
@@ -192,7 +207,9 @@ class IntakeService:
     async def submit(self, command: SubmitProposal, once: Idempotency | None = None) -> Accepted:
         self._check_rules(command.proposal, command.now)
 
-        async def submit(session: IntakeSession) -> Accepted:  # one statement: atomic by itself
+        async def submit(session: IntakeSession) -> Accepted:
+            # Atomic without a transaction: the submission is one statement, and the person's key, made
+            # before it when new, is harmless alone (a key with no data; erasable like any other).
             envelope = new_envelope(
                 PROPOSAL_SUBMITTED,
                 uuid.uuid4(),
@@ -203,7 +220,9 @@ class IntakeService:
                 source=SOURCE,
                 correlation_id=command.correlation_id,
             )
-            await session.record_submission(envelope, command.submitter.holder_id)
+            key = await session.data_key(command.proposal.innovator.email)
+            sealed, posted = _encrypted(envelope, key)
+            await session.record_submission(sealed, command.submitter.holder_id, posted)
             return _accepted(envelope, Status.SUBMITTED, "submitted_at")
 
         return await self._once(command.submitter, once, PROPOSAL_SUBMITTED, submit)
@@ -219,7 +238,9 @@ class IntakeService:
                 if broken := check_revision(current.round, command.proposal):
                     raise RulesBroken(broken)
                 envelope = _next_event(current, PROPOSAL_REVISED, command.posted, command)
-                await session.record_revision(envelope)
+                key = await session.data_key(command.proposal.innovator.email)
+                envelope, posted = _encrypted(envelope, key)
+                await session.record_revision(envelope, posted)
             return _accepted(envelope, Status.SUBMITTED, "revised_at")
 
         return await self._once(command.submitter, once, PROPOSAL_REVISED, revise)
@@ -302,6 +323,13 @@ def _next_event(
         source=SOURCE,
         correlation_id=command.correlation_id,
     )
+
+
+def _encrypted(envelope: Envelope, key: DataKey) -> tuple[Envelope, Posted]:
+    """The event as it leaves intake, the innovator's fields encrypted with the person's key and bound to
+    the event's id; and the proposal as posted, which intake keeps for the submitter."""
+    data = encrypt_proposal(envelope.data, envelope.event_id, key)
+    return envelope.model_copy(update={"data": data}), Posted(envelope.data, key.subject_id)
 
 
 def _accepted(envelope: Envelope, status: Status, at: str) -> Accepted:

@@ -9,7 +9,6 @@ dead-letter queue with the reason.
 the subscriber below does what it decided on the broker.
 """
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -21,17 +20,10 @@ from faststream.rabbit.message import RabbitMessage as RabbitMessageType
 
 from services.intake.application import ApplyStatusChange, IntakeService
 from services.intake.metrics import STATUS_CHANGES
-from shared.broker import (
-    StatusChangeDelivery,
-    dead_letter,
-    delivery_count,
-    delivery_itself,
-    exchange,
-    requeue_delay,
-    review_events_queue,
-)
+from shared.broker import StatusChangeDelivery, delivery_itself, exchange, review_events_queue
 from shared.contract import Envelope, ProposalStatusChangedMessage, Topology, UnreadableMessage, read_message
 from shared.observability import correlated, correlation_id
+from shared.redelivery import dead_letter, retry_later
 from shared.signing import BadSignature, MessageVerifier
 
 log = logging.getLogger(__name__)
@@ -73,7 +65,7 @@ async def follow(
     body: bytes, headers: dict[str, Any], service: IntakeService, review_signature: MessageVerifier
 ) -> Applied | GiveUp | Retry:
     """What becomes of one message: applied (or known already), given up on with a reason (it goes to the
-    dead-letter queue), or retried later (the database is away). Sets the message's correlation id."""
+    dead-letter queue), or tried again later (the database is away). Sets the message's correlation id."""
     try:
         review_signature.check(body, headers)  # nothing in the body is believed before the signature
         envelope, command = apply_command(body)
@@ -118,10 +110,9 @@ async def _follow(
             await message.ack()
             STATUS_CHANGES.labels("dead_lettered").inc()
         case Retry(error):
-            log.warning("status change not applied yet, requeued: %s", error)
-            await asyncio.sleep(requeue_delay(delivery_count(message.headers)))
-            await message.nack(requeue=True)
-            STATUS_CHANGES.labels("requeued").inc()
+            log.warning("status change not applied yet, tried again later: %s", error)
+            await retry_later(broker, topology, message, topology.intake_queue)
+            STATUS_CHANGES.labels("retried").inc()
         case Applied(command) as applied:
             await message.ack()
             STATUS_CHANGES.labels(applied.outcome).inc()

@@ -9,11 +9,14 @@ from uuid import UUID
 
 import asyncpg
 
-from services.intake.application import Accepted, ApplyStatusChange, KeyUse, OwnProposal
+from services.intake.application import Accepted, ApplyStatusChange, KeyUse, OwnProposal, Posted
 from services.intake.status_updates import StatusUpdates
 from shared.contract import Envelope
 from shared.db import Connection
 from shared.lifecycle import Status
+from shared.personal_data.fields import ERASED_INNOVATOR, DataKey
+from shared.personal_data.master_key import MasterKey
+from shared.personal_data.vault import data_key_for
 
 # What a request answered with an Idempotency-Key was answered over HTTP: kept in the key's row beside the
 # body, as the rows have always held them.
@@ -38,8 +41,9 @@ async def add_to_outbox(conn: Connection, envelope: Envelope) -> None:
 class PostgresIntakeSession:
     """`IntakeSession` on one connection of the pool."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, master: MasterKey) -> None:
         self._conn = conn
+        self._master = master
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -77,22 +81,28 @@ class PostgresIntakeSession:
             _location(answer),
         )
 
-    async def record_submission(self, envelope: Envelope, owner: UUID) -> None:
-        """The new proposal and its event in the outbox, in one statement (atomic without a transaction's
-        extra round trips); the text is encoded once, in the envelope, and the proposal's body taken from
-        it."""
+    async def data_key(self, email: str) -> DataKey:
+        return await data_key_for(self._conn, self._master, email)
+
+    async def record_submission(self, envelope: Envelope, owner: UUID, posted: Posted) -> None:
+        """The new proposal (as posted), its event in the outbox (the innovator's fields encrypted) and
+        the person's holding, in one statement (atomic without a transaction's extra round trips)."""
         await self._conn.execute(
-            "WITH event AS (SELECT $1::text::jsonb AS envelope), proposal AS ("
+            "WITH proposal AS ("
             " INSERT INTO intake.proposals (proposal_id, owner_id, body, status, submitted_at, updated_at)"
-            " SELECT $2, $3, envelope -> 'data', 'submitted', $4, $4 FROM event)"
+            " VALUES ($2, $3, $7, 'submitted', $4, $4)), holding AS ("
+            " INSERT INTO personal_data.holdings (subject_id, proposal_id) VALUES ($8, $2)"
+            " ON CONFLICT DO NOTHING)"
             " INSERT INTO intake.outbox (event_id, proposal_id, routing_key, envelope)"
-            " SELECT $5, $2, $6, envelope FROM event",
+            " VALUES ($5, $2, $6, $1::text::jsonb)",
             envelope.model_dump_json(),
             envelope.proposal_id,
             owner,
             envelope.occurred_at,
             envelope.event_id,
             envelope.event_type,
+            posted.proposal,
+            posted.subject_id,
         )
 
     async def lock_own_proposal(self, proposal_id: UUID, owner: UUID) -> OwnProposal | None:
@@ -109,16 +119,22 @@ class PostgresIntakeSession:
             row["proposal_id"], Status(row["status"]), row["round"], row["intake_events"], row["withdrawn"]
         )
 
-    async def record_revision(self, envelope: Envelope) -> None:
+    async def record_revision(self, envelope: Envelope, posted: Posted) -> None:
         # The proposal is back in review's queue as soon as the revision is accepted: nothing else can move
         # it out of revision_requested but intake itself, so this local status cannot contradict review.
         await self._conn.execute(
             "UPDATE intake.proposals SET body = $2, status = 'submitted', status_detail = NULL,"
             " updated_at = $3, intake_events = $4 WHERE proposal_id = $1",
             envelope.proposal_id,
-            envelope.data,
+            posted.proposal,
             envelope.occurred_at,
             envelope.metadata.sequence,
+        )
+        await self._conn.execute(
+            "INSERT INTO personal_data.holdings (subject_id, proposal_id) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            posted.subject_id,
+            envelope.proposal_id,
         )
         await add_to_outbox(self._conn, envelope)
 
@@ -140,14 +156,15 @@ class PostgresIntakeSession:
 class PostgresIntakeRepository:
     """`IntakeRepository` on a pool: a session holds one of its connections."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, master: MasterKey) -> None:
         self._pool = pool
+        self._master = master
         self._status_updates = StatusUpdates(pool)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[PostgresIntakeSession]:
         async with self._pool.acquire() as conn:
-            yield PostgresIntakeSession(conn)
+            yield PostgresIntakeSession(conn, self._master)
 
     async def apply_status_change(self, change: ApplyStatusChange) -> bool:
         return await self._status_updates.apply(change)
@@ -208,3 +225,16 @@ async def list_own_proposals(
     page = rows[:limit]
     cursor = encode_cursor(page[-1]["seq"]) if len(rows) > limit else None
     return [proposal_view(row) for row in page], cursor
+
+
+async def erase_own_copies(conn: Connection, address: str) -> list[UUID]:
+    """Intake's plain copy of a person's fields, replaced by the erased marker in every proposal whose
+    current text names their address (`address` as lower(btrim(...)) of it; a proposal revised to name
+    someone else keeps that person). Returns the proposals changed."""
+    rows = await conn.fetch(
+        "UPDATE intake.proposals SET body = jsonb_set(body, '{innovator}', $2)"
+        " WHERE lower(btrim(body #>> '{innovator,email}')) = $1 RETURNING proposal_id",
+        address,
+        ERASED_INNOVATOR,
+    )
+    return [row["proposal_id"] for row in rows]

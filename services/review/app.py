@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.review import metrics
-from services.review.api import audit, events, hot_read, log, proposals, stats
+from services.review.api import audit, events, hot_read, log, proposals, resemblances, stats
 from services.review.api.deps import ReviewContext
 from services.review.api.log import LogContext
 from services.review.application import ReviewService
@@ -16,12 +16,15 @@ from services.review.console import install_console
 from services.review.consumer import attach_consumer
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.projection import StatusProjector
+from services.review.resemblance.projection import ResemblanceFinder
 from services.review.settings import ReviewSettings
 from services.review.status_publisher import StatusChangePublisher
 from services.review.tlog import TreeKeeper
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
+from shared.personal_data.master_key import load_master_key
+from shared.personal_data.vault import check_master_key
 from shared.rounds import load_rounds
 from shared.service import new_service_app, serve_metrics
 from shared.signing import MessageSigner, MessageVerifier, load_private_key
@@ -40,6 +43,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     message_signer = MessageSigner.from_file(settings.review_signing_key_file)
     intake_signature = MessageVerifier.from_files("intake", settings.intake_public_key_file)
     log_signer = NoteSigner(settings.log_origin, load_private_key(settings.log_key_file))
+    master = load_master_key(settings.master_key_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,13 +51,17 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             "PostgreSQL",
             lambda: create_pool(settings.runtime_database_url, max_size=20, application_name="kipp-review"),
         )
+        await check_master_key(pool, master, settings.master_key_file)
         projector = StatusProjector(pool)
         broker = new_broker(settings.amqp_url)
         publisher = StatusChangePublisher(pool, broker, topology, message_signer)
         # Each process wakes its own readers after its own appends; a reader that falls behind another
         # process's appends catches up on its next poll (or when it is asked to wait for a position).
         keeper = TreeKeeper(pool, log_signer, settings.checkpoint_dir, settings.checkpoint_seconds)
-        store = PostgresEventStore(pool, on_append=(projector.poke, publisher.worker.poke, keeper.poke))
+        finder = ResemblanceFinder(pool)
+        store = PostgresEventStore(
+            pool, on_append=(projector.poke, publisher.worker.poke, keeper.poke, finder.poke)
+        )
         await store.start()
         service = ReviewService(store, rounds)
         attach_consumer(broker, topology, service, settings.consumer_concurrency, intake_signature)
@@ -64,13 +72,17 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         projector.worker.start()
         publisher.worker.start()
         keeper.start()
+        finder.worker.start()
         app.state.log = LogContext(log_signer, keeper, settings.checkpoint_dir)
         signer = DigestSigner.from_file(settings.audit_key_file, create=True)
         queue_depths = QueueDepths(settings.amqp_url)
-        app.state.context = ReviewContext(settings, pool, service, projector, broker, signer, queue_depths)
+        app.state.context = ReviewContext(
+            settings, pool, service, projector, broker, signer, queue_depths, master
+        )
         try:
             yield
         finally:
+            await finder.worker.stop()
             await keeper.stop()
             await publisher.worker.stop()
             await broker.stop()  # stop taking messages, then let in-flight appends finish
@@ -87,6 +99,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(log.router)
     install_console(app)
+    app.include_router(resemblances.router)
     serve_metrics(
         app, lambda: metrics.refresh(app.state.context.pool, app.state.context.queue_depths, topology)
     )

@@ -29,7 +29,7 @@ from services.review.eventstore.base import (
 )
 from shared.access import Role
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, EnvelopeMetadata
-from shared.proposal import ProposalBody
+from shared.proposal import EncryptedProposal, ProposalContent
 from shared.rounds import RoundBook, shipped_rounds
 from shared.rules import check_proposal
 from shared.times import day_in_wib
@@ -69,15 +69,15 @@ class IntakeEvent:
 class RecordSubmission(IntakeEvent):
     event_type = PROPOSAL_SUBMITTED
 
-    proposal: ProposalBody
-    data: dict[str, Any]  # the proposal exactly as intake published it: what is recorded
+    proposal: EncryptedProposal
+    data: dict[str, Any]  # the proposal exactly as intake published it (personal fields encrypted): recorded
 
 
 @dataclass(frozen=True)
 class RecordRevision(IntakeEvent):
     event_type = PROPOSAL_REVISED
 
-    proposal: ProposalBody
+    proposal: EncryptedProposal
     data: dict[str, Any]
 
 
@@ -207,7 +207,7 @@ class ReviewService:
             case RecordWithdrawal(reason=reason):
                 return domain.RecordWithdrawal(at=at, reason=reason)
 
-    def _check_rules(self, proposal: ProposalBody, occurred_at: datetime) -> None:
+    def _check_rules(self, proposal: ProposalContent, occurred_at: datetime) -> None:
         """Intake's proposal checked again against its round, on the day (in WIB) intake took it: an event
         that waited in the broker past the round's closing day is still recorded."""
         try:

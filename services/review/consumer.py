@@ -5,13 +5,14 @@ otherwise depends on why it failed:
 - it can never be processed (not signed by intake, not JSON, not the envelope, unknown type, no sequence,
   an actor who is not a submitter, invalid proposal, content the store cannot hold): it is published to
   the dead-letter exchange with the reason in a header, then acknowledged, and the consumer goes on;
-- it arrived before an event intake published earlier for the proposal: requeued with a growing delay
-  until that one is recorded (dead-lettered only after PATIENCE, counted from when the event happened);
-- the lifecycle refuses it: requeued a few times, then dead-lettered (MAX_REFUSALS deliveries);
-- anything else (database away, connection lost): requeued with a delay, never dropped.
+- it arrived before an event intake published earlier for the proposal: tried again after a growing
+  delay until that one is recorded (dead-lettered only after PATIENCE, counted from when the event
+  happened);
+- the lifecycle refuses it: tried again a few times, then dead-lettered (MAX_REFUSALS attempts);
+- anything else (database away, connection lost): tried again after a delay, never dropped.
+A message tried again later waits on the broker, not in the consumer (shared/redelivery.py).
 """
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -33,15 +34,7 @@ from services.review.application import (
 from services.review.domain.decider import ProposalNotFound, TransitionRefused
 from services.review.eventstore.base import ConcurrencyError, UnstorableEvent
 from services.review.metrics import INTAKE_MESSAGES
-from shared.broker import (
-    IntakeEventDelivery,
-    dead_letter,
-    delivery_count,
-    delivery_itself,
-    exchange,
-    intake_events_queue,
-    requeue_delay,
-)
+from shared.broker import IntakeEventDelivery, delivery_itself, exchange, intake_events_queue
 from shared.contract import (
     FROM_INTAKE,
     PROPOSAL_REVISED,
@@ -55,7 +48,8 @@ from shared.contract import (
     read_message,
 )
 from shared.observability import correlated, correlation_id
-from shared.proposal import ProposalBody
+from shared.proposal import EncryptedProposal
+from shared.redelivery import attempt, dead_letter, retry_later
 from shared.signing import BadSignature, MessageVerifier
 
 log = logging.getLogger(__name__)
@@ -64,14 +58,14 @@ MAX_REFUSALS = 10
 PATIENCE = timedelta(days=1)
 
 
-def intake_command(envelope: Envelope, parsed: ProposalBody | None = None) -> IntakeCommand:
+def intake_command(envelope: Envelope, parsed: EncryptedProposal | None = None) -> IntakeCommand:
     """The command one of intake's events asks of review (the envelope's signature already checked);
     UnprocessableMessage for an envelope that is none of them. `parsed`: the proposal as the message was
     read already (`read_message`), so it is not validated a second time."""
     ids = (envelope.event_id, envelope.proposal_id, envelope.occurred_at, envelope.metadata)
     if envelope.event_type in (PROPOSAL_SUBMITTED, PROPOSAL_REVISED):
         try:
-            proposal = parsed or ProposalBody.model_validate(envelope.data)
+            proposal = parsed or EncryptedProposal.model_validate(envelope.data)
         except ValidationError as error:
             raise UnprocessableMessage(f"data is not a valid proposal: {error}") from error
         if envelope.event_type == PROPOSAL_SUBMITTED:
@@ -112,17 +106,16 @@ async def handle_delivery(
     topology: Topology,
     intake_signature: MessageVerifier,
 ) -> None:
-    deliveries = delivery_count(message.headers)
+    attempts = attempt(message.headers)
 
     async def give_up(reason: str) -> None:
         await dead_letter(broker, topology, message, topology.review_queue, reason)
         await message.ack()
         INTAKE_MESSAGES.labels("dead_lettered").inc()
 
-    async def retry_later() -> None:
-        await asyncio.sleep(requeue_delay(deliveries))
-        await message.nack(requeue=True)
-        INTAKE_MESSAGES.labels("requeued").inc()
+    async def try_again_later() -> None:
+        await retry_later(broker, topology, message, topology.review_queue)
+        INTAKE_MESSAGES.labels("retried").inc()
 
     try:
         # Nothing in the body is believed before the signature: anyone may publish on the broker.
@@ -152,18 +145,19 @@ async def handle_delivery(
         if waited > PATIENCE:
             await give_up(f"waited {waited} for an earlier event of the proposal: {reason}")
         else:
-            await retry_later()
+            await try_again_later()
     except TransitionRefused as error:
-        if deliveries >= MAX_REFUSALS:
-            await give_up(f"refused after {deliveries} deliveries: {error}")
+        if attempts >= MAX_REFUSALS:
+            await give_up(f"refused after {attempts} attempts: {error}")
         else:
-            await retry_later()
+            await try_again_later()
     except ConcurrencyError:
-        await message.nack(requeue=True)  # another process appended to the stream first: decide again
+        # Another process appended to the stream first: decide again at once, on what it appended.
+        await message.nack(requeue=True)
         INTAKE_MESSAGES.labels("requeued").inc()
     except Exception as error:
-        log.warning("intake event not recorded yet, requeued: %s", error)
-        await retry_later()
+        log.warning("intake event not recorded yet, tried again later: %s", error)
+        await try_again_later()
     else:
         await message.ack()
         outcome = "recorded" if result.recorded else "duplicate"

@@ -42,12 +42,14 @@ SUBSCRIPTION = Subscription(NAME, _FOLDED_COLUMNS, BATCH)
 # Two statements for the whole batch: new proposals inserted, known ones updated. `text_at` is the
 # position of the batch's last event that carried a text (NULL if none did): the body is copied from that
 # event, so a known proposal's text is rewritten only when it changed. Most events are decisions, and
-# rewriting a proposal's full text with each one would be most of the work.
+# rewriting a proposal's full text with each one would be most of the work. The body keeps the
+# innovator's fields encrypted, as the event holds them, and `text_event_id` the id that decrypts them.
 _INSERT = """
 INSERT INTO review.proposal_status
-    (proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, body)
+    (proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, body,
+     text_event_id)
 SELECT u.proposal_id, u.status, u.round, u.agency, u.regency, u.submitted_at, u.version, u.last_position,
-       u.state::jsonb, e.data -> 'proposal'
+       u.state::jsonb, e.data -> 'proposal', e.event_id
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
             $8::bigint[], $9::text[], $10::bigint[])
      AS u(proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, text_at)
@@ -57,12 +59,12 @@ _UPDATE = """
 UPDATE review.proposal_status AS p SET
     status = u.status, round = coalesce(u.round, p.round), agency = coalesce(u.agency, p.agency),
     regency = coalesce(u.regency, p.regency), version = u.version, last_position = u.last_position,
-    state = u.state::jsonb,
-    body = coalesce((SELECT e.data -> 'proposal' FROM review.events AS e WHERE e.position = u.text_at),
-                    p.body)
+    state = u.state::jsonb, body = coalesce(e.data -> 'proposal', p.body),
+    text_event_id = coalesce(e.event_id, p.text_event_id)
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
             $8::bigint[], $9::text[], $10::bigint[])
      AS u(proposal_id, status, round, agency, regency, submitted_at, version, last_position, state, text_at)
+     LEFT JOIN review.events AS e ON e.position = u.text_at
 WHERE p.proposal_id = u.proposal_id
 """
 

@@ -42,12 +42,14 @@ class RebuildReport:
     position: int  # the checkpoint both tables agreed on at the swap
 
 
-async def _grant_as_live_table(conn: Connection, table: str) -> None:
-    """The new table gets the live one's grants (the services' runtime role reads and writes it)."""
+async def grant_as_live_table(conn: Connection, table: str, live: str = "proposal_status") -> None:
+    """The new table gets the live one's grants (the services' runtime role reads and writes it); `live`
+    names the live table in schema review."""
     grants = await conn.fetch(
         "SELECT quote_ident(grantee) AS grantee, string_agg(privilege_type, ', ') AS privileges"
         " FROM information_schema.role_table_grants WHERE table_schema = 'review'"
-        " AND table_name = 'proposal_status' AND grantee <> current_user GROUP BY grantee"
+        " AND table_name = $1 AND grantee <> current_user GROUP BY grantee",
+        live,
     )
     for grant in grants:
         await conn.execute(f"GRANT {grant['privileges']} ON {table} TO {grant['grantee']}")
@@ -64,7 +66,7 @@ async def rebuild_status_projection(
     checkpoint = f"rebuild_{build}"
     async with pool.acquire() as conn, pool.acquire() as reader, pool.acquire() as lookup:
         await conn.execute(f"CREATE TABLE review.{build} (LIKE {TABLE} INCLUDING ALL)")
-        await _grant_as_live_table(conn, f"review.{build}")
+        await grant_as_live_table(conn, f"review.{build}")
         await conn.execute(
             "INSERT INTO review.projection_checkpoints (name, position) VALUES ($1, 0)", checkpoint
         )

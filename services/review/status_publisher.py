@@ -5,6 +5,9 @@ with publisher confirms, and moves the checkpoint only after the confirms, in on
 the checkpoint row. A crash in between publishes the same announcements again, under the same message
 ids (derived from the recorded event's id), so followers can tell a repeat; none is ever skipped.
 
+An erasure of personal data (PersonalDataErased) is not announced: it keeps the status, and what it
+says concerns the person, not the proposal's progress; intake's own copy is erased by the same command.
+
 Every announcement is signed with review's key. An event that cannot be announced (its announcement
 cannot be built or encoded) is parked in review.parked_announcements with the reason, and the checkpoint
 moves past it: the log is immutable, so an event that stalled the publisher would stall it forever.
@@ -19,6 +22,7 @@ from aio_pika import Message
 from faststream.rabbit import RabbitBroker
 
 from services.review.domain.decider import status_after_stored
+from services.review.domain.events import PersonalDataErased
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import timestamp_text
 from services.review.eventstore.postgres import row_to_event
@@ -44,6 +48,9 @@ WINDOW = 100
 # The events after its checkpoint, without the proposal's text: an announcement does not carry it.
 SUBSCRIPTION = Subscription(NAME, EVENT_COLUMNS_WITHOUT_TEXT, WINDOW)
 _ANNOUNCEMENTS = uuid.UUID("6f1c3f0e-59a4-4f0b-9a43-7d5a0c2b8e11")
+
+# Recorded, and not announced (see above).
+_NOT_ANNOUNCED = {PersonalDataErased.type}
 
 # What a follower learns about each decision besides the status (all of it public to the submitter).
 _DETAILS = ("reasons", "notes", "sinovik_reference", "stage", "outcome", "reason")
@@ -101,7 +108,9 @@ class StatusChangePublisher:
         return await self.publish_once() == WINDOW
 
     async def _announce(self, conn: Connection, rows: list[asyncpg.Record]) -> None:
-        events = {row["position"]: row_to_event(row) for row in rows}
+        events = {row["position"]: row_to_event(row) for row in rows if row["type"] not in _NOT_ANNOUNCED}
+        if not events:
+            return
         window = [
             Outgoing(position, event.stream_id, PROPOSAL_STATUS_CHANGED, partial(self._message, event))
             for position, event in events.items()

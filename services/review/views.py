@@ -35,14 +35,23 @@ def view_from_stored(
 
 
 def view_json_from_stored(
-    proposal_id: UUID, state: dict[str, Any], summary: dict[str, Any], version: int, body_json: str
+    proposal_id: UUID,
+    state: dict[str, Any],
+    summary: dict[str, Any],
+    version: int,
+    body_json: str,
+    innovator: dict[str, Any],
 ) -> bytes:
-    """The same view, as JSON, from the text's summary fields and the text as PostgreSQL serialised it,
-    spliced in unparsed: the hottest read neither decodes nor re-encodes the text, most of its bytes."""
+    """The same view, as JSON, from the text's summary fields and the text (without its innovator) as
+    PostgreSQL serialised it, spliced in unparsed with the innovator as the reader sees it: the hottest
+    read neither decodes nor re-encodes the text, most of its bytes."""
     view = view_from_stored(proposal_id, state, summary, version)
     del view["proposal"]
     head = json.dumps(view, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return f'{head[:-1]},"proposal":{body_json}}}'.encode()
+    person = json.dumps(innovator, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    rest = body_json.strip()[1:-1].strip()
+    body = f'{{{rest},"innovator":{person}}}' if rest else f'{{"innovator":{person}}}'
+    return f'{head[:-1]},"proposal":{body}}}'.encode()
 
 
 def event_view(event: RecordedEvent) -> dict[str, Any]:

@@ -25,3 +25,10 @@ GRANT SELECT, UPDATE ON review.projection_checkpoints TO {role};
 GRANT SELECT, INSERT ON review.parked_announcements TO {role};
 GRANT SELECT, INSERT ON review.merkle_nodes, review.log_checkpoints TO {role};
 GRANT SELECT, INSERT, UPDATE ON review.cosignatures TO {role};  -- a witness may cosign a checkpoint again
+GRANT SELECT, INSERT, UPDATE, DELETE ON review.resemblance_fingerprints, review.resemblance_bands,
+    review.resemblances TO {role};  -- a revision replaces its proposal's fingerprint, keys and pairs
+
+-- Personal data: intake creates data subjects and records which proposals hold their fields; both
+-- services read the wrapped keys. Only the CLI, as the owner, deletes (an erasure) or re-wraps (a rotation).
+GRANT USAGE ON SCHEMA personal_data TO {role};
+GRANT SELECT, INSERT ON personal_data.master_key, personal_data.subjects, personal_data.holdings TO {role};

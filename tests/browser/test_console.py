@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from kipp_client import AsyncIntakeClient
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.apps import eventually
@@ -25,7 +26,7 @@ KOMINFO, PERKIMHUB, KB_DATA, KB_STUNTING, PDAM = demo_proposals()
 KB_AGENCY = KB_DATA["agency"]["name"]
 
 
-async def submit_all(intake: httpx.AsyncClient, review_url: str, keys: Keys) -> dict[str, str]:
+async def submit_all(intake: AsyncIntakeClient, review_url: str, keys: Keys) -> dict[str, str]:
     """The five demo proposals, submitted and visible in review: title -> proposal id."""
     ids = {p["title"]: await submit(intake, p) for p in (KOMINFO, PERKIMHUB, KB_DATA, KB_STUNTING, PDAM)}
     async with httpx.AsyncClient(base_url=review_url, headers=bearer(keys.reviewer), timeout=10) as api:
@@ -74,7 +75,7 @@ async def history_types(review_url: str, keys: Keys, proposal_id: str) -> list[s
 
 
 async def test_a_reviewers_day_in_the_console(
-    system: System, keys: Keys, intake: httpx.AsyncClient, desktop: BrowserContext, tmp_path: Path
+    system: System, keys: Keys, intake: AsyncIntakeClient, desktop: BrowserContext, tmp_path: Path
 ) -> None:
     base = system.review.url
     ids = await submit_all(intake, base, keys)
@@ -150,8 +151,8 @@ async def test_a_reviewers_day_in_the_console(
             "summary": "Ringkasan yang diperjelas dengan indikator capaian.",
         },
     }
-    answer = await intake.put(f"/v1/proposals/{ids[PERKIMHUB['title']]}", json=revised)
-    assert answer.status_code == 202, answer.text
+    answer = await intake.revise(ids[PERKIMHUB["title"]], revised)
+    assert answer.http_status == 202, answer.body
 
     async def revised_page() -> bool:
         await page.reload()
@@ -189,7 +190,7 @@ async def test_a_reviewers_day_in_the_console(
 
 
 async def test_an_auditor_verifies_the_chain_and_exports_the_history(
-    system: System, keys: Keys, intake: httpx.AsyncClient, desktop: BrowserContext
+    system: System, keys: Keys, intake: AsyncIntakeClient, desktop: BrowserContext
 ) -> None:
     base = system.review.url
     ids = await submit_all(intake, base, keys)
@@ -223,7 +224,7 @@ async def test_a_submitter_key_is_refused_with_a_clear_page(
 
 
 async def test_a_form_without_its_csrf_token_is_refused(
-    system: System, keys: Keys, intake: httpx.AsyncClient, desktop: BrowserContext
+    system: System, keys: Keys, intake: AsyncIntakeClient, desktop: BrowserContext
 ) -> None:
     base = system.review.url
     proposal_id = await submit(intake, KOMINFO)
@@ -242,7 +243,7 @@ async def test_a_form_without_its_csrf_token_is_refused(
 
 
 async def test_the_proposal_page_fits_a_phone(
-    system: System, keys: Keys, intake: httpx.AsyncClient, desktop: BrowserContext
+    system: System, keys: Keys, intake: AsyncIntakeClient, desktop: BrowserContext
 ) -> None:
     base = system.review.url
     proposal_id = await submit(intake, KOMINFO)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kipp_client import AsyncIntakeClient
 
 from shared.contract import Topology
 from tests.keys import Keys, bearer
@@ -35,8 +36,16 @@ async def system(
 
 
 @pytest.fixture
-async def intake(system: System, keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
-    """Intake, as the first submitter."""
+async def intake(system: System, keys: Keys) -> AsyncIterator[AsyncIntakeClient]:
+    """Intake, as the first submitter's system uses it: through the typed client."""
+    async with AsyncIntakeClient(system.intake.url, keys.submitter, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def intake_http(system: System, keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
+    """Intake over plain HTTP, as the first submitter: for requests the typed client does not send
+    (malformed or oversized bodies, forged headers, a key reused for another body)."""
     async with httpx.AsyncClient(
         base_url=system.intake.url, timeout=10, headers=bearer(keys.submitter)
     ) as client:

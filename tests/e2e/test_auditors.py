@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from kipp_client import AsyncIntakeClient
 
 from tests.e2e.conftest import System
 from tests.e2e.test_review_lifecycle import decide, status_in_review, submit
@@ -35,7 +36,7 @@ def kipp(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_the_proposal_as_it_stood_at_each_moment(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, auditor: httpx.AsyncClient
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, auditor: httpx.AsyncClient
 ) -> None:
     before = datetime.now(UTC)
     proposal_id = await submit(intake)
@@ -69,7 +70,7 @@ async def test_the_proposal_as_it_stood_at_each_moment(
 
 
 async def test_the_feed_is_complete_and_in_order_in_pages_in_ndjson_and_from_the_cli(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, auditor: httpx.AsyncClient, database_url: str
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, auditor: httpx.AsyncClient, database_url: str
 ) -> None:
     ids = [await submit(intake, text) for text in demo_proposals()]
     for proposal_id in ids:
@@ -106,7 +107,7 @@ async def test_the_feed_is_complete_and_in_order_in_pages_in_ndjson_and_from_the
 
 
 async def test_verification_digest_and_tampering_from_the_api_and_the_cli(
-    intake: httpx.AsyncClient,
+    intake: AsyncIntakeClient,
     review: httpx.AsyncClient,
     auditor: httpx.AsyncClient,
     database_url: str,

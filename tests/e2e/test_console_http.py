@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 
 import asyncpg
 import httpx
+from kipp_client import AsyncIntakeClient
 
 from tests.console import console_client, csrf_of, sign_in
 from tests.e2e.conftest import System
@@ -95,7 +96,7 @@ async def test_a_submitter_key_is_refused_and_gets_no_session(system: System, ke
         assert (await console.get("/console/queue")).status_code == 303
 
 
-async def test_every_form_needs_its_csrf_token(system: System, keys: Keys, intake: httpx.AsyncClient) -> None:
+async def test_every_form_needs_its_csrf_token(system: System, keys: Keys, intake: AsyncIntakeClient) -> None:
     proposal_id = await submit(intake)
     async with console_client(system.review.url) as console:
         form = await console.get("/console/login")
@@ -134,7 +135,7 @@ async def test_every_form_needs_its_csrf_token(system: System, keys: Keys, intak
 
 
 async def test_reviewers_and_auditors_each_see_their_own_pages(
-    system: System, keys: Keys, intake: httpx.AsyncClient
+    system: System, keys: Keys, intake: AsyncIntakeClient
 ) -> None:
     proposal_id = await submit(intake)
     async with console_client(system.review.url) as reviewer, console_client(system.review.url) as auditor:
@@ -193,7 +194,7 @@ def _xlsx_rows(content: bytes, sheet: int) -> list[list[str]]:
 
 
 async def test_the_board_downloads_as_csv_and_xlsx(
-    system: System, keys: Keys, intake: httpx.AsyncClient
+    system: System, keys: Keys, intake: AsyncIntakeClient
 ) -> None:
     first = await submit(intake, a_proposal(title='=HYPERLINK("http://x")'))
     async with httpx.AsyncClient(

@@ -8,6 +8,7 @@ import uuid
 
 import asyncpg
 import httpx
+from kipp_client import AsyncIntakeClient
 
 from tests.e2e.conftest import System
 from tests.fixtures import a_proposal
@@ -23,52 +24,50 @@ async def count(database_url: str, sql: str) -> int:
 
 
 async def test_the_same_key_and_body_answer_the_first_result_and_create_nothing(
-    intake: httpx.AsyncClient, database_url: str
+    intake: AsyncIntakeClient, database_url: str
 ) -> None:
-    headers = {"Idempotency-Key": "portal-2023-0001"}
-    first = await intake.post("/v1/proposals", json=a_proposal(), headers=headers)
-    again = await intake.post("/v1/proposals", json=a_proposal(), headers=headers)
-    assert first.status_code == again.status_code == 202
-    assert again.json() == first.json()
-    assert again.headers["location"] == first.headers["location"]
+    first = await intake.submit(a_proposal(), idempotency_key="portal-2023-0001")
+    again = await intake.submit(a_proposal(), idempotency_key="portal-2023-0001")
+    assert first.http_status == again.http_status == 202
+    assert again.body == first.body
+    assert again.location == first.location
     assert await count(database_url, "SELECT count(*) FROM intake.proposals") == 1
 
 
 async def test_the_same_key_with_another_body_is_refused(
-    intake: httpx.AsyncClient, database_url: str
+    intake_http: httpx.AsyncClient, database_url: str
 ) -> None:
+    # By hand: a key reused for another body is what a careful client never sends.
     headers = {"Idempotency-Key": "portal-2023-0002"}
-    assert (await intake.post("/v1/proposals", json=a_proposal(), headers=headers)).status_code == 202
-    other = await intake.post("/v1/proposals", json=a_proposal(title="Another"), headers=headers)
+    assert (await intake_http.post("/v1/proposals", json=a_proposal(), headers=headers)).status_code == 202
+    other = await intake_http.post("/v1/proposals", json=a_proposal(title="Another"), headers=headers)
     assert other.status_code == 422
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
     assert await count(database_url, "SELECT count(*) FROM intake.proposals") == 1
 
 
 async def test_requests_racing_with_one_key_create_one_proposal(
-    intake: httpx.AsyncClient, database_url: str
+    intake: AsyncIntakeClient, database_url: str
 ) -> None:
-    headers = {"Idempotency-Key": "portal-2023-race"}
     answers = await asyncio.gather(
-        *(intake.post("/v1/proposals", json=a_proposal(), headers=headers) for _ in range(10))
+        *(intake.submit(a_proposal(), idempotency_key="portal-2023-race") for _ in range(10))
     )
-    assert {a.status_code for a in answers} == {202}
-    assert len({a.json()["proposal_id"] for a in answers}) == 1
+    assert {a.http_status for a in answers} == {202}
+    assert len({a.proposal_id for a in answers}) == 1
     assert await count(database_url, "SELECT count(*) FROM intake.proposals") == 1
     assert await count(database_url, "SELECT count(*) FROM intake.idempotency_keys") == 1
 
 
-async def test_keys_are_per_submitter(intake: httpx.AsyncClient, system: System, keys: Keys) -> None:
-    headers = {"Idempotency-Key": "shared-name"}
-    mine = await intake.post("/v1/proposals", json=a_proposal(), headers=headers)
-    async with httpx.AsyncClient(base_url=system.intake.url, headers=bearer(keys.other_submitter)) as other:
-        theirs = await other.post("/v1/proposals", json=a_proposal(), headers=headers)
-    assert theirs.status_code == 202
-    assert theirs.json()["proposal_id"] != mine.json()["proposal_id"]
+async def test_keys_are_per_submitter(intake: AsyncIntakeClient, system: System, keys: Keys) -> None:
+    mine = await intake.submit(a_proposal(), idempotency_key="shared-name")
+    async with AsyncIntakeClient(system.intake.url, keys.other_submitter) as other:
+        theirs = await other.submit(a_proposal(), idempotency_key="shared-name")
+    assert theirs.http_status == 202
+    assert theirs.proposal_id != mine.proposal_id
 
 
 async def test_a_revision_replayed_with_its_key_is_recorded_once(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, database_url: str
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, database_url: str
 ) -> None:
     from tests.e2e.test_review_lifecycle import decide, status_in_intake, status_in_review, submit
 
@@ -76,11 +75,10 @@ async def test_a_revision_replayed_with_its_key_is_recorded_once(
     await status_in_review(review, proposal_id, "submitted")
     await decide(review, proposal_id, "revision-request", {"reasons": ["x"]})
     await status_in_intake(intake, proposal_id, "revision_requested")
-    headers = {"Idempotency-Key": "revision-1"}
-    first = await intake.put(f"/v1/proposals/{proposal_id}", json=a_proposal(title="v2"), headers=headers)
-    again = await intake.put(f"/v1/proposals/{proposal_id}", json=a_proposal(title="v2"), headers=headers)
-    assert first.status_code == again.status_code == 202
-    assert again.json() == first.json()
+    first = await intake.revise(proposal_id, a_proposal(title="v2"), idempotency_key="revision-1")
+    again = await intake.revise(proposal_id, a_proposal(title="v2"), idempotency_key="revision-1")
+    assert first.http_status == again.http_status == 202
+    assert again.body == first.body
     await status_in_review(review, proposal_id, "submitted")
     revised = "SELECT count(*) FROM review.events WHERE type = 'ProposalRevised'"
     assert await count(database_url, revised) == 1
@@ -125,10 +123,10 @@ def expected_status(rule: str, caller: str) -> set[int]:
     return {403}
 
 
-async def test_every_endpoint_refuses_whoever_may_not_call_it(system: System, keys: Keys) -> None:
-    async with httpx.AsyncClient(base_url=system.intake.url, headers=bearer(keys.submitter)) as owner:
-        created = await owner.post("/v1/proposals", json=a_proposal())
-    proposal_id = created.json()["proposal_id"]
+async def test_every_endpoint_refuses_whoever_may_not_call_it(
+    intake: AsyncIntakeClient, system: System, keys: Keys
+) -> None:
+    proposal_id = (await intake.submit(a_proposal())).proposal_id
     callers = {
         "none": {},
         "revoked": bearer(keys.revoked),
@@ -139,6 +137,8 @@ async def test_every_endpoint_refuses_whoever_may_not_call_it(system: System, ke
     }
     bodies = {"PUT": a_proposal(), "POST": {"reason": "x"}}
     wrong = []
+    # By hand: every route with no key, a revoked one and the wrong roles' keys, which the client is
+    # never asked to send.
     async with httpx.AsyncClient() as client:
         for base, table in ((system.intake.url, INTAKE), (system.review.url, REVIEW)):
             for method, path, rule in table:

@@ -18,6 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis.strategies import SearchStrategy
+from kipp_client import AsyncIntakeClient
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
@@ -106,7 +107,7 @@ def _strategy(operation: Operation, way: str, proposal_id: str) -> SearchStrateg
 
 @pytest.mark.parametrize("service", ["intake", "review"])
 async def test_every_answer_is_one_the_openapi_document_describes(
-    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, service: str
+    system: System, keys: Keys, intake: AsyncIntakeClient, review: httpx.AsyncClient, service: str
 ) -> None:
     # A proposal in both services, so that routes on a proposal reach one, not only their 404.
     proposal_id = await submit(intake)

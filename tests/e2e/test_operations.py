@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from kipp_client import AsyncIntakeClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.apps import eventually
@@ -40,7 +41,7 @@ def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: s
 
 
 async def test_metrics_after_real_traffic(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, system: System, keys: Keys
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, system: System, keys: Keys
 ) -> None:
     proposal_id = await submit(intake)
     await status_in_review(review, proposal_id, "submitted")
@@ -85,13 +86,11 @@ def log_lines(path: Path | None) -> list[dict[str, Any]]:
 
 
 async def test_one_correlation_id_follows_a_submission_through_both_services(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, system: System
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, system: System
 ) -> None:
-    answer = await intake.post(
-        "/v1/proposals", json=a_proposal(), headers={"X-Correlation-ID": "trace-babar-7"}
-    )
-    assert answer.headers["x-correlation-id"] == "trace-babar-7"
-    proposal_id = answer.json()["proposal_id"]
+    answer = await intake.submit(a_proposal(), correlation_id="trace-babar-7")
+    assert answer.correlation_id == "trace-babar-7"
+    proposal_id = answer.proposal_id
     await status_in_review(review, proposal_id, "submitted")
 
     def traced(path: Path | None, message: str) -> list[dict[str, Any]]:
@@ -158,7 +157,13 @@ async def test_kipp_demo_walks_the_story_through_the_running_system(
     assert "refused    a summary of 201 words: 422 max_words (sections.summary)" in done.stdout
     assert "revision   Perkimhub: asked for, sent, back in review's queue" in done.stdout
     assert "Budi, on the same version, was told 412" in done.stdout
-    assert "Audit: 11 events checked, history intact" in done.stdout
+    assert "Audit: 12 events checked, history intact" in done.stdout
+    # Bangka Tengah's later copy of the Kominfo proposal, flagged against it with a matching passage.
+    flag = next(line for line in done.stdout.splitlines() if "resemblance" in line)
+    assert "Kabupaten Bangka Tengah's \"Lapor Kilat Bateng" in flag
+    assert 'resembles the earlier "Lapor Cepat Babar' in flag
+    assert "(Kabupaten Bangka Barat, recorded at position 1)" in flag
+    assert "earlier summary: Lapor Cepat Babar menyatukan kanal aduan warga" in done.stdout
     assert "Certificate: the Kominfo proposal recorded at position 1" in done.stdout
     assert "verified offline with the log's key" in done.stdout
     keys_before = await _count_keys(database_url)
@@ -167,7 +172,7 @@ async def test_kipp_demo_walks_the_story_through_the_running_system(
     assert again.returncode == 0, again.stderr
     assert "already recorded" in again.stdout
     assert await _count_keys(database_url) == keys_before  # its keys were reused, none minted
-    assert "Audit: 11 events checked, history intact" in again.stdout  # nothing submitted or decided twice
+    assert "Audit: 12 events checked, history intact" in again.stdout  # nothing submitted or decided twice
 
 
 async def _count_keys(database_url: str) -> int:

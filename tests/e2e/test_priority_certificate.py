@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from kipp_client import AsyncIntakeClient
 
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import sealed
@@ -70,7 +71,7 @@ def tampered(certificate: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def test_a_submitter_takes_a_certificate_that_verifies_offline_and_refuses_tampering(
-    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, tmp_path: Path
+    system: System, keys: Keys, intake: AsyncIntakeClient, review: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     first = await submit(intake)
     await status_in_review(review, first, "submitted")
@@ -103,7 +104,7 @@ async def test_a_submitter_takes_a_certificate_that_verifies_offline_and_refuses
 
 
 async def test_checkpoints_are_kept_outside_the_database_and_each_extends_the_last(
-    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient
+    system: System, keys: Keys, intake: AsyncIntakeClient, review: httpx.AsyncClient
 ) -> None:
     async with httpx.AsyncClient(
         base_url=system.review.url, headers=bearer(keys.auditor), timeout=30
@@ -145,7 +146,7 @@ def kipp_audit_verify(system: System, database_url: str) -> subprocess.Completed
 
 
 async def test_a_tail_cut_off_by_a_superuser_is_found_against_the_kept_checkpoint(
-    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, database_url: str
+    system: System, keys: Keys, intake: AsyncIntakeClient, review: httpx.AsyncClient, database_url: str
 ) -> None:
     ids = [await submit(intake) for _ in range(3)]
     for proposal_id in ids:
@@ -179,7 +180,7 @@ async def test_a_tail_cut_off_by_a_superuser_is_found_against_the_kept_checkpoin
 
 
 async def test_an_event_rewritten_with_its_chain_recomputed_is_named_by_position_event_and_proposal(
-    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, database_url: str
+    system: System, keys: Keys, intake: AsyncIntakeClient, review: httpx.AsyncClient, database_url: str
 ) -> None:
     ids = [await submit(intake) for _ in range(4)]
     for proposal_id in ids:
@@ -245,7 +246,7 @@ def kipp_witness(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_a_witness_cosigns_checkpoints_that_extend_each_other_and_refuses_one_that_does_not(
-    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, tmp_path: Path
+    system: System, keys: Keys, intake: AsyncIntakeClient, review: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     name, key, state = "babelprov.go.id/witness", tmp_path / "witness.pem", tmp_path / "witness-state"
     witness_vkey = VerifierKey.parse(kipp_witness("init", "--key", str(key), "--name", name).stdout.strip())
@@ -288,7 +289,7 @@ def kipp_verify_export(ledger: Path, checkpoint: Path, log_key: str) -> subproce
 
 
 async def test_an_export_verifies_offline_against_a_checkpoint_and_a_changed_event_is_named(
-    system: System, keys: Keys, intake: httpx.AsyncClient, review: httpx.AsyncClient, tmp_path: Path
+    system: System, keys: Keys, intake: AsyncIntakeClient, review: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     ids = [await submit(intake) for _ in range(3)]
     for proposal_id in ids:

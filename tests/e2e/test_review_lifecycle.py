@@ -6,6 +6,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
+from kipp_client import AsyncIntakeClient, Problem, ProposalView
 
 from tests.apps import eventually
 from tests.e2e.conftest import System
@@ -13,11 +15,10 @@ from tests.fixtures import a_proposal, demo_proposals
 from tests.keys import Keys, bearer
 
 
-async def submit(intake: httpx.AsyncClient, body: dict[str, Any] | None = None) -> str:
-    answer = await intake.post("/v1/proposals", json=body or a_proposal())
-    assert answer.status_code == 202, answer.text
-    proposal_id: str = answer.json()["proposal_id"]
-    return proposal_id
+async def submit(intake: AsyncIntakeClient, body: dict[str, Any] | None = None) -> str:
+    accepted = await intake.submit(body or a_proposal())
+    assert accepted.http_status == 202, accepted.body
+    return accepted.proposal_id
 
 
 async def status_in_review(review: httpx.AsyncClient, proposal_id: str, status: str) -> dict[str, Any]:
@@ -28,10 +29,10 @@ async def status_in_review(review: httpx.AsyncClient, proposal_id: str, status: 
     return await eventually(probe, within=10)
 
 
-async def status_in_intake(intake: httpx.AsyncClient, proposal_id: str, status: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        view = (await intake.get(f"/v1/proposals/{proposal_id}")).json()
-        return view if view["status"] == status else None
+async def status_in_intake(intake: AsyncIntakeClient, proposal_id: str, status: str) -> ProposalView:
+    async def probe() -> ProposalView | None:
+        view = await intake.get(proposal_id)
+        return view if view.status == status else None
 
     return await eventually(probe, within=10)
 
@@ -46,7 +47,7 @@ async def decide(
 
 
 async def test_a_full_round_with_a_revision_loop(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, keys: Keys
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, keys: Keys
 ) -> None:
     proposal_id = await submit(intake)
     await status_in_review(review, proposal_id, "submitted")
@@ -57,15 +58,17 @@ async def test_a_full_round_with_a_revision_loop(
     )
     assert asked["status"] == "revision_requested"
     seen = await status_in_intake(intake, proposal_id, "revision_requested")
-    assert seen["status_detail"]["reasons"] == reasons
+    assert seen.status_detail is not None
+    assert seen.status_detail["reasons"] == reasons
 
     revised_text = a_proposal(title="Lapor Cepat Babar (revisi)")
-    revised = await intake.put(f"/v1/proposals/{proposal_id}", json=revised_text)
-    assert revised.status_code == 202, revised.text
-    assert (await intake.get(f"/v1/proposals/{proposal_id}")).json()["status"] == "submitted"
-    again = await intake.put(f"/v1/proposals/{proposal_id}", json=revised_text)
-    assert again.status_code == 409
-    assert again.json()["current_status"] == "submitted"
+    revised = await intake.revise(proposal_id, revised_text)
+    assert revised.http_status == 202, revised.body
+    assert await intake.status(proposal_id) == "submitted"
+    with pytest.raises(Problem) as again:
+        await intake.revise(proposal_id, revised_text)
+    assert again.value.status == 409
+    assert again.value.body["current_status"] == "submitted"
 
     back = await status_in_review(review, proposal_id, "submitted")
     assert (back["title"], back["revisions"], back["version"]) == ("Lapor Cepat Babar (revisi)", 1, 3)
@@ -79,7 +82,7 @@ async def test_a_full_round_with_a_revision_loop(
     for stage in ("top99", "top45", "winner"):
         selected = await decide(review, proposal_id, "selection", {"stage": stage, "outcome": "selected"})
         assert selected["status"] == stage
-    assert (await status_in_intake(intake, proposal_id, "winner"))["review_version"] == 9
+    assert (await status_in_intake(intake, proposal_id, "winner")).review_version == 9
 
     history = (await review.get(f"/v1/proposals/{proposal_id}/history")).json()["events"]
     assert [e["type"] for e in history] == [
@@ -112,30 +115,30 @@ async def test_a_full_round_with_a_revision_loop(
 
 
 async def test_a_submitter_withdraws_and_review_records_it(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient
+    intake: AsyncIntakeClient, review: httpx.AsyncClient
 ) -> None:
     proposal_id = await submit(intake)
     await status_in_review(review, proposal_id, "submitted")
-    withdrawn = await intake.post(
-        f"/v1/proposals/{proposal_id}/withdrawal", json={"reason": "digabung dengan inovasi lain"}
-    )
-    assert withdrawn.status_code == 202
+    withdrawn = await intake.withdraw(proposal_id, "digabung dengan inovasi lain")
+    assert withdrawn.http_status == 202
     view = await status_in_review(review, proposal_id, "withdrawn")
     assert view["withdrawal_reason"] == "digabung dengan inovasi lain"
-    twice = await intake.post(f"/v1/proposals/{proposal_id}/withdrawal", json={"reason": "lagi"})
-    assert twice.status_code == 409
-    assert twice.json()["current_status"] == "withdrawn"
+    with pytest.raises(Problem) as twice:
+        await intake.withdraw(proposal_id, "lagi")
+    assert twice.value.status == 409
+    assert twice.value.body["current_status"] == "withdrawn"
     verify = await review.post(f"/v1/proposals/{proposal_id}/verification", json={"outcome": "passed"})
     assert verify.status_code == 409
 
 
 async def test_a_revision_is_refused_unless_one_was_requested(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient
+    intake: AsyncIntakeClient, review: httpx.AsyncClient
 ) -> None:
     proposal_id = await submit(intake)
-    refused = await intake.put(f"/v1/proposals/{proposal_id}", json=a_proposal())
-    assert refused.status_code == 409
-    assert refused.json()["allowed_moves"] == [
+    with pytest.raises(Problem) as refused:
+        await intake.revise(proposal_id, a_proposal())
+    assert refused.value.status == 409
+    assert refused.value.body["allowed_moves"] == [
         "verified",
         "verification_failed",
         "revision_requested",
@@ -144,21 +147,22 @@ async def test_a_revision_is_refused_unless_one_was_requested(
 
 
 async def test_a_revision_is_checked_like_a_new_submission(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient
+    intake: AsyncIntakeClient, review: httpx.AsyncClient
 ) -> None:
     proposal_id = await submit(intake)
     await status_in_review(review, proposal_id, "submitted")
     await decide(review, proposal_id, "revision-request", {"reasons": ["x"]})
     await status_in_intake(intake, proposal_id, "revision_requested")
-    refused = await intake.put(f"/v1/proposals/{proposal_id}", json=a_proposal(sdgs=[]))
-    assert refused.status_code == 422
-    assert refused.json()["errors"][0]["field"] == "sdgs"
+    with pytest.raises(Problem) as refused:
+        await intake.revise(proposal_id, a_proposal(sdgs=[]))
+    assert refused.value.status == 422
+    assert refused.value.errors[0]["field"] == "sdgs"
 
-    assert (await intake.get(f"/v1/proposals/{proposal_id}")).json()["status"] == "revision_requested"
+    assert await intake.status(proposal_id) == "revision_requested"
 
 
 async def test_two_reviewers_never_overwrite_each_other(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, system: System, keys: Keys
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, system: System, keys: Keys
 ) -> None:
     proposal_id = await submit(intake)
     await status_in_review(review, proposal_id, "submitted")
@@ -181,7 +185,7 @@ async def test_two_reviewers_never_overwrite_each_other(
 
 
 async def test_of_many_concurrent_decisions_exactly_one_wins(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, database_url: str
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, database_url: str
 ) -> None:
     proposal_id = await submit(intake)
     await status_in_review(review, proposal_id, "submitted")
@@ -205,31 +209,34 @@ async def test_of_many_concurrent_decisions_exactly_one_wins(
 
 
 async def test_a_submitter_lists_only_its_own_proposals_newest_first(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, system: System, keys: Keys
+    intake: AsyncIntakeClient, review: httpx.AsyncClient, system: System, keys: Keys
 ) -> None:
     mine = [await submit(intake, p) for p in demo_proposals()[:3]]
-    async with httpx.AsyncClient(base_url=system.intake.url, headers=bearer(keys.other_submitter)) as pdam:
+    async with AsyncIntakeClient(system.intake.url, keys.other_submitter) as pdam:
         theirs = await submit(pdam, demo_proposals()[4])
-        assert (await pdam.get("/v1/proposals")).json()["items"][0]["proposal_id"] == theirs
-        assert (await pdam.get(f"/v1/proposals/{mine[0]}")).status_code == 404
-        assert (await pdam.put(f"/v1/proposals/{mine[0]}", json=a_proposal())).status_code == 404
-        assert (
-            await pdam.post(f"/v1/proposals/{mine[0]}/withdrawal", json={"reason": "x"})
-        ).status_code == 404
+        assert (await pdam.page()).items[0].proposal_id == theirs
+        for someone_elses in (
+            pdam.get(mine[0]),
+            pdam.revise(mine[0], a_proposal()),
+            pdam.withdraw(mine[0], "x"),
+        ):
+            with pytest.raises(Problem) as hidden:
+                await someone_elses
+            assert hidden.value.status == 404
 
-    first = (await intake.get("/v1/proposals", params={"limit": 2})).json()
-    second = (await intake.get("/v1/proposals", params={"limit": 2, "cursor": first["next_cursor"]})).json()
-    assert [p["proposal_id"] for p in first["items"] + second["items"]] == mine[::-1]
-    assert second["next_cursor"] is None
+    first = await intake.page(limit=2)
+    second = await intake.page(limit=2, cursor=first.next_cursor)
+    assert [p.proposal_id for p in first.items + second.items] == mine[::-1]
+    assert second.next_cursor is None
     await status_in_review(review, mine[0], "submitted")
     await decide(review, mine[0], "verification", {"outcome": "passed"})
     await status_in_intake(intake, mine[0], "verified")
-    verified = (await intake.get("/v1/proposals", params={"status": "verified"})).json()["items"]
-    assert [p["proposal_id"] for p in verified] == [mine[0]]
+    verified = (await intake.page(status="verified")).items
+    assert [p.proposal_id for p in verified] == [mine[0]]
 
 
 async def test_stats_count_by_status_agency_and_round(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient
+    intake: AsyncIntakeClient, review: httpx.AsyncClient
 ) -> None:
     ids = [await submit(intake, p) for p in demo_proposals()]
     for proposal_id in ids:
@@ -246,18 +253,17 @@ async def test_stats_count_by_status_agency_and_round(
 
 
 async def test_nothing_is_revised_after_a_withdrawal_and_odd_headers_are_refused_cleanly(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient
+    intake: AsyncIntakeClient, review: httpx.AsyncClient
 ) -> None:
     proposal_id = await submit(intake)
     await status_in_review(review, proposal_id, "submitted")
     await decide(review, proposal_id, "revision-request", {"reasons": ["r"]})
     await status_in_intake(intake, proposal_id, "revision_requested")
-    assert (
-        await intake.post(f"/v1/proposals/{proposal_id}/withdrawal", json={"reason": "x"})
-    ).status_code == 202
-    late = await intake.put(f"/v1/proposals/{proposal_id}", json=a_proposal())
-    assert late.status_code == 409
-    assert late.json()["current_status"] == "withdrawn"
+    assert (await intake.withdraw(proposal_id, "x")).http_status == 202
+    with pytest.raises(Problem) as late:
+        await intake.revise(proposal_id, a_proposal())
+    assert late.value.status == 409
+    assert late.value.body["current_status"] == "withdrawn"
     odd = await review.post(
         f"/v1/proposals/{proposal_id}/verification",
         json={"outcome": "passed"},
@@ -265,9 +271,9 @@ async def test_nothing_is_revised_after_a_withdrawal_and_odd_headers_are_refused
     )
     assert odd.status_code == 400
     assert (await review.get("/v1/proposals", params={"round": 99999999999})).status_code == 422
-    assert (
-        await intake.get("/v1/proposals", params={"cursor": "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ=="})
-    ).status_code == 422
+    with pytest.raises(Problem) as out_of_range:  # a cursor the client was never given
+        await intake.page(cursor="OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ==")
+    assert out_of_range.value.status == 422
     nul = await review.post(
         f"/v1/proposals/{proposal_id}/verification", json={"outcome": "passed", "notes": "\x00"}
     )

@@ -48,8 +48,15 @@ async def test_the_asyncapi_document_shows_each_message_with_its_data(
     }
     for proposal_message in ("proposal.submitted", "proposal.revised"):
         proposal = data_schema(document, messages[proposal_message])
-        assert proposal["title"] == "ProposalBody"
+        assert proposal["title"] == "EncryptedProposal"
         assert {"title", "round", "sections", "innovator"} <= set(proposal["required"])
+        # The innovator's fields are described as what travels: ciphertext naming its subject.
+        innovator = resolve(document, proposal["properties"]["innovator"])
+        email = resolve(document, innovator["properties"]["email"])
+        assert (email["title"], set(email["required"])) == (
+            "EncryptedField",
+            {"subject", "nonce", "ciphertext"},
+        )
     withdrawal = data_schema(document, messages["proposal.withdrawn"])
     assert withdrawal["required"] == ["reason"]
     change = data_schema(document, messages["proposal.status_changed"])

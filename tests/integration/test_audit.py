@@ -23,7 +23,7 @@ from services.review.eventstore.chain import GENESIS_HASH, sealed
 from services.review.eventstore.postgres import PostgresEventStore
 from shared.contract import PROPOSAL_SUBMITTED, new_envelope
 from shared.lifecycle import CheckOutcome
-from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, reopened_rounds
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, encrypted, reopened_rounds
 
 REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
 
@@ -43,7 +43,7 @@ async def record_history(store: PostgresEventStore) -> list[uuid.UUID]:
             source="t",
             correlation_id="c",
         )
-        await service.record_intake_event(intake_command(envelope))
+        await service.record_intake_event(intake_command(encrypted(envelope)))
         ids.append(envelope.proposal_id)
     for proposal_id in ids:
         await service.decide(

@@ -12,9 +12,11 @@ import asyncpg
 import httpx
 import pytest
 
-from services.dead_letters import REASON, ROUTING_KEY, list_dead_letters, replay_dead_letters
+from services.dead_letters import list_dead_letters, replay_dead_letters
 from shared.broker import declare_topology, new_broker
 from shared.contract import PROPOSAL_SUBMITTED, Topology
+from shared.redelivery import DEAD_LETTER_REASON as REASON
+from shared.redelivery import ROUTING_KEY
 from tests.apps import eventually, intake_signer, publish_raw, queue_depth, review_app, running
 from tests.fixtures import a_proposal
 from tests.integration.test_review_consumer import intake_event

@@ -49,7 +49,10 @@ async def test_a_submission_is_published_persistent_in_the_envelope_and_leaves_t
     }
     assert body["proposal_id"] == answer.json()["proposal_id"]
     assert body["event_type"] == "proposal.submitted"
-    assert body["data"] == a_proposal()
+    posted = a_proposal()
+    assert {**body["data"], "innovator": None} == {**posted, "innovator": None}
+    for personal in (posted["innovator"]["name"], posted["innovator"]["email"]):
+        assert personal.encode() not in message.body  # the person leaves intake encrypted
     assert body["metadata"]["correlation_id"] == "corr-1"
     assert body["metadata"]["source"] == "intake-api"
     assert message.routing_key == "proposal.submitted"

@@ -25,7 +25,7 @@ from services.review.projection import StatusProjector, write_folded
 from services.review.rebuild import rebuild_status_projection
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, new_envelope
 from shared.lifecycle import CheckOutcome
-from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, reopened_rounds
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, encrypted, reopened_rounds
 
 REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
 
@@ -42,7 +42,7 @@ async def submit(service: ReviewService, number: int) -> uuid.UUID:
         source="t",
         correlation_id="c",
     )
-    await service.record_intake_event(intake_command(envelope))
+    await service.record_intake_event(intake_command(encrypted(envelope)))
     return envelope.proposal_id
 
 
@@ -59,7 +59,7 @@ async def revise(service: ReviewService, proposal_id: uuid.UUID, title: str) -> 
         source="t",
         correlation_id="c",
     )
-    await service.record_intake_event(intake_command(envelope))
+    await service.record_intake_event(intake_command(encrypted(envelope)))
 
 
 async def replayed(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:
@@ -168,7 +168,10 @@ async def test_an_event_stored_at_an_old_schema_version_is_read_upcast_and_still
     command = [sys.executable, "-m", "services.cli", "projections", "rebuild"]
     done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "rebuilt the status projection from 2 events (up to position 2)"
+    assert done.stdout.strip().splitlines() == [
+        "rebuilt the status projection from 2 events (up to position 2)",
+        "rebuilt the resemblances from 2 events (up to position 2)",
+    ]
     row = await pool.fetchrow("SELECT state FROM review.proposal_status WHERE proposal_id = $1", proposal_id)
     assert row is not None
     assert row["state"]["verification"]["checklist"] == {"SK inisiator": {"passed": True, "note": ""}}

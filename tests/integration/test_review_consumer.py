@@ -30,23 +30,26 @@ from tests.apps import (
     review_app,
     running,
 )
-from tests.fixtures import SUBMITTER, a_proposal
+from tests.fixtures import SUBMITTER, a_proposal, encrypted
 from tests.keys import Keys, bearer
 
 
 def intake_event(
     event_type: str, proposal_id: uuid.UUID, data: dict[str, Any], sequence: int | None = None
 ) -> Envelope:
-    """An intake event as intake numbers them: the submission first, then the next one."""
-    return new_envelope(
-        event_type,
-        proposal_id,
-        datetime.now(UTC),
-        data,
-        actor=SUBMITTER,
-        source="test",
-        correlation_id=str(uuid.uuid4()),
-        sequence=sequence or (1 if event_type == PROPOSAL_SUBMITTED else 2),
+    """An intake event as intake numbers them (the submission first, then the next one), its innovator's
+    fields encrypted as intake sends them."""
+    return encrypted(
+        new_envelope(
+            event_type,
+            proposal_id,
+            datetime.now(UTC),
+            data,
+            actor=SUBMITTER,
+            source="test",
+            correlation_id=str(uuid.uuid4()),
+            sequence=sequence or (1 if event_type == PROPOSAL_SUBMITTED else 2),
+        )
     )
 
 
@@ -111,8 +114,8 @@ async def test_a_revision_that_arrives_before_its_submission_is_kept_and_does_no
     await publish_envelope(amqp_url, topology, revised)
     await publish_envelope(amqp_url, topology, submitted)
     assert await eventually(lambda: stream_types(pool, proposal_id)) == ["ProposalSubmitted"]
-    # The lifecycle takes a revision only after review asked for one, so this one is requeued with a
-    # growing delay (and dead-lettered after MAX_REFUSALS deliveries): not recorded,
+    # The lifecycle takes a revision only after review asked for one, so this one is tried again after a
+    # growing delay (and dead-lettered after MAX_REFUSALS attempts): not recorded,
     # not dead-lettered at once, and not in the way of the submission.
     assert await drain_queue(amqp_url, topology.review_dead_letter_queue) == []
 
@@ -185,7 +188,8 @@ async def test_a_withdrawal_that_arrives_before_its_submission_waits_and_then_ap
     withdrawn = intake_event(PROPOSAL_WITHDRAWN, proposal_id, {"reason": "digabung"})
     submitted = intake_event(PROPOSAL_SUBMITTED, proposal_id, a_proposal())
     await publish_envelope(amqp_url, topology, withdrawn)
-    await asyncio.sleep(0.3)  # the withdrawal has been refused (no such proposal yet) and requeued
+    # The withdrawal has been refused (no such proposal yet) and waits to be tried again.
+    await asyncio.sleep(0.3)
     await publish_envelope(amqp_url, topology, submitted)
 
     async def both() -> list[str] | None:

@@ -6,11 +6,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from services.intake.application import Accepted, ApplyStatusChange, KeyUse, OwnProposal
+from services.intake.application import Accepted, ApplyStatusChange, KeyUse, OwnProposal, Posted
 from shared.contract import Envelope
 from shared.lifecycle import Status
+from shared.personal_data.fields import DataKey
+from shared.personal_data.master_key import normalised_email
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Tables:
     proposals: dict[UUID, StoredProposal] = field(default_factory=dict)
     outbox: list[Envelope] = field(default_factory=list)
     keys: dict[tuple[UUID, str], tuple[bytes, Accepted | None]] = field(default_factory=dict)
+    data_keys: dict[str, DataKey] = field(default_factory=dict)  # by normalised e-mail address
+    holdings: set[tuple[UUID, UUID]] = field(default_factory=set)  # (subject, proposal)
 
 
 class FakeIntakeSession:
@@ -63,11 +67,15 @@ class FakeIntakeSession:
         request_hash, _ = self._tables.keys[(owner, key)]
         self._tables.keys[(owner, key)] = (request_hash, answer)
 
-    async def record_submission(self, envelope: Envelope, owner: UUID) -> None:
+    async def data_key(self, email: str) -> DataKey:
+        return self._tables.data_keys.setdefault(normalised_email(email), DataKey.generate(uuid4()))
+
+    async def record_submission(self, envelope: Envelope, owner: UUID, posted: Posted) -> None:
         assert envelope.proposal_id not in self._tables.proposals
         self._tables.proposals[envelope.proposal_id] = StoredProposal(
-            owner, copy.deepcopy(envelope.data), Status.SUBMITTED, envelope.occurred_at
+            owner, copy.deepcopy(posted.proposal), Status.SUBMITTED, envelope.occurred_at
         )
+        self._tables.holdings.add((posted.subject_id, envelope.proposal_id))
         self._tables.outbox.append(envelope)
 
     async def lock_own_proposal(self, proposal_id: UUID, owner: UUID) -> OwnProposal | None:
@@ -78,9 +86,10 @@ class FakeIntakeSession:
             proposal_id, found.status, found.body["round"], found.intake_events, found.withdrawn
         )
 
-    async def record_revision(self, envelope: Envelope) -> None:
+    async def record_revision(self, envelope: Envelope, posted: Posted) -> None:
         proposal = self._tables.proposals[envelope.proposal_id]
-        proposal.body = copy.deepcopy(envelope.data)
+        proposal.body = copy.deepcopy(posted.proposal)
+        self._tables.holdings.add((posted.subject_id, envelope.proposal_id))
         proposal.status, proposal.status_detail = Status.SUBMITTED, None
         self._moved(proposal, envelope)
 

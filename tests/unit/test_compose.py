@@ -15,11 +15,16 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from faststream.rabbit import QueueType, RabbitQueue
 
 from services.intake.settings import IntakeSettings
 from services.review.settings import ReviewSettings
-from shared.broker import exchange, intake_events_queue, review_events_queue
+from shared.broker import (
+    dead_letter_queue_declaration,
+    exchange,
+    intake_events_queue,
+    retry_queue_declaration,
+    review_events_queue,
+)
 from shared.contract import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,7 +275,8 @@ def test_each_service_may_publish_only_its_own_events_and_consume_only_its_own_q
 
 def test_each_service_may_declare_the_topology_and_dead_letter() -> None:
     # declare_topology declares every exchange and queue (configure) and binds every queue, which needs
-    # write on the queue and read on the exchange; a consumer dead-letters to the dead-letter exchange.
+    # write on the queue and read on the exchange; a consumer dead-letters to the dead-letter exchange,
+    # and sends a message to wait for its next attempt through the retry exchange.
     for user in ("kipp-intake", "kipp-review"):
         allowed = permissions(user)
         for name in [*TOPOLOGY.all_exchanges(), *TOPOLOGY.all_queues()]:
@@ -280,6 +286,12 @@ def test_each_service_may_declare_the_topology_and_dead_letter() -> None:
         for name in TOPOLOGY.all_exchanges():
             assert grants(allowed["read"], name), (user, name)
         assert grants(allowed["write"], TOPOLOGY.dead_letter_exchange), user
+        assert grants(allowed["write"], TOPOLOGY.retry_exchange), user
+        for queue in [
+            *TOPOLOGY.retry_queues(TOPOLOGY.review_queue),
+            *TOPOLOGY.retry_queues(TOPOLOGY.intake_queue),
+        ]:
+            assert not grants(allowed["read"], queue), (user, queue)  # the broker moves them, nobody consumes
         assert not grants(allowed["configure"], "amq.default"), user
 
 
@@ -306,9 +318,15 @@ def test_the_broker_declares_the_topology_as_the_services_do() -> None:
     expected_queues = [
         intake_events_queue(TOPOLOGY),
         review_events_queue(TOPOLOGY),
-        RabbitQueue(TOPOLOGY.review_dead_letter_queue, queue_type=QueueType.QUORUM, durable=True),
-        RabbitQueue(TOPOLOGY.intake_dead_letter_queue, queue_type=QueueType.QUORUM, durable=True),
+        dead_letter_queue_declaration(TOPOLOGY.review_dead_letter_queue),
+        dead_letter_queue_declaration(TOPOLOGY.intake_dead_letter_queue),
+        *(
+            retry_queue_declaration(TOPOLOGY, consuming, step)
+            for consuming in (TOPOLOGY.review_queue, TOPOLOGY.intake_queue)
+            for step in range(1, len(TOPOLOGY.retry_delays) + 1)
+        ),
     ]
+    assert {queue.name for queue in expected_queues} == queues.keys()
     for queue in expected_queues:
         declared = queues[queue.name]
         assert (declared["durable"], declared["auto_delete"]) == (queue.durable, queue.auto_delete)
@@ -331,6 +349,7 @@ def test_each_service_mounts_its_own_private_key_and_not_the_others() -> None:
         "intake-keys": False,
         "review-keys": False,
         "public-keys": False,
+        "master-key": False,
     }
     # Every key file a container is told of lies in a volume it mounts.
     for name in ("migrate", *SERVICES):

@@ -128,12 +128,20 @@ def test_the_resemblance_panel_shows_passages_side_by_side() -> None:
         "score": 0.87,
         "sections": {"summary": 0.9},
         "declared_replication": False,
-        "passages": [{"section": "summary", "text": "satu pintu <aduan>", "other_text": "satu pintu aduan"}],
+        "passages": [
+            {
+                "section": "summary",
+                "text": "satu pintu <aduan>",
+                "other_section": "novelty",
+                "other_text": "satu pintu aduan",
+            }
+        ],
     }
     html = render_text("_resemblances.html", resemblances=[other])
     assert "87% mirip" in html
     assert "Kabupaten Belitung" in html
     assert "tercatat kemudian" in html
     assert html.count("<blockquote>") == 2
+    assert html.index("Proposal ini · Ringkasan") < html.index("Proposal lain · Kebaruan")
     assert "satu pintu &lt;aduan&gt;" in html  # proposal text is escaped, never markup
     assert "Tidak ada proposal lain yang mirip" in render_text("_resemblances.html", resemblances=[])

@@ -3,6 +3,7 @@
 Each test reads given (what intake holds), when (the command), then (what it answered, stored and put in
 the outbox for review)."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from services.intake.application import (
 from shared.access import Caller, Role
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN
 from shared.lifecycle import Status
+from shared.personal_data.fields import UnreadableField, decrypt_innovator
 from shared.proposal import ProposalBody
 from shared.rounds import RoundBook, RoundRules, shipped_rounds
 from tests.fixtures import SUBMITTER, a_proposal
@@ -104,13 +106,42 @@ async def test_a_submission_is_stored_with_its_event_the_first_of_the_proposal(i
         accepted.proposal_id,
         NOW,
     )
-    assert event.data == posted  # published exactly as posted
+    # Published as posted, the innovator's fields encrypted with the person's key for this event.
+    key = intake.repository.tables.data_keys[posted["innovator"]["email"].lower()]
+    assert {**event.data, "innovator": None} == {**posted, "innovator": None}
+    assert event.data["innovator"]["email"]["subject"] == str(key.subject_id)
+    assert posted["innovator"]["email"] not in json.dumps(event.data)
+    assert (
+        decrypt_innovator(event.data["innovator"], event.event_id, {key.subject_id: key.secret})
+        == (posted["innovator"])
+    )
+    assert (key.subject_id, accepted.proposal_id) in intake.repository.tables.holdings
     assert event.metadata.sequence == 1
     assert event.metadata.actor == PORTAL.as_actor()  # the key's holder, never a field of the body
     assert (event.metadata.correlation_id, event.metadata.source) == ("c-1", "intake-api")
     stored = intake.repository.tables.proposals[accepted.proposal_id]
     assert (stored.owner, stored.status, stored.body) == (PORTAL.holder_id, Status.SUBMITTED, posted)
     assert intake.relay_woken == 1
+
+
+async def test_one_person_keeps_one_data_key_and_a_ciphertext_opens_only_for_its_own_event(
+    intake: Intake,
+) -> None:
+    # given
+    first = await intake.service.submit(submit())
+    # when
+    second = await intake.service.submit(submit(title="Inovasi kedua"))
+    # then
+    [one, two] = intake.repository.tables.outbox
+    assert one.data["innovator"]["name"]["subject"] == two.data["innovator"]["name"]["subject"]
+    assert len(intake.repository.tables.data_keys) == 1
+    [key] = intake.repository.tables.data_keys.values()
+    keys = {key.subject_id: key.secret}
+    assert {(key.subject_id, first.proposal_id), (key.subject_id, second.proposal_id)} == (
+        intake.repository.tables.holdings
+    )
+    with pytest.raises(UnreadableField):  # moved into another event, it does not open
+        decrypt_innovator(one.data["innovator"], two.event_id, keys)
 
 
 async def test_a_proposal_that_breaks_its_rounds_rules_is_refused_naming_each_rule(intake: Intake) -> None:

@@ -24,20 +24,28 @@ from shared.contract import (
     read_message,
 )
 from shared.lifecycle import Status
-from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, a_proposal
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, a_proposal, encrypted
 
 
 def an_intake_event(event_type: str, data: dict[str, Any]) -> Envelope:
-    return new_envelope(
-        event_type,
-        uuid.uuid4(),
-        datetime.now(UTC),
-        data,
-        actor=SUBMITTER,
-        source="intake-api",
-        correlation_id="c-1",
-        sequence=1,
+    return encrypted(
+        new_envelope(
+            event_type,
+            uuid.uuid4(),
+            datetime.now(UTC),
+            data,
+            actor=SUBMITTER,
+            source="intake-api",
+            correlation_id="c-1",
+            sequence=1,
+        )
     )
+
+
+def test_a_proposal_whose_innovator_is_in_plain_text_is_not_a_message_of_the_contract() -> None:
+    plain = an_intake_event(PROPOSAL_SUBMITTED, {}).model_copy(update={"data": a_proposal()})
+    with pytest.raises(UnreadableMessage, match=r"not a valid proposal(.|\n)*innovator\.email"):
+        read_message(plain.model_dump_json().encode(), *FROM_INTAKE)
 
 
 def test_every_event_type_of_the_contract_has_its_message_model() -> None:
@@ -53,12 +61,13 @@ def test_every_event_type_of_the_contract_has_its_message_model() -> None:
 def test_a_submission_is_read_typed_and_its_data_is_kept_exactly_as_sent() -> None:
     # Text with spaces around it: the typed proposal is trimmed for checking; what is stored is not.
     posted = a_proposal(title="  Lapor Cepat  ")
-    body = an_intake_event(PROPOSAL_SUBMITTED, posted).model_dump_json().encode()
+    sent = an_intake_event(PROPOSAL_SUBMITTED, posted)
+    body = sent.model_dump_json().encode()
     received = read_message(body, *FROM_INTAKE)
     assert isinstance(received.message, ProposalSubmittedMessage)
     assert received.message.data.title == "Lapor Cepat"
     assert received.message.metadata.actor == SUBMITTER
-    assert received.envelope.data == posted
+    assert received.envelope.data == sent.data
     assert received.envelope.model_dump_json().encode() == body  # the wire format is unchanged
 
 

@@ -25,8 +25,9 @@ from shared.contract import (
     EnvelopeMetadata,
     new_envelope,
 )
-from shared.proposal import ProposalBody
-from tests.fixtures import SUBMITTER, a_proposal
+from shared.personal_data.fields import encrypt_proposal
+from shared.proposal import EncryptedProposal
+from tests.fixtures import SUBMITTER, TESTS_OWN_PERSON, a_proposal, encrypted
 
 NOW = datetime(2023, 4, 10, 8, tzinfo=UTC)
 
@@ -36,9 +37,10 @@ def metadata(sequence: int | None = 1, actor: Actor = SUBMITTER) -> EnvelopeMeta
 
 
 def a_submission(sequence: int | None = 1, actor: Actor = SUBMITTER) -> RecordSubmission:
-    data = a_proposal()
+    event_id = uuid.uuid4()
+    data = encrypt_proposal(a_proposal(), event_id, TESTS_OWN_PERSON)
     return RecordSubmission(
-        uuid.uuid4(), uuid.uuid4(), NOW, metadata(sequence, actor), ProposalBody.model_validate(data), data
+        event_id, uuid.uuid4(), NOW, metadata(sequence, actor), EncryptedProposal.model_validate(data), data
     )
 
 
@@ -54,15 +56,17 @@ def test_each_intake_event_becomes_the_command_of_its_type_with_intakes_metadata
     event_type: str, data: dict[str, Any], kind: type[IntakeCommand]
 ) -> None:
     # given
-    envelope = new_envelope(
-        event_type,
-        uuid.uuid4(),
-        NOW,
-        data,
-        actor=SUBMITTER,
-        source="intake-api",
-        correlation_id="c",
-        sequence=2,
+    envelope = encrypted(
+        new_envelope(
+            event_type,
+            uuid.uuid4(),
+            NOW,
+            data,
+            actor=SUBMITTER,
+            source="intake-api",
+            correlation_id="c",
+            sequence=2,
+        )
     )
     # when
     command = intake_command(envelope)

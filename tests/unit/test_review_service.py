@@ -16,7 +16,7 @@ from services.review.eventstore.memory import InMemoryEventStore
 from services.review.status_publisher import status_changed
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, PROPOSAL_WITHDRAWN, Envelope, new_envelope
 from shared.lifecycle import CheckOutcome
-from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, a_proposal
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, a_proposal, encrypted
 
 NOW = datetime(2023, 4, 10, 8, tzinfo=UTC)
 REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c-1", "source": "test"}
@@ -25,16 +25,19 @@ REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c-1", "source": "test"}
 def intake_event(
     event_type: str, proposal_id: uuid.UUID, data: dict[str, Any], sequence: int | None = None
 ) -> Envelope:
-    """An intake event as intake numbers them: the submission first, then the next one."""
-    return new_envelope(
-        event_type,
-        proposal_id,
-        NOW,
-        data,
-        actor=SUBMITTER,
-        source="test",
-        correlation_id="c-0",
-        sequence=sequence or (1 if event_type == PROPOSAL_SUBMITTED else 2),
+    """An intake event as intake numbers them (the submission first, then the next one), its innovator's
+    fields encrypted as intake sends them."""
+    return encrypted(
+        new_envelope(
+            event_type,
+            proposal_id,
+            NOW,
+            data,
+            actor=SUBMITTER,
+            source="test",
+            correlation_id="c-0",
+            sequence=sequence or (1 if event_type == PROPOSAL_SUBMITTED else 2),
+        )
     )
 
 

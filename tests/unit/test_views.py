@@ -18,7 +18,15 @@ def test_the_view_as_json_is_the_view() -> None:
     }
     summary = {field: body.get(field) for field in FIELDS}
     proposal_id = uuid.uuid4()
-    # PostgreSQL's jsonb text has its own spacing; any valid JSON of the text must splice in the same.
-    for body_json in (json.dumps(body), json.dumps(body, ensure_ascii=False, separators=(",", ":"))):
-        content = view_json_from_stored(proposal_id, state, summary, 7, body_json)
+    rest = {key: value for key, value in body.items() if key != "innovator"}
+    # PostgreSQL's jsonb text has its own spacing; any valid JSON of the text must splice in the same. The
+    # innovator, decrypted for the reader, is spliced in beside it.
+    for body_json in (json.dumps(rest), json.dumps(rest, ensure_ascii=False, separators=(",", ":"))):
+        content = view_json_from_stored(proposal_id, state, summary, 7, body_json, body["innovator"])
         assert json.loads(content) == view_from_stored(proposal_id, state, body, 7)
+
+
+def test_a_text_of_nothing_but_its_innovator_is_spliced_too() -> None:
+    state = {"status": "submitted"}
+    content = view_json_from_stored(uuid.uuid4(), state, {}, 1, " { } ", {"erased": True})
+    assert json.loads(content)["proposal"] == {"innovator": {"erased": True}}

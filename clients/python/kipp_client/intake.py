@@ -2,65 +2,45 @@
 
 Every write carries an `Idempotency-Key`: one the caller gives, or one made here. A write that fails on
 the network or with a 5xx is sent again with the same key, so the service answers the first result
-again instead of acting twice.
+again instead of acting twice. A correlation id, given to the client or to one call, travels as
+`X-Correlation-ID` and follows the proposal through both services' logs and events.
+
+`IntakeClient` blocks; `AsyncIntakeClient` is the same API for asyncio.
 """
 
+import asyncio
 import time
-import uuid
-from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
+
+from kipp_client.calls import (
+    Accepted,
+    Call,
+    Page,
+    ProposalView,
+    accepted,
+    json_or_problem,
+    listing,
+    pause,
+    reading,
+    revision,
+    settled,
+    submission,
+    withdrawal,
+)
 
 RETRIES = 3
 
 
-class Problem(Exception):
-    """A problem+json answer: what was refused and why (`errors` name each field and rule)."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        self.status = status
-        self.title = str(body.get("title", ""))
-        self.detail = str(body.get("detail", ""))
-        self.errors: list[dict[str, str]] = list(body.get("errors") or [])
-        self.body = body
-        super().__init__(f"{status} {self.title}: {self.detail}")
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """What intake answered for a submission, revision or withdrawal (202)."""
-
-    proposal_id: str
-    status: str
-    location: str | None
-    body: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ProposalView:
-    """A proposal as its submitter sees it: the latest text, and the status review last announced."""
-
-    proposal_id: str
-    status: str
-    status_detail: dict[str, Any] | None
-    review_version: int
-    submitted_at: str
-    updated_at: str
-    proposal: dict[str, Any]
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> "ProposalView":
-        return cls(
-            proposal_id=body["proposal_id"],
-            status=body["status"],
-            status_detail=body.get("status_detail"),
-            review_version=int(body.get("review_version", 0)),
-            submitted_at=body["submitted_at"],
-            updated_at=body["updated_at"],
-            proposal=body["proposal"],
-        )
+def _settings(
+    api_key: str, correlation_id: str | None, timeout: float
+) -> dict[str, Any]:  # what both clients give httpx
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if correlation_id:
+        headers["X-Correlation-ID"] = correlation_id
+    return {"headers": headers, "timeout": timeout}
 
 
 class IntakeClient:
@@ -71,17 +51,14 @@ class IntakeClient:
         *,
         timeout: float = 30.0,
         retries: int = RETRIES,
+        correlation_id: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=timeout,
-            transport=transport,
-        )
+        settings = _settings(api_key, correlation_id, timeout)
+        self._http = httpx.Client(base_url=base_url, transport=transport, **settings)
         self._retries = retries
 
-    def __enter__(self) -> "IntakeClient":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -92,66 +69,157 @@ class IntakeClient:
     def close(self) -> None:
         self._http.close()
 
-    def submit(self, proposal: dict[str, Any], *, idempotency_key: str | None = None) -> Accepted:
-        return self._write("POST", "/v1/proposals", proposal, idempotency_key)
+    def submit(
+        self,
+        proposal: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Accepted:
+        return accepted(self._send(submission(proposal, idempotency_key, correlation_id)))
 
     def revise(
-        self, proposal_id: str, proposal: dict[str, Any], *, idempotency_key: str | None = None
+        self,
+        proposal_id: str,
+        proposal: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
     ) -> Accepted:
-        return self._write("PUT", f"/v1/proposals/{proposal_id}", proposal, idempotency_key)
+        return accepted(self._send(revision(proposal_id, proposal, idempotency_key, correlation_id)))
 
-    def withdraw(self, proposal_id: str, reason: str, *, idempotency_key: str | None = None) -> Accepted:
-        return self._write(
-            "POST", f"/v1/proposals/{proposal_id}/withdrawal", {"reason": reason}, idempotency_key
-        )
+    def withdraw(
+        self,
+        proposal_id: str,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Accepted:
+        return accepted(self._send(withdrawal(proposal_id, reason, idempotency_key, correlation_id)))
 
     def get(self, proposal_id: str) -> ProposalView:
-        return ProposalView.from_json(self._read(f"/v1/proposals/{proposal_id}"))
+        return ProposalView.from_json(json_or_problem(self._send(reading(proposal_id))))
 
     def status(self, proposal_id: str) -> str:
         return self.get(proposal_id).status
+
+    def page(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+        return Page.from_json(json_or_problem(self._send(listing(status, limit, cursor))))
 
     def list(self, *, status: str | None = None, limit: int = 50) -> list[ProposalView]:
         """Every proposal of the key's holder (newest first), following the cursor to the end."""
         found: list[ProposalView] = []
         cursor: str | None = None
         while True:
-            params: dict[str, Any] = {"limit": limit}
-            if status:
-                params["status"] = status
-            if cursor:
-                params["cursor"] = cursor
-            page = self._read("/v1/proposals", params)
-            found.extend(ProposalView.from_json(item) for item in page["items"])
-            cursor = page.get("next_cursor")
-            if not cursor:
+            page = self.page(status=status, limit=limit, cursor=cursor)
+            found.extend(page.items)
+            if not (cursor := page.next_cursor):
                 return found
 
-    def _write(self, method: str, path: str, body: dict[str, Any], key: str | None) -> Accepted:
-        headers = {"Idempotency-Key": key or str(uuid.uuid4())}
-        answer = self._with_retries(lambda: self._http.request(method, path, json=body, headers=headers))
-        payload = _json_or_problem(answer)
-        return Accepted(payload["proposal_id"], payload["status"], answer.headers.get("location"), payload)
-
-    def _read(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _json_or_problem(self._with_retries(lambda: self._http.get(path, params=params)))
-
-    def _with_retries(self, send: Any) -> httpx.Response:
+    def _send(self, call: Call) -> httpx.Response:
         for attempt in range(self._retries + 1):
-            try:
-                answer: httpx.Response = send()
-            except httpx.TransportError:
-                if attempt == self._retries:
-                    raise
-            else:
-                if answer.status_code < 500 or attempt == self._retries:
-                    return answer
-            time.sleep(min(0.2 * 2**attempt, 2.0))
+            if (answer := settled(self._try(call), attempt, self._retries)) is not None:
+                return answer
+            time.sleep(pause(attempt))
         raise AssertionError("unreachable")
 
+    def _try(self, call: Call) -> httpx.Response | httpx.TransportError:
+        try:
+            return self._http.request(
+                call.method, call.path, json=call.json, params=call.params, headers=call.headers
+            )
+        except httpx.TransportError as error:
+            return error
 
-def _json_or_problem(answer: httpx.Response) -> dict[str, Any]:
-    body: dict[str, Any] = answer.json() if answer.content else {}
-    if answer.status_code >= 400:
-        raise Problem(answer.status_code, body)
-    return body
+
+class AsyncIntakeClient:
+    """`IntakeClient` for asyncio: the same calls, awaited."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = RETRIES,
+        correlation_id: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        settings = _settings(api_key, correlation_id, timeout)
+        self._http = httpx.AsyncClient(base_url=base_url, transport=transport, **settings)
+        self._retries = retries
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def submit(
+        self,
+        proposal: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Accepted:
+        return accepted(await self._send(submission(proposal, idempotency_key, correlation_id)))
+
+    async def revise(
+        self,
+        proposal_id: str,
+        proposal: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Accepted:
+        return accepted(await self._send(revision(proposal_id, proposal, idempotency_key, correlation_id)))
+
+    async def withdraw(
+        self,
+        proposal_id: str,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Accepted:
+        return accepted(await self._send(withdrawal(proposal_id, reason, idempotency_key, correlation_id)))
+
+    async def get(self, proposal_id: str) -> ProposalView:
+        return ProposalView.from_json(json_or_problem(await self._send(reading(proposal_id))))
+
+    async def status(self, proposal_id: str) -> str:
+        return (await self.get(proposal_id)).status
+
+    async def page(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+        return Page.from_json(json_or_problem(await self._send(listing(status, limit, cursor))))
+
+    async def list(self, *, status: str | None = None, limit: int = 50) -> list[ProposalView]:
+        """Every proposal of the key's holder (newest first), following the cursor to the end."""
+        found: list[ProposalView] = []
+        cursor: str | None = None
+        while True:
+            page = await self.page(status=status, limit=limit, cursor=cursor)
+            found.extend(page.items)
+            if not (cursor := page.next_cursor):
+                return found
+
+    async def _send(self, call: Call) -> httpx.Response:
+        for attempt in range(self._retries + 1):
+            if (answer := settled(await self._try(call), attempt, self._retries)) is not None:
+                return answer
+            await asyncio.sleep(pause(attempt))
+        raise AssertionError("unreachable")
+
+    async def _try(self, call: Call) -> httpx.Response | httpx.TransportError:
+        try:
+            return await self._http.request(
+                call.method, call.path, json=call.json, params=call.params, headers=call.headers
+            )
+        except httpx.TransportError as error:
+            return error

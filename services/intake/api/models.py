@@ -10,7 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from shared.contract import DecisionDetails, optional
 from shared.lifecycle import Status
-from shared.proposal import ProposalBody
+from shared.proposal import ShownProposal
 
 
 class Accepted(BaseModel):
@@ -42,7 +42,9 @@ class IntakeProposal(BaseModel):
     review_version: int = Field(description="The version of review's last announcement followed (0: none)")
     submitted_at: datetime
     updated_at: datetime
-    proposal: ProposalBody = Field(description="The proposal exactly as last posted")
+    proposal: ShownProposal = Field(
+        description="The proposal as last posted; the innovator erased once the person asked"
+    )
 
 
 class IntakeProposalPage(BaseModel):

@@ -14,6 +14,7 @@ from services.review.eventstore.base import EventStore
 from services.review.projection import StatusProjector
 from services.review.settings import ReviewSettings
 from shared.broker import QueueDepths
+from shared.personal_data.master_key import MasterKey
 
 
 @dataclass
@@ -25,6 +26,7 @@ class ReviewContext:
     broker: RabbitBroker
     signer: DigestSigner
     queue_depths: QueueDepths
+    master_key: MasterKey
 
 
 def _context(request: Request) -> ReviewContext:
@@ -52,6 +54,10 @@ async def _signer(request: Request) -> DigestSigner:
     return _context(request).signer
 
 
+async def _master_key(request: Request) -> MasterKey:
+    return _context(request).master_key
+
+
 async def _decision_wait(request: Request) -> float:
     return _context(request).settings.decision_wait_seconds
 
@@ -70,6 +76,9 @@ Projector = Annotated[StatusProjector, Depends(_projector)]
 
 Signer = Annotated[DigestSigner, Depends(_signer)]
 """The key that signs auditors' digests of the history."""
+
+MasterKeyFile = Annotated[MasterKey, Depends(_master_key)]
+"""The master key: it unwraps the data keys that decrypt the innovator's fields for readers."""
 
 DecisionWait = Annotated[float, Depends(_decision_wait)]
 """How long a decision's answer waits for the projection to include it, in seconds."""

@@ -75,7 +75,7 @@ class HotRead:
         if context.projector.lags_behind(proposal_id):
             return False
         try:
-            caller, view = await queries.get_view_as(context.pool, key, proposal_id)
+            caller, view = await queries.get_view_as(context.pool, key, proposal_id, context.master_key)
         except UNREACHABLE:
             return False
         if caller is None or caller.role not in READERS or view is None:

@@ -10,7 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from shared.contract import SelectionOutcome, SelectionStage, optional
 from shared.lifecycle import Status
-from shared.proposal import Agency, ProposalBody, Region
+from shared.proposal import Agency, Region, ShownProposal
 
 Outcome = Literal["passed", "failed"]
 
@@ -68,7 +68,9 @@ class ProposalView(BaseModel):
     sinovik_reference: str | None
     selections: list[SelectionOut]
     withdrawal_reason: str | None
-    proposal: ProposalBody = Field(description="The proposal exactly as last posted")
+    proposal: ShownProposal = Field(
+        description="The proposal as last posted; the innovator erased once the person asked"
+    )
     as_of: datetime | SkipJsonSchema[None] = optional(
         "The time asked for (`as_of`): the proposal as it stood"
     )

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from services.review.api.deps import DecisionWait, Pool, Projector, Service, Store
+from services.review.api.deps import DecisionWait, MasterKeyFile, Pool, Projector, Service, Store
 from services.review.api.models import History, ProposalPage, ProposalView
 from services.review.application import ReviewService, StaleVersion
 from services.review.domain.commands import (
@@ -28,7 +28,7 @@ from services.review.domain.commands import (
 from services.review.domain.decider import NOT_SUBMITTED, ProposalNotFound
 from services.review.domain.events import ChecklistItem
 from services.review.eventstore.base import ConcurrencyError
-from services.review.projection import StatusProjector
+from services.review.personal_data import shown_folded
 from services.review.queries import ListFilter, decode_cursor, get_view, get_view_as, list_views
 from services.review.views import event_view, proposal_view
 from shared.access import Caller, authenticate
@@ -37,6 +37,7 @@ from shared.http import Problem, invalid_cursor, move_not_allowed
 from shared.lifecycle import CheckOutcome, SelectionOutcome, Stage, Status, TransitionRefused
 from shared.observability import correlation_id
 from shared.openapi import answers
+from shared.personal_data.master_key import MasterKey
 from shared.problems import (
     BAD_IF_MATCH,
     CHANGED_CONCURRENTLY,
@@ -160,6 +161,7 @@ def parse_if_match(header: str | None) -> int | None:
 async def list_proposals(
     pool: Pool,
     _: Reader,
+    master: MasterKeyFile,
     status: Status | None = None,
     agency: Annotated[Text | None, Query(max_length=300)] = None,
     regency: Annotated[Text | None, Query(max_length=200)] = None,
@@ -172,7 +174,7 @@ async def list_proposals(
         after = decode_cursor(cursor) if cursor else None
     except ValueError:
         raise invalid_cursor() from None
-    items, next_cursor = await list_views(pool, where, limit, after)
+    items, next_cursor = await list_views(pool, where, limit, after, master)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -184,6 +186,7 @@ async def get_proposal(
     pool: Pool,
     service: Service,
     projector: Projector,
+    master: MasterKeyFile,
     key: PresentedKey,
     proposal_id: UUID,
     as_of: Annotated[
@@ -192,7 +195,7 @@ async def get_proposal(
     ] = None,
 ) -> Response:
     if as_of is None and not projector.lags_behind(proposal_id):  # the hot path: one query
-        caller, view = await get_view_as(pool, key, proposal_id)
+        caller, view = await get_view_as(pool, key, proposal_id, master)
         allowed(caller, READERS)
         if view is None:
             raise not_found(proposal_id)
@@ -204,10 +207,11 @@ async def get_proposal(
             raise Problem(
                 404, "Proposal not found", f"no proposal {proposal_id} existed at {as_of.isoformat()}"
             )
-        return JSONResponse(
-            {**proposal_view(proposal_id, then.state, then.version), "as_of": as_of.isoformat()}
+        shown = await shown_folded(
+            pool, master, proposal_view(proposal_id, then.state, then.version), then.history
         )
-    return await _from_stream(service, proposal_id)  # a decision this process answered is not projected yet
+        return JSONResponse({**shown, "as_of": as_of.isoformat()})
+    return await _from_stream(service, pool, master, proposal_id)  # a decision not projected yet
 
 
 @router.get("/{proposal_id}/history", **answers(History, KEYED, INVALID_REQUEST, PROPOSAL_NOT_FOUND))
@@ -227,74 +231,92 @@ IfMatch = Annotated[
 ]
 
 
+class Decision:
+    """What every decision route is given: the proposal, the reviewer deciding, the version they decided on
+    (If-Match), and what recording the decision and answering it take."""
+
+    def __init__(
+        self,
+        service: Service,
+        projector: Projector,
+        pool: Pool,
+        master: MasterKeyFile,
+        wait: DecisionWait,
+        caller: Reviewer,
+        proposal_id: UUID,
+        if_match: IfMatch = None,
+    ) -> None:
+        self.service, self.projector, self.pool, self.master, self.wait = (
+            service,
+            projector,
+            pool,
+            master,
+            wait,
+        )
+        self.caller, self.proposal_id, self.if_match = caller, proposal_id, if_match
+
+    async def record(self, command: Callable[[datetime], Command]) -> JSONResponse:
+        metadata = decision_metadata(self.caller, "review-api")
+        try:
+            result = await self.service.decide(
+                self.proposal_id, command, metadata, parse_if_match(self.if_match)
+            )
+        except ProposalNotFound:
+            raise not_found(self.proposal_id) from None
+        except StaleVersion as stale:
+            raise Problem(
+                412,
+                "Stale version",
+                str(stale),
+                current_version=stale.actual,
+                expected_version=stale.expected,
+            ) from None
+        except TransitionRefused as refused:
+            raise move_not_allowed(refused) from None
+        except ConcurrencyError as race:
+            raise Problem(
+                409,
+                "Changed concurrently",
+                f"another decision was recorded first: {race}",
+                current_version=race.actual,
+            ) from None
+        # Read-your-writes: answer only once the projection that GET reads includes this decision. If the
+        # projection is slow to get there, the answer is folded from the stream itself (the decision is
+        # recorded either way), and the answer says the list may lag.
+        projected = await self.projector.wait_for(result.last_position, self.wait)
+        view = await get_view(self.pool, self.proposal_id, self.master) if projected else None
+        if view is None or view["version"] < result.stream_version:
+            self.projector.answered_ahead(self.proposal_id, result.last_position)
+            return await _from_stream(self.service, self.pool, self.master, self.proposal_id)
+        return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
+
+
+Deciding = Annotated[Decision, Depends()]
+
+
 @router.post("/{proposal_id}/verification", **DECISION)
-async def verify(
-    service: Service,
-    projector: Projector,
-    pool: Pool,
-    wait: DecisionWait,
-    caller: Reviewer,
-    proposal_id: UUID,
-    body: VerificationIn,
-    if_match: IfMatch = None,
-) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+async def verify(decision: Deciding, body: VerificationIn) -> JSONResponse:
+    return await decision.record(body.command)
 
 
 @router.post("/{proposal_id}/validation", **DECISION)
-async def validate(
-    service: Service,
-    projector: Projector,
-    pool: Pool,
-    wait: DecisionWait,
-    caller: Reviewer,
-    proposal_id: UUID,
-    body: ValidationIn,
-    if_match: IfMatch = None,
-) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+async def validate(decision: Deciding, body: ValidationIn) -> JSONResponse:
+    return await decision.record(body.command)
 
 
 @router.post("/{proposal_id}/revision-request", **DECISION)
-async def request_revision(
-    service: Service,
-    projector: Projector,
-    pool: Pool,
-    wait: DecisionWait,
-    caller: Reviewer,
-    proposal_id: UUID,
-    body: RevisionRequestIn,
-    if_match: IfMatch = None,
-) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+async def request_revision(decision: Deciding, body: RevisionRequestIn) -> JSONResponse:
+    return await decision.record(body.command)
 
 
 @router.post("/{proposal_id}/national-registration", **DECISION)
-async def register_nationally(
-    service: Service,
-    projector: Projector,
-    pool: Pool,
-    wait: DecisionWait,
-    caller: Reviewer,
-    proposal_id: UUID,
-    body: NationalRegistrationIn,
-    if_match: IfMatch = None,
-) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+async def register_nationally(decision: Deciding, body: NationalRegistrationIn) -> JSONResponse:
+    return await decision.record(body.command)
 
 
 @router.post("/{proposal_id}/selection", **DECISION)
-async def record_selection(
-    service: Service,
-    projector: Projector,
-    pool: Pool,
-    wait: DecisionWait,
-    caller: Reviewer,
-    proposal_id: UUID,
-    body: SelectionIn,
-    if_match: IfMatch = None,
-) -> JSONResponse:
-    return await _decide(service, projector, pool, wait, caller, proposal_id, body.command, if_match)
+async def record_selection(decision: Deciding, body: SelectionIn) -> JSONResponse:
+    return await decision.record(body.command)
 
 
 def decision_metadata(caller: Caller, source: str) -> dict[str, Any]:
@@ -308,49 +330,14 @@ def decision_metadata(caller: Caller, source: str) -> dict[str, Any]:
     }
 
 
-async def _decide(
-    service: ReviewService,
-    projector: StatusProjector,
-    pool: asyncpg.Pool,
-    wait: float,
-    caller: Caller,
-    proposal_id: UUID,
-    command: Callable[[datetime], Command],
-    if_match: str | None,
+async def _from_stream(
+    service: ReviewService, pool: asyncpg.Pool, master: MasterKey, proposal_id: UUID
 ) -> JSONResponse:
-    metadata = decision_metadata(caller, "review-api")
-    try:
-        result = await service.decide(proposal_id, command, metadata, parse_if_match(if_match))
-    except ProposalNotFound:
-        raise not_found(proposal_id) from None
-    except StaleVersion as stale:
-        raise Problem(
-            412, "Stale version", str(stale), current_version=stale.actual, expected_version=stale.expected
-        ) from None
-    except TransitionRefused as refused:
-        raise move_not_allowed(refused) from None
-    except ConcurrencyError as race:
-        raise Problem(
-            409,
-            "Changed concurrently",
-            f"another decision was recorded first: {race}",
-            current_version=race.actual,
-        ) from None
-    # Read-your-writes: answer only once the projection that GET reads includes this decision. If the
-    # projection is slow to get there, the answer is folded from the stream itself (the decision is
-    # recorded either way), and the answer says the list may lag.
-    projected = await projector.wait_for(result.last_position, wait)
-    view = await get_view(pool, proposal_id) if projected else None
-    if view is None or view["version"] < result.stream_version:
-        projector.answered_ahead(proposal_id, result.last_position)
-        return await _from_stream(service, proposal_id)
-    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
-
-
-async def _from_stream(service: ReviewService, proposal_id: UUID) -> JSONResponse:
     folded = await service.load(proposal_id)
     if folded.state is NOT_SUBMITTED:
         raise not_found(proposal_id)
-    view = proposal_view(proposal_id, folded.state, folded.version)
+    view = await shown_folded(
+        pool, master, proposal_view(proposal_id, folded.state, folded.version), folded.history
+    )
     warning = '199 - "the status list has not caught up with this proposal yet"'
     return JSONResponse(view, headers={"ETag": f'"{view["version"]}"', "Warning": warning})

@@ -1,15 +1,14 @@
-"""The resemblance panel's source. Review has no resemblance projection yet: until it has, the panel is
-not shown at all rather than shown empty or filled with anything made up. The panel's template
-(`templates/_resemblances.html`) renders items shaped as `GET /v1/proposals/{id}/resemblances` answers
-them (proposal_id, title, agency, region, round, relation, score, sections, declared_replication, passages
-of {section, text, other_text}), earlier and later proposals side by side."""
+"""The resemblance panel's source: the same projection and query as `GET /v1/proposals/{id}/resemblances`,
+so the page and the API never disagree. The panel's template (`templates/_resemblances.html`) shows each
+matching passage beside the other proposal's, earlier and later proposals alike."""
 
 from typing import Any
 from uuid import UUID
 
 from services.review.api.deps import ReviewContext
+from services.review.resemblance.queries import resemblances_of
 
 
-async def resemblances_for(context: ReviewContext, proposal_id: UUID) -> list[dict[str, Any]] | None:
-    """The proposal's resemblances, highest score first; None while the ledger does not compute them."""
-    return None
+async def resemblances_for(context: ReviewContext, proposal_id: UUID) -> list[dict[str, Any]]:
+    """The proposal's resemblances, highest score first."""
+    return await resemblances_of(context.pool, proposal_id)

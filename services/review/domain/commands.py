@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from services.review.domain import events as ev
 from shared.lifecycle import CheckOutcome, SelectionOutcome, Stage
@@ -91,3 +92,13 @@ class RecordSelection(Command):
 
     def event(self) -> ev.DomainEvent:
         return ev.SelectionRecorded(at=self.at, stage=self.stage, outcome=self.outcome, notes=self.notes)
+
+
+@dataclass(frozen=True)
+class RecordErasure(Command):
+    """Record that a person's data was erased (their key is destroyed already)."""
+
+    subject: UUID
+
+    def event(self) -> ev.DomainEvent:
+        return ev.PersonalDataErased(at=self.at, subject=self.subject)

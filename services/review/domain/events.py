@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
@@ -157,6 +158,15 @@ class SelectionRecorded(DomainEvent):
         return {"selections": [*state.selections, result]}
 
 
+class PersonalDataErased(DomainEvent):
+    """A person named in the proposal had their personal data erased (UU PDP 27/2022): their data key is
+    destroyed, so their fields in this stream's events can no longer be decrypted. It names the data
+    subject (a random id) only, and keeps the status."""
+
+    type: ClassVar[str] = "PersonalDataErased"
+    subject: UUID
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (
@@ -170,6 +180,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         RevisionRequested,
         ProposalRegistered,
         SelectionRecorded,
+        PersonalDataErased,
     )
 }
 

@@ -16,6 +16,7 @@ from services.review.console.errors import PageRefused, not_found
 from services.review.console.pages import render
 from services.review.console.resemblances import resemblances_for
 from services.review.domain.decider import NOT_SUBMITTED
+from services.review.personal_data import shown_folded
 from services.review.views import event_view, proposal_view
 from shared.http import Problem
 
@@ -48,7 +49,13 @@ async def proposal_page(
 ) -> HTMLResponse:
     folded = await load(context, proposal_id)
     assert folded.state is not NOT_SUBMITTED
-    view = proposal_view(proposal_id, folded.state, folded.version)
+    # The innovator's fields as the API shows them to readers: decrypted, or marked erased.
+    view = await shown_folded(
+        context.pool,
+        context.master_key,
+        proposal_view(proposal_id, folded.state, folded.version),
+        folded.history,
+    )
     history = [event_view(event) for event in folded.history]
     rules = context.service.rounds.get(view["round"])
     return render(

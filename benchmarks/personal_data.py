@@ -1,0 +1,111 @@
+"""The cost of encrypting personal data: appends of submissions whose innovator is encrypted in the timed
+loop (a data key unwrapped and three fields encrypted per append, as intake does per submission) against
+raw INSERTs of the same submissions in plain text; and the CPU time of one encryption and one decryption
+(a view), per operation."""
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from benchmarks.appends import RAW_INSERT, RAW_TABLE
+from benchmarks.common import Rate, scratch_database
+from services.review.eventstore.base import NewEvent
+from services.review.eventstore.postgres import PostgresEventStore
+from shared.db import create_pool
+from shared.personal_data.fields import DataKey, decrypt_innovator, encrypt_proposal
+from shared.personal_data.master_key import MasterKey
+from tests.fixtures import demo_proposals
+
+METADATA: dict[str, Any] = {"actor": {"name": "bench"}, "correlation_id": "bench", "source": "bench"}
+MASTER = MasterKey.generate()
+PERSON = DataKey.generate(uuid.uuid4())
+WRAPPED = MASTER.wrap(PERSON.subject_id, PERSON.secret)
+
+
+def encrypted_submission(number: int) -> NewEvent:
+    """What intake does per submission: the person's key unwrapped, their fields encrypted for the event."""
+    event_id = uuid.uuid4()
+    key = DataKey(PERSON.subject_id, MASTER.unwrap(PERSON.subject_id, WRAPPED))
+    proposal = encrypt_proposal(demo_proposals()[number % 5], event_id, key)
+    return NewEvent(
+        event_id, "ProposalSubmitted", 1, {"at": "2023-04-10T08:00:00Z", "proposal": proposal}, METADATA
+    )
+
+
+async def product_appends(url: str, writers: int, per_writer: int) -> Rate:
+    pool = await create_pool(url, min_size=2, max_size=4)
+    store = PostgresEventStore(pool)
+    await store.start()
+    latencies: list[float] = []
+
+    async def writer() -> None:
+        for number in range(per_writer):
+            began = time.perf_counter()
+            await store.append(uuid.uuid4(), 0, [encrypted_submission(number)])
+            latencies.append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    seconds = time.perf_counter() - began
+    await store.stop()
+    await pool.close()
+    return Rate(writers * per_writer, seconds, latencies)
+
+
+async def raw_inserts(url: str, writers: int, per_writer: int) -> Rate:
+    pool = await create_pool(url, min_size=writers, max_size=writers)
+    await pool.execute(RAW_TABLE)
+    latencies: list[float] = []
+    now = datetime.now(UTC)
+
+    async def writer() -> None:
+        async with pool.acquire() as conn:
+            for number in range(per_writer):
+                data = {"at": "2023-04-10T08:00:00Z", "proposal": demo_proposals()[number % 5]}
+                began = time.perf_counter()
+                await conn.execute(
+                    RAW_INSERT,
+                    uuid.uuid4(),
+                    1,
+                    uuid.uuid4(),
+                    "ProposalSubmitted",
+                    1,
+                    data,
+                    METADATA,
+                    now,
+                    b"h" * 32,
+                )
+                latencies.append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    seconds = time.perf_counter() - began
+    await pool.close()
+    return Rate(writers * per_writer, seconds, latencies)
+
+
+async def measure_appends(writers: int, per_writer: int) -> tuple[Rate, Rate]:
+    async with scratch_database() as url:
+        raw = await raw_inserts(url, writers, per_writer)
+    async with scratch_database() as url:
+        product = await product_appends(url, writers, per_writer)
+    return product, raw
+
+
+def per_operation_us(repeat: int = 5000) -> dict[str, float]:
+    """CPU microseconds of one encryption (per submission) and one decryption (per view or access)."""
+    posted = demo_proposals()[0]
+    event_id = uuid.uuid4()
+    began = time.perf_counter()
+    for _ in range(repeat):
+        key = DataKey(PERSON.subject_id, MASTER.unwrap(PERSON.subject_id, WRAPPED))
+        encrypted = encrypt_proposal(posted, event_id, key)
+    encrypt_us = (time.perf_counter() - began) / repeat * 1e6
+    began = time.perf_counter()
+    for _ in range(repeat):
+        keys = {PERSON.subject_id: MASTER.unwrap(PERSON.subject_id, WRAPPED)}
+        decrypt_innovator(encrypted["innovator"], event_id, keys)
+    decrypt_us = (time.perf_counter() - began) / repeat * 1e6
+    return {"encrypt_per_submission_us": round(encrypt_us, 1), "decrypt_per_view_us": round(decrypt_us, 1)}

@@ -1,0 +1,265 @@
+"""Resemblance across regions on real PostgreSQL: the projection follows the log, flags a claimed copy
+with passages that really match, marks a declared replication, leaves same-genre proposals alone, and a
+rebuild gives the same tables; the API answers reviewers and auditors."""
+
+import copy
+import html
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from services.review.application import ReviewService
+from services.review.consumer import intake_command
+from services.review.domain.commands import RequestRevision
+from services.review.eventstore.postgres import PostgresEventStore
+from services.review.resemblance.compare import PARAMETERS
+from services.review.resemblance.projection import ResemblanceFinder
+from services.review.resemblance.queries import resemblances_of
+from services.review.resemblance.rebuild import rebuild_resemblances
+from services.review.resemblance.text import content_words
+from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, Topology, new_envelope
+from tests.apps import eventually, review_app, running
+from tests.console import sign_in
+from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, encrypted, reopened_rounds
+from tests.keys import Keys, bearer
+
+COPY_FILE = Path(__file__).resolve().parents[2] / "shared" / "demo" / "resemblance-bangka-tengah-2023.json"
+REVIEWER = {"actor": REVIEWER_ACTOR, "correlation_id": "c", "source": "test"}
+
+
+def the_copy() -> dict[str, Any]:
+    """Bangka Tengah's proposal that copies Bangka Barat's Lapor Cepat Babar (names, numbers, dates and
+    sentence order changed)."""
+    proposal: dict[str, Any] = json.loads(COPY_FILE.read_text(encoding="utf-8"))["proposal"]
+    return proposal
+
+
+def a_replication() -> dict[str, Any]:
+    """The same text, from Belitung this time, declared as a replication of the original."""
+    original = demo_proposals()[0]
+    proposal = copy.deepcopy(the_copy())
+    proposal["region"] = {"regency": "Kabupaten Belitung", "province": "Kepulauan Bangka Belitung"}
+    proposal["group"] = "khusus"
+    proposal["replicates"] = {"title": original["title"], "region": "Kabupaten Bangka Barat"}
+    return proposal
+
+
+async def submit(service: ReviewService, text: dict[str, Any]) -> uuid.UUID:
+    envelope = new_envelope(
+        PROPOSAL_SUBMITTED, uuid.uuid4(), datetime.now(UTC), text, actor=SUBMITTER, sequence=1, source="t",
+        correlation_id="c",
+    )  # fmt: skip
+    await service.record_intake_event(intake_command(encrypted(envelope)))
+    return envelope.proposal_id
+
+
+async def revise(service: ReviewService, proposal_id: uuid.UUID, text: dict[str, Any]) -> None:
+    await service.decide(proposal_id, lambda at: RequestRevision(at=at, reasons=("judul",)), REVIEWER)
+    envelope = new_envelope(
+        PROPOSAL_REVISED, proposal_id, datetime.now(UTC), text, actor=SUBMITTER, sequence=2, source="t",
+        correlation_id="c",
+    )  # fmt: skip
+    await service.record_intake_event(intake_command(encrypted(envelope)))
+
+
+@pytest.fixture
+async def service(pool: asyncpg.Pool) -> Any:
+    store = PostgresEventStore(pool)
+    await store.start()
+    yield ReviewService(store, reopened_rounds())
+    await store.stop()
+
+
+def sentences_of(proposal: dict[str, Any]) -> str:
+    return " ".join([proposal["title"], *proposal["sections"].values()])
+
+
+async def test_a_claimed_copy_is_flagged_against_the_earlier_proposal_with_passages_that_match(
+    pool: asyncpg.Pool, service: ReviewService
+) -> None:
+    original, later = demo_proposals()[0], the_copy()
+    earlier_id = await submit(service, original)
+    for other in demo_proposals()[1:]:
+        await submit(service, other)
+    copy_id = await submit(service, later)
+    await ResemblanceFinder(pool).catch_up()
+
+    [item] = await resemblances_of(pool, copy_id)
+    assert (item["proposal_id"], item["relation"]) == (str(earlier_id), "earlier")
+    assert item["score"] >= PARAMETERS.threshold
+    assert item["declared_replication"] is False
+    assert item["region"]["regency"] == "Kabupaten Bangka Barat"
+    assert item["title"] == original["title"]
+    first = await pool.fetchval("SELECT position FROM review.events WHERE stream_id = $1", earlier_id)
+    assert item["position"] == first
+    assert set(item["sections"]) == {"title", *later["sections"]}
+    assert item["passages"]
+    for passage in item["passages"]:
+        # Each side is a sentence of its own proposal, and the two share most of their content words.
+        assert passage["text"] in sentences_of(later)
+        assert passage["other_text"] in sentences_of(original)
+        mine, theirs = set(content_words(passage["text"])), set(content_words(passage["other_text"]))
+        assert len(mine & theirs) >= 0.5 * min(len(mine), len(theirs))
+    moved = [p for p in item["passages"] if p["section"] == "novelty"]
+    assert {p["other_text"] for p in moved} == {
+        "Aduan dari semua kanal diberi nomor tiket tunggal dan dipantau bersama oleh Diskominfo dan OPD;",
+        "warga dapat melihat status aduannya.",
+    }
+
+    [seen_from_earlier] = await resemblances_of(pool, earlier_id)
+    assert (seen_from_earlier["proposal_id"], seen_from_earlier["relation"]) == (str(copy_id), "later")
+    assert seen_from_earlier["score"] == item["score"]
+    assert seen_from_earlier["region"]["regency"] == "Kabupaten Bangka Tengah"
+    assert [(p["text"], p["other_text"]) for p in seen_from_earlier["passages"]] == [
+        (p["other_text"], p["text"]) for p in item["passages"]
+    ]
+
+
+async def test_unrelated_proposals_of_the_same_genre_are_not_flagged(
+    pool: asyncpg.Pool, service: ReviewService
+) -> None:
+    ids = [await submit(service, proposal) for proposal in demo_proposals()]
+    await ResemblanceFinder(pool).catch_up()
+    assert [await resemblances_of(pool, proposal_id) for proposal_id in ids] == [[]] * 5
+    assert await pool.fetchval("SELECT count(*) FROM review.resemblance_fingerprints") == 5
+    assert await pool.fetchval("SELECT count(*) FROM review.resemblances") == 0
+
+
+async def test_a_declared_replication_is_marked_as_such(pool: asyncpg.Pool, service: ReviewService) -> None:
+    earlier_id = await submit(service, demo_proposals()[0])
+    replication_id = await submit(service, a_replication())
+    await ResemblanceFinder(pool).catch_up()
+    [item] = await resemblances_of(pool, replication_id)
+    assert item["proposal_id"] == str(earlier_id)
+    assert item["declared_replication"] is True
+    [seen_from_earlier] = await resemblances_of(pool, earlier_id)
+    assert seen_from_earlier["declared_replication"] is True
+
+
+async def test_a_revision_that_no_longer_copies_drops_its_flag(
+    pool: asyncpg.Pool, service: ReviewService
+) -> None:
+    await submit(service, demo_proposals()[0])
+    copy_id = await submit(service, the_copy())
+    finder = ResemblanceFinder(pool)
+    await finder.catch_up()
+    assert len(await resemblances_of(pool, copy_id)) == 1
+    await revise(service, copy_id, {**demo_proposals()[4], "region": the_copy()["region"]})
+    await finder.catch_up()
+    assert await resemblances_of(pool, copy_id) == []
+
+
+async def tables(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
+    return {
+        table: [dict(row) for row in await pool.fetch(f"SELECT * FROM review.{table} ORDER BY 1, 2")]
+        for table in ("resemblance_fingerprints", "resemblance_bands", "resemblances")
+    }
+
+
+async def test_resemblances_survive_a_rebuild_unchanged(pool: asyncpg.Pool, service: ReviewService) -> None:
+    for proposal in [*demo_proposals(), the_copy(), a_replication()]:
+        await submit(service, proposal)
+    finder = ResemblanceFinder(pool)
+    await finder.catch_up()
+    before = await tables(pool)
+    assert len(before["resemblances"]) >= 3  # the copy, the replication, and the replication of the copy
+
+    report = await rebuild_resemblances(pool)
+    assert report.position == await pool.fetchval("SELECT max(position) FROM review.events")
+    assert await tables(pool) == before
+    leftovers = await pool.fetchval(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'review' AND tablename LIKE '%build%'"
+    )
+    assert leftovers == 0
+    # The live projection goes on from the rebuilt tables.
+    later_id = await submit(service, the_copy())
+    await finder.catch_up()
+    assert len(await resemblances_of(pool, later_id)) >= 2
+
+
+async def test_reviewers_and_auditors_read_resemblances_through_the_api(
+    database_url: str,
+    amqp_url: str,
+    topology: Topology,
+    keys: Keys,
+    pool: asyncpg.Pool,
+    service: ReviewService,
+) -> None:
+    earlier_id = await submit(service, demo_proposals()[0])
+    copy_id = await submit(service, the_copy())
+    async with running(review_app(database_url, amqp_url, topology)) as client:
+        # The service's own follower (as the runtime role) finds the pair.
+        async def found() -> list[dict[str, Any]]:
+            answer = await client.get(f"/v1/proposals/{copy_id}/resemblances", headers=bearer(keys.reviewer))
+            assert answer.status_code == 200, answer.text
+            items: list[dict[str, Any]] = answer.json()["items"]
+            return items
+
+        [item] = await eventually(found)
+        assert (item["proposal_id"], item["relation"]) == (str(earlier_id), "earlier")
+        assert item["passages"][0].keys() >= {"section", "text", "other_text"}
+
+        answer = await client.get(f"/v1/proposals/{earlier_id}/resemblances", headers=bearer(keys.auditor))
+        assert [i["relation"] for i in answer.json()["items"]] == ["later"]
+
+        page = await client.get("/v1/resemblances?limit=1&round=2023", headers=bearer(keys.auditor))
+        assert page.status_code == 200
+        [pair] = page.json()["items"]
+        assert (pair["later"]["proposal_id"], pair["earlier"]["proposal_id"]) == (
+            str(copy_id),
+            str(earlier_id),
+        )
+        assert page.json()["next_cursor"] is None
+        none = await client.get("/v1/resemblances?round=2022", headers=bearer(keys.auditor))
+        assert none.json()["items"] == []
+
+        unknown = await client.get(
+            f"/v1/proposals/{uuid.uuid4()}/resemblances", headers=bearer(keys.reviewer)
+        )
+        assert unknown.status_code == 404
+        refused = await client.get(f"/v1/proposals/{copy_id}/resemblances", headers=bearer(keys.submitter))
+        assert refused.status_code == 403
+        bad = await client.get("/v1/resemblances?cursor=bm90LWEtY3Vyc29y", headers=bearer(keys.reviewer))
+        assert bad.status_code == 422
+
+
+async def test_the_consoles_proposal_page_shows_the_resemblance_with_its_passages_side_by_side(
+    database_url: str,
+    amqp_url: str,
+    topology: Topology,
+    keys: Keys,
+    pool: asyncpg.Pool,
+    service: ReviewService,
+) -> None:
+    original = demo_proposals()[0]
+    earlier_id = await submit(service, original)
+    copy_id = await submit(service, the_copy())
+    async with running(review_app(database_url, amqp_url, topology)) as client:
+
+        async def found() -> list[dict[str, Any]] | None:
+            return await resemblances_of(pool, copy_id) or None
+
+        [item] = await eventually(found)
+        assert (await sign_in(client, keys.reviewer)).status_code == 303
+        page = await client.get(f"/console/proposals/{copy_id}")
+        assert page.status_code == 200, page.text
+        panel = page.text.split('id="kemiripan"', 1)[1]
+        assert f'href="/console/proposals/{earlier_id}"' in panel
+        assert html.escape(original["title"], quote=False) in panel
+        assert "tercatat lebih dulu" in panel
+        assert f"{round(item['score'] * 100)}% mirip" in panel
+        for passage in item["passages"]:
+            assert html.escape(passage["text"], quote=False) in panel
+            assert html.escape(passage["other_text"], quote=False) in panel
+
+        earlier_page = await client.get(f"/console/proposals/{earlier_id}")
+        assert "tercatat kemudian" in earlier_page.text.split('id="kemiripan"', 1)[1]
+
+        unrelated = await submit(service, demo_proposals()[1])
+        quiet = await client.get(f"/console/proposals/{unrelated}")
+        assert "Tidak ada proposal lain yang mirip" in quiet.text
