@@ -87,7 +87,8 @@ screenshots: install-dev
 test-faults: install-dev
 	$(BIN)/pytest -q -s -p no:logging tests/faults
 
-## The benchmark (not a test): the product against raw PostgreSQL and RabbitMQ on this machine.
+## The benchmark (not a test): the product against raw PostgreSQL and RabbitMQ, and against hand-written
+## references doing the same work, on this machine. `python -m benchmarks <section>` runs one section.
 bench: install-dev
 	bash -o pipefail -c "$(BIN)/python -m benchmarks 2>&1 | grep -v -e '^INFO:' -e 'Uvicorn running'"
 

@@ -83,3 +83,15 @@ class Clock:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's own peak RSS (VmHWM: of its memory since exec, so not the forking parent's, which
+    ru_maxrss would count); 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0

@@ -27,18 +27,56 @@ from shared.signing import ensure_key_pair, ensure_private_key
 from tests.fixtures import demo_proposals
 from tests.processes import ServiceProcess, free_port, service_env
 
+# How the load generator sees a submission through: review's projection has it, past its checkpoint.
+PRODUCT_WATCH = (
+    "SELECT e.position, e.stream_id FROM review.events AS e"
+    " JOIN review.projection_checkpoints AS c ON c.name = 'proposal_status'"
+    " WHERE e.position > $1 AND e.position <= c.position AND e.type = 'ProposalSubmitted'"
+    " ORDER BY e.position"
+)
+PRODUCT_HEAD = "SELECT coalesce(max(position), 0) FROM review.events"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What the load generator needs of a pipeline under test, the product or the reference: where to post,
+    as whom, and how to see in its database that a submission went all the way through."""
+
+    urls: list[str]  # the intake processes, the clients spread over them
+    headers: dict[str, str]
+    pool: asyncpg.Pool
+    watch: str = PRODUCT_WATCH  # (position, stream_id) of submissions projected after position $1
+    head: str = PRODUCT_HEAD
+
 
 @dataclass
 class RunningSystem:
-    intake: ServiceProcess
-    review: ServiceProcess
+    intakes: list[ServiceProcess]
+    reviews: list[ServiceProcess]
     submitter: str
     reviewer: str
     pool: asyncpg.Pool
 
+    @property
+    def intake(self) -> ServiceProcess:
+        return self.intakes[0]
+
+    @property
+    def review(self) -> ServiceProcess:
+        return self.reviews[0]
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            [intake.url for intake in self.intakes], {"Authorization": f"Bearer {self.submitter}"}, self.pool
+        )
+
 
 @contextlib.asynccontextmanager
-async def running_system(database_url: str) -> AsyncIterator[RunningSystem]:
+async def running_system(
+    database_url: str, reviews: int = 1, intakes: int = 1
+) -> AsyncIterator[RunningSystem]:
+    """Both services as processes on one database and broker prefix: `reviews` review processes and
+    `intakes` intake processes (each with its own port), as Compose scales them."""
     prefix = f"kippbench-{uuid.uuid4().hex[:8]}"
     env = service_env(database_url, AMQP_URL, prefix, free_port(), free_port())
     env["KIPP_ROUNDS_DIR"] = REOPENED_ROUNDS_DIR
@@ -52,28 +90,34 @@ async def running_system(database_url: str) -> AsyncIterator[RunningSystem]:
         env[f"KIPP_{service.upper()}_SIGNING_KEY_FILE"] = str(private)
         env[f"KIPP_{service.upper()}_PUBLIC_KEY_FILE"] = str(public)
     ensure_private_key(logs / "log-signing-key.pem")
-    env["KIPP_LOG_KEY_FILE"] = str(logs / "log-signing-key.pem")
-    env["KIPP_CHECKPOINT_DIR"] = str(logs / "checkpoints")
-    # The master key wrapping the innovators' data keys: a new one, as `kipp migrate` makes it, for a new
-    # database (a key the database's data keys were not wrapped by would stop both services at start-up).
+    # The innovator's fields are encrypted under a master key of this database's own (`kipp migrate` makes
+    # it for a real one).
     ensure_master_key(logs / "master-key")
     env["KIPP_MASTER_KEY_FILE"] = str(logs / "master-key")
-    review = ServiceProcess("review", env, int(env["KIPP_REVIEW_PORT"]), logs / "review.log")
-    intake = ServiceProcess("intake", env, int(env["KIPP_INTAKE_PORT"]), logs / "intake.log")
+    env["KIPP_LOG_KEY_FILE"] = str(logs / "log-signing-key.pem")
+    env["KIPP_CHECKPOINT_DIR"] = str(logs / "checkpoints")
+    review_ports = [int(env["KIPP_REVIEW_PORT"])] + [free_port() for _ in range(reviews - 1)]
+    intake_ports = [int(env["KIPP_INTAKE_PORT"])] + [free_port() for _ in range(intakes - 1)]
+    review_processes = [
+        ServiceProcess("review", env, port, logs / f"review-{n}.log") for n, port in enumerate(review_ports)
+    ]
+    intake_processes = [
+        ServiceProcess("intake", env, port, logs / f"intake-{n}.log") for n, port in enumerate(intake_ports)
+    ]
     pool = await create_pool(database_url, min_size=1, max_size=4)
     _, submitter = await create_key(pool, Role.SUBMITTER, "bench portal")
     _, reviewer = await create_key(pool, Role.REVIEWER, "bench reviewer")
     try:
-        await review.start()
-        await intake.start()
-        yield RunningSystem(intake, review, submitter, reviewer, pool)
+        for process in (*review_processes, *intake_processes):
+            await process.start()
+        yield RunningSystem(intake_processes, review_processes, submitter, reviewer, pool)
     except BaseException:
         print(f"  the services' logs are kept in {logs}", flush=True)
         failed = True
         raise
     finally:
-        await intake.shut_down()
-        await review.shut_down()
+        for process in (*intake_processes, *review_processes):
+            await process.shut_down()
         await pool.close()
         await _delete_broker_names(prefix)
         if not failed:
@@ -105,7 +149,7 @@ class Submissions:
 
 
 async def submit_and_watch(
-    system: RunningSystem, count: int, clients: int = 32, rate: float | None = None
+    system: Pipeline, count: int, clients: int = 32, rate: float | None = None
 ) -> Submissions:
     """Posts `count` proposals (at most `rate` a second, if given) and times each until it is visible."""
     acked: dict[uuid.UUID, float] = {}
@@ -130,13 +174,7 @@ async def submit_and_watch(
         # the submissions projected since the last one. (Asking about every pending proposal by id, as
         # this did before, cost the database and this process more, the more the system fell behind.)
         while posting or len(seen) < len(acked):
-            rows = await system.pool.fetch(
-                "SELECT e.position, e.stream_id FROM review.events AS e"
-                " JOIN review.projection_checkpoints AS c ON c.name = 'proposal_status'"
-                " WHERE e.position > $1 AND e.position <= c.position AND e.type = 'ProposalSubmitted'"
-                " ORDER BY e.position",
-                after,
-            )
+            rows = await system.pool.fetch(system.watch, after)
             now = time.perf_counter()
             for row in rows:
                 seen.setdefault(row["stream_id"], now)
@@ -144,11 +182,12 @@ async def submit_and_watch(
                 after = rows[-1]["position"]
             await asyncio.sleep(0.005)
 
-    headers = {"Authorization": f"Bearer {system.submitter}"}
-    async with _client(system.intake.url, headers, clients) as http:
-        head = await system.pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events")
+    sessions = [_client(url, system.headers, clients) for url in system.urls]
+    async with contextlib.AsyncExitStack() as stack:
+        https = [await stack.enter_async_context(session) for session in sessions]
+        head = await system.pool.fetchval(system.head)
         watcher = asyncio.create_task(watch(after=head))
-        await asyncio.gather(*(client(http) for _ in range(clients)))
+        await asyncio.gather(*(client(https[n % len(https)]) for n in range(clients)))
         posting = False
         await asyncio.wait_for(watcher, 120)
     last_seen = max(seen.values())
@@ -183,12 +222,18 @@ async def raw_publish(count: int = 10_000, window: int = 100) -> Rate:
     return Rate(count, seconds, latencies)
 
 
-async def reads(system: RunningSystem, path_for: list[str], seconds: float = 5.0, clients: int = 32) -> Rate:
-    """`clients` clients each GETting a random path of `path_for` for `seconds`."""
+async def reads(
+    system: RunningSystem,
+    path_for: list[str],
+    seconds: float = 5.0,
+    clients: int = 32,
+    url: str | None = None,
+) -> Rate:
+    """`clients` clients each GETting a random path of `path_for` for `seconds` (from review, or `url`)."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     headers = {"Authorization": f"Bearer {system.reviewer}"}
-    async with _client(system.review.url, headers, clients) as http:
+    async with _client(url or system.review.url, headers, clients) as http:
 
         async def client() -> None:
             while time.perf_counter() < deadline:
@@ -242,13 +287,13 @@ def _client(base_url: str, headers: dict[str, str], connections: int) -> aiohttp
 def cpu_meter(system: RunningSystem) -> CpuMeter:
     """Every process the end-to-end run keeps busy on this machine, in groups."""
 
-    def own(service: ServiceProcess) -> list[int]:
-        return [service.process.pid] if service.process is not None else []
+    def own(services: list[ServiceProcess]) -> list[int]:
+        return [service.process.pid for service in services if service.process is not None]
 
     return CpuMeter(
         {
-            "intake": lambda: own(system.intake),
-            "review": lambda: own(system.review),
+            "intake": lambda: own(system.intakes),
+            "review": lambda: own(system.reviews),
             "load": lambda: [os.getpid()],  # the 32 clients and the watcher
             "postgresql": lambda: pids_named("postgres"),
             "rabbitmq": lambda: pids_named("beam.smp"),

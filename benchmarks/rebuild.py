@@ -3,7 +3,7 @@ rows. Each side runs in a child process, so its peak RSS is its own."""
 
 import asyncio
 import json
-import resource
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from benchmarks.common import SERVER_URL
+from benchmarks.common import SERVER_URL, peak_rss_mb
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.rebuild import rebuild_status_projection
@@ -128,7 +128,8 @@ def measure_in_child(side: str, url: str) -> dict[str, float]:
 
 def _child(side: str, url: str) -> None:
     result = asyncio.run(_product(url) if side == "product" else _raw(url))
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: the latter counts the forking parent's memory too (Linux carries it over exec).
+    result["peak_rss_mb"] = peak_rss_mb(os.getpid())
     print(json.dumps(result))
 
 

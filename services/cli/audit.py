@@ -2,6 +2,7 @@
 
 import json
 import sys
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import asyncpg
@@ -19,13 +20,16 @@ from services.review.audit import (
     verify_against_digest,
     verify_chain,
 )
+from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.postgres import PostgresEventStore
-from services.review.log_audit import LogReport, published_key, verify_history
+from services.review.log_audit import LogReport, kept_checkpoints, published_key, verify_against_checkpoints
 from services.review.rebuild import RebuildReport, rebuild_status_projection
 from services.review.resemblance.rebuild import rebuild_resemblances
 from shared.settings import CommonSettings
 from shared.signing import KeyFileMissing
-from shared.tlog.note import NoteError, VerifierKey
+from shared.streams import read_once
+from shared.tlog.note import Checkpoint, NoteError, VerifierKey
+from shared.tlog.tiles import LeafTiles
 from shared.validation import refusal
 
 audit = typer.Typer(help="Proof that history was not altered.", no_args_is_help=True)
@@ -98,16 +102,31 @@ def audit_verify(
     digest = _read_digest(digest_file) if digest_file else None
     verifier = _digest_verifier(digest, digest_key) if digest else None
 
-    async def run(pool: asyncpg.Pool) -> ChainReport:
-        store = PostgresEventStore(pool)
+    kept = _kept_checkpoints(settings, log_key) if digest is None else None
+
+    async def run(pool: asyncpg.Pool) -> tuple[ChainReport, LogReport | None]:
         total = digest.position if digest else await _head(pool)
         with typer.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
-            if digest is None or verifier is None:
-                return await verify_chain(store.read_all(), progress=bar.update)
-            return await verify_against_digest(store.read_all(), verifier, digest, progress=bar.update)
+            if digest is not None and verifier is not None:
+                chain = verify_against_digest(
+                    PostgresEventStore(pool).read_all(), verifier, digest, progress=bar.update
+                )
+                return await chain, None
+
+            def chain_check(events: AsyncIterator[RecordedEvent]) -> Awaitable[ChainReport]:
+                return verify_chain(events, progress=bar.update)
+
+            if kept is None:
+                return await chain_check(PostgresEventStore(pool).read_all()), None
+            tiles = LeafTiles(settings.checkpoint_dir)
+
+            def log_check(events: AsyncIterator[RecordedEvent]) -> Awaitable[LogReport]:
+                return verify_against_checkpoints(events, kept, tiles)
+
+            return await read_once(PostgresEventStore(pool).read_all(), chain_check, log_check)
 
     try:
-        report = with_pool(run)
+        report, log = with_pool(run)
     except DigestRefused as refused:
         typer.echo(f"digest refused: {refused}", err=True)
         raise typer.Exit(1) from None
@@ -115,7 +134,6 @@ def audit_verify(
     if verifier is not None:
         answer["digest_key_id"] = verifier.key_id
     # Also when the chain is broken: the checkpoints then name the event and the proposal changed.
-    log = _verify_against_kept_checkpoints(settings, log_key) if digest is None else None
     if log is not None:
         answer["intact"], answer["log"] = report.intact and log.intact, log.as_dict()
     typer.echo(json.dumps(answer))
@@ -129,9 +147,10 @@ def audit_verify(
         raise typer.Exit(1)
 
 
-def _verify_against_kept_checkpoints(settings: CommonSettings, log_key: str | None) -> LogReport | None:
-    """The history against every checkpoint the log signed and kept outside the database: a tail cut off,
-    or history rewritten, even with the chain recomputed, is found here. None without the log's key."""
+def _kept_checkpoints(settings: CommonSettings, log_key: str | None) -> list[Checkpoint] | None:
+    """Every checkpoint the log signed and kept outside the database, each checked against the log's
+    published key: the history is compared with them (a tail cut off, or history rewritten even with the
+    chain recomputed, is found there). None without the log's key."""
     try:
         key = VerifierKey.parse(log_key) if log_key else published_key(settings.log_vkey_file)
     except NoteError as error:
@@ -140,12 +159,8 @@ def _verify_against_kept_checkpoints(settings: CommonSettings, log_key: str | No
     if key is None:
         typer.echo("no log key to check kept checkpoints with (--log-key, or run kipp migrate)", err=True)
         return None
-
-    async def run(pool: asyncpg.Pool) -> LogReport:
-        return await verify_history(PostgresEventStore(pool).read_all(), settings.checkpoint_dir, key)
-
     try:
-        return with_pool(run)
+        return kept_checkpoints(settings.checkpoint_dir, key)
     except NoteError as error:
         typer.echo(f"kept checkpoint does NOT verify: {error}", err=True)
         raise typer.Exit(1) from None

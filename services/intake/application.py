@@ -188,13 +188,14 @@ class IntakeSession(Protocol):
 
     async def record_withdrawal(self, envelope: Envelope) -> None: ...
 
-    async def apply_status_change(self, change: ApplyStatusChange) -> bool:
-        """Sets the status unless a later review version is already known; True if it did."""
-        ...
-
 
 class IntakeRepository(Protocol):
     def session(self) -> AbstractAsyncContextManager[IntakeSession]: ...
+
+    async def apply_status_change(self, change: ApplyStatusChange) -> bool:
+        """Sets the status unless a later review version is already known; True if it did. Not in a
+        session: the follower's changes are written together (see services/intake/status_updates.py)."""
+        ...
 
 
 UseCase = Callable[[IntakeSession], Awaitable[Accepted]]
@@ -269,8 +270,7 @@ class IntakeService:
     async def apply_status_change(self, change: ApplyStatusChange) -> bool:
         """Takes review's word for the status, unless intake already knows a later one (a late or repeated
         message carries an older review version). True if applied."""
-        async with self.repository.session() as session:
-            return await session.apply_status_change(change)
+        return await self.repository.apply_status_change(change)
 
     def _check_rules(self, proposal: ProposalBody, now: datetime) -> None:
         """The round's rules on the day it is `now` in WIB (a round closes at the end of its last day

@@ -17,6 +17,7 @@ from services.intake.application import (
     Posted,
     SubjectErased,
 )
+from services.intake.status_updates import StatusUpdates
 from shared.contract import Envelope
 from shared.db import Connection
 from shared.lifecycle import Status
@@ -174,18 +175,6 @@ class PostgresIntakeSession:
         )
         await add_to_outbox(self._conn, envelope)
 
-    async def apply_status_change(self, change: ApplyStatusChange) -> bool:
-        result = await self._conn.execute(
-            "UPDATE intake.proposals SET status = $2, review_version = $3, status_detail = $4,"
-            " updated_at = $5 WHERE proposal_id = $1 AND review_version < $3",
-            change.proposal_id,
-            change.status.value,
-            change.version,
-            change.detail,
-            change.at,
-        )
-        return bool(result == "UPDATE 1")
-
 
 class PostgresIntakeRepository:
     """`IntakeRepository` on a pool: a session holds one of its connections."""
@@ -193,11 +182,15 @@ class PostgresIntakeRepository:
     def __init__(self, pool: asyncpg.Pool, master: MasterKey) -> None:
         self._pool = pool
         self._master = master
+        self._status_updates = StatusUpdates(pool)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[PostgresIntakeSession]:
         async with self._pool.acquire() as conn:
             yield PostgresIntakeSession(conn, self._master)
+
+    async def apply_status_change(self, change: ApplyStatusChange) -> bool:
+        return await self._status_updates.apply(change)
 
 
 def proposal_view(row: asyncpg.Record) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.review import metrics
-from services.review.api import audit, events, log, proposals, resemblances, stats
+from services.review.api import audit, events, hot_read, log, proposals, resemblances, stats
 from services.review.api.deps import ReviewContext
 from services.review.api.log import LogContext
 from services.review.application import ReviewService
@@ -92,6 +92,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             await pool.close()
 
     app = new_service_app("review", VERSION, lifespan)
+    hot_read.install(app)
     app.include_router(proposals.router)
     app.include_router(stats.router)
     app.include_router(events.router)

@@ -19,7 +19,6 @@ from pathlib import Path
 import asyncpg
 from prometheus_client import Gauge
 
-from services.review.eventstore.chain import canonical_json
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS, Subscription
 from services.review.tlog_kept import (
@@ -30,6 +29,7 @@ from services.review.tlog_kept import (
     newest_kept,
 )
 from services.review.views import event_view
+from shared.canonical import canonical_json
 from shared.db import Connection
 from shared.tlog.merkle import (
     ProofError,

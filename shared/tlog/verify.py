@@ -1,8 +1,9 @@
 """Offline verification of priority certificates and exports: no database, no network, no private key.
 
 Only the standard library, `cryptography` (Ed25519) and `rfc8785` (the canonical JSON an export's events
-are hashed in) are used, so an auditor can read and run exactly this. The algorithm, step by step, for
-anyone who writes their own: docs/proofs.md.
+are hashed in; `shared/canonical.py` takes the standard library's sorted JSON where that is the same
+bytes, as it is for every event recorded) are used, so an auditor can read and run exactly this. The
+algorithm, step by step, for anyone who writes their own: docs/proofs.md.
 """
 
 import base64
@@ -12,8 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import rfc8785
-
+from shared.canonical import canonical_json
 from shared.tlog.merkle import Frontier, ProofError, leaf_hash, verify_inclusion
 from shared.tlog.note import Checkpoint, NoteError, VerifierKey, open_note
 
@@ -105,12 +105,12 @@ def verify_export(lines: Iterable[str], checkpoint_note: str, log_key: str) -> C
         if event.get("position") != number:
             raise VerificationFailed(f"line {number} holds {where}: the export has a gap or is out of order")
         content = {("stream_id" if name == "proposal_id" else name): value for name, value in event.items()}
-        if hashlib.sha256(previous + rfc8785.dumps(content)).digest() != stored_hash:
+        if hashlib.sha256(previous + canonical_json(content)).digest() != stored_hash:
             raise VerificationFailed(
                 f"{where} does not match its hash, or its hash does not follow the one before"
             )
         previous = stored_hash
-        frontier.add(rfc8785.dumps(event))
+        frontier.add(canonical_json(event))
     if frontier.size < checkpoint.size:
         raise VerificationFailed(
             f"the export ends at position {frontier.size}; the checkpoint covers {checkpoint.size} events"

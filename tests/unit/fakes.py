@@ -125,3 +125,6 @@ class FakeIntakeRepository:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[FakeIntakeSession]:
         yield FakeIntakeSession(self)
+
+    async def apply_status_change(self, change: ApplyStatusChange) -> bool:
+        return await FakeIntakeSession(self).apply_status_change(change)

@@ -7,7 +7,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.review.eventstore.chain import canonical_json
+from shared.canonical import canonical_json
 
 ALPHABET = (
     string.printable + '\x00\x01\x1f\x7f\u00e9\u00fc\u4e2d\u0915\ud7ff\ue000\uffff\U0001f600\u2028\u2029"\\/'
