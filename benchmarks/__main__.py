@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import appends, audit, console, e2e, personal_data, proofs, rebuild, same_hop, scale_out
-from benchmarks.common import scratch_database
+from benchmarks.common import Rate, scratch_database
 from benchmarks.cpu import CpuMeter
 from benchmarks.resemblance import bench as resemblance
 from shared.runtime import tune_garbage_collection
@@ -34,27 +34,31 @@ def median_round(rounds: list[tuple[float, dict[str, Any]]]) -> tuple[float, dic
     return ratio, {**details, "ratios_of_rounds": [round(r, 3) for r, _ in rounds]}
 
 
-async def measure_appends(results: dict[str, Any]) -> None:
-    for writers, per_writer in ((1, 3000), (16, 500)):
+async def append_ratios(
+    results: dict[str, Any],
+    name: str,
+    measure: Callable[[int, int], Awaitable[tuple[Rate, Rate]]],
+    sizes: tuple[tuple[int, int], ...],
+) -> None:
+    """For each (writers, appends per writer): the product's appends against raw INSERTs, ROUNDS times,
+    kept as `{name}_{writers}` (the median round's details) and `{name}_ratio_{writers}`."""
+    for writers, per_writer in sizes:
         rounds = []
         for _ in range(ROUNDS):
-            product, raw = await appends.measure(writers, per_writer)
+            product, raw = await measure(writers, per_writer)
             details = {"product": product.summary(), "raw_insert": raw.summary()}
             rounds.append((product.per_second / raw.per_second, details))
-        ratio, results[f"append_{writers}"] = median_round(rounds)
-        results[f"append_ratio_{writers}"] = round(ratio, 3)
+        ratio, results[f"{name}_{writers}"] = median_round(rounds)
+        results[f"{name}_ratio_{writers}"] = round(ratio, 3)
+
+
+async def measure_appends(results: dict[str, Any]) -> None:
+    await append_ratios(results, "append", appends.measure, ((1, 3000), (16, 500)))
 
 
 async def measure_personal_data(results: dict[str, Any]) -> None:
     """Appends of submissions encrypted in the timed loop, against raw INSERTs of them in plain text."""
-    for writers, per_writer in ((1, 1500), (16, 250)):
-        rounds = []
-        for _ in range(ROUNDS):
-            product, raw = await personal_data.measure_appends(writers, per_writer)
-            details = {"product": product.summary(), "raw_insert": raw.summary()}
-            rounds.append((product.per_second / raw.per_second, details))
-        ratio, results[f"append_encrypted_{writers}"] = median_round(rounds)
-        results[f"append_encrypted_ratio_{writers}"] = round(ratio, 3)
+    await append_ratios(results, "append_encrypted", personal_data.measure_appends, ((1, 1500), (16, 250)))
     results["personal_data_cpu"] = personal_data.per_operation_us()
 
 
