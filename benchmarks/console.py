@@ -67,18 +67,20 @@ async def generate(url: str, proposals: int = PROPOSALS, writers: int = 32) -> l
     return ids
 
 
-async def projected(system: RunningSystem, within: float = 300) -> None:
-    """Waits until review's status projection has read every event (it starts from none)."""
+async def projected(system: RunningSystem, within: float = 600) -> None:
+    """Waits until every follower of review's log (status list, announcements, Merkle tree, resemblances)
+    has read every event (they start from none): the pages are measured on a ledger at rest, not while
+    it is still indexing the 5,000 proposals just generated."""
     deadline = time.perf_counter() + within
     while time.perf_counter() < deadline:
         behind = await system.pool.fetchval(
             "SELECT (SELECT coalesce(max(position), 0) FROM review.events)"
-            " - (SELECT position FROM review.projection_checkpoints WHERE name = 'proposal_status')"
+            " - (SELECT min(position) FROM review.projection_checkpoints)"
         )
         if behind == 0:
             return
         await asyncio.sleep(0.5)
-    raise RuntimeError("the status projection did not catch up")
+    raise RuntimeError("review's followers did not catch up")
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
