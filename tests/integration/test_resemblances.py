@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from services.review.application import ReviewService
+from services.review.console import resemblances as console_resemblances
 from services.review.consumer import intake_command
 from services.review.domain.commands import RequestRevision
 from services.review.eventstore.postgres import PostgresEventStore
@@ -263,3 +264,42 @@ async def test_the_consoles_proposal_page_shows_the_resemblance_with_its_passage
         unrelated = await submit(service, demo_proposals()[1])
         quiet = await client.get(f"/console/proposals/{unrelated}")
         assert "Tidak ada proposal lain yang mirip" in quiet.text
+
+
+async def test_the_panel_shows_the_highest_scoring_few_and_links_to_all_of_them(
+    database_url: str,
+    amqp_url: str,
+    topology: Topology,
+    keys: Keys,
+    pool: asyncpg.Pool,
+    service: ReviewService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(console_resemblances, "SHOWN_FIRST", 1)
+    await submit(service, demo_proposals()[0])
+    copy_id = await submit(service, the_copy())
+    await submit(service, a_replication())  # the copy's text again: a second pair of the copy's
+    async with running(review_app(database_url, amqp_url, topology)) as client:
+
+        async def both() -> list[dict[str, Any]] | None:
+            found = await resemblances_of(pool, copy_id)
+            return found if len(found) == 2 else None
+
+        every = await eventually(both)
+        assert [item["score"] for item in every] == sorted((item["score"] for item in every), reverse=True)
+        assert await resemblances_of(pool, copy_id, limit=1) == every[:1]
+        assert (await sign_in(client, keys.reviewer)).status_code == 303
+
+        def others_in(page: str) -> list[str]:
+            panel = page.split('id="kemiripan"', 1)[1]
+            ids = [item["proposal_id"] for item in every]
+            return [other for other in ids if f'href="/console/proposals/{other}"' in panel]
+
+        first = await client.get(f"/console/proposals/{copy_id}")
+        assert others_in(first.text) == [every[0]["proposal_id"]]
+        assert f'href="/console/proposals/{copy_id}?kemiripan=semua#kemiripan"' in first.text
+        assert "Tampilkan 1 kemiripan lain" in first.text
+
+        whole = await client.get(f"/console/proposals/{copy_id}?kemiripan=semua")
+        assert others_in(whole.text) == [item["proposal_id"] for item in every]
+        assert "kemiripan lain" not in whole.text

@@ -10,6 +10,7 @@ import pytest
 
 from services.review.console import board, formatting, reading
 from services.review.console.pages import render_text
+from services.review.console.resemblances import Panel
 from shared.lifecycle import Stage
 from shared.rounds import shipped_rounds
 from tests.fixtures import a_proposal
@@ -155,11 +156,15 @@ def test_the_resemblance_panel_shows_passages_side_by_side() -> None:
             }
         ],
     }
-    html = render_text("_resemblances.html", resemblances=[other])
+    html = render_text("_resemblances.html", resemblances=Panel([other], 1), view={"proposal_id": "p"})
     assert "87% mirip" in html
     assert "Kabupaten Belitung" in html
     assert "tercatat kemudian" in html
     assert html.count("<blockquote>") == 2
     assert html.index("Proposal ini · Ringkasan") < html.index("Proposal lain · Kebaruan")
     assert "satu pintu &lt;aduan&gt;" in html  # proposal text is escaped, never markup
-    assert "Tidak ada proposal lain yang mirip" in render_text("_resemblances.html", resemblances=[])
+    assert "kemiripan lain" not in html
+    none = render_text("_resemblances.html", resemblances=Panel([], 0), view={"proposal_id": "p"})
+    assert "Tidak ada proposal lain yang mirip" in none
+    more = render_text("_resemblances.html", resemblances=Panel([other], 1_201), view={"proposal_id": "p"})
+    assert 'href="/console/proposals/p?kemiripan=semua#kemiripan">Tampilkan 1.200 kemiripan lain' in more

@@ -33,6 +33,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,  # a missing value is a bug to see in the tests, not an empty cell
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the templates ship with the service: no stat of each file on every page
     )
     env.filters.update(
         number=formatting.number,

@@ -13,28 +13,42 @@ _OTHER = """e.data #>> '{proposal,title}' AS title, e.data #> '{proposal,agency}
     e.recorded_at, e.position"""
 
 
+# The pairs a proposal ($1) is in, seen from its side; the other's text is joined only for those shown.
+_PAIRS = """WITH pairs AS (
+    SELECT 'earlier' AS relation, r.earlier_id AS other_id, r.earlier_position AS other_position, r.score,
+           r.declared_replication, r.sections_of_later AS sections, r.passages
+    FROM review.resemblances AS r WHERE r.later_id = $1
+    UNION ALL
+    SELECT 'later', r.later_id, r.later_position, r.score, r.declared_replication, r.sections_of_earlier,
+           r.passages
+    FROM review.resemblances AS r WHERE r.earlier_id = $1)"""
+
+
 async def proposal_known(pool: asyncpg.Pool | asyncpg.Connection, proposal_id: UUID) -> bool:
     return bool(await pool.fetchval("SELECT 1 FROM review.events WHERE stream_id = $1 LIMIT 1", proposal_id))
 
 
-async def resemblances_of(pool: asyncpg.Pool | asyncpg.Connection, proposal_id: UUID) -> list[dict[str, Any]]:
-    """Every pair the proposal is in, seen from its side: the other proposal, whether it came earlier or
-    later, the score, this proposal's sections' scores, and the passages (this proposal's sentence as
-    `text`, the other's as `other_text`). Highest score first."""
+async def resemblances_of(
+    pool: asyncpg.Pool | asyncpg.Connection, proposal_id: UUID, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Every pair the proposal is in (or the `limit` highest), seen from its side: the other proposal,
+    whether it came earlier or later, the score, this proposal's sections' scores, and the passages (this
+    proposal's sentence as `text`, the other's as `other_text`). Highest score first."""
     rows = await pool.fetch(
-        f"""SELECT 'earlier' AS relation, r.earlier_id AS other_id, r.score, r.declared_replication,
-                   r.sections_of_later AS sections, r.passages, {_OTHER}
-            FROM review.resemblances AS r JOIN review.events AS e ON e.position = r.earlier_position
-            WHERE r.later_id = $1
-            UNION ALL
-            SELECT 'later', r.later_id, r.score, r.declared_replication, r.sections_of_earlier, r.passages,
-                   {_OTHER}
-            FROM review.resemblances AS r JOIN review.events AS e ON e.position = r.later_position
-            WHERE r.earlier_id = $1
-            ORDER BY score DESC, position""",
+        f"""{_PAIRS}
+            SELECT top.*, {_OTHER}
+            FROM (SELECT * FROM pairs ORDER BY score DESC, other_position LIMIT $2) AS top
+            JOIN review.events AS e ON e.position = top.other_position
+            ORDER BY top.score DESC, top.other_position""",
         proposal_id,
+        limit,
     )
     return [_item(row) for row in rows]
+
+
+async def resemblance_count(pool: asyncpg.Pool | asyncpg.Connection, proposal_id: UUID) -> int:
+    """How many pairs the proposal is in, without reading any of them."""
+    return int(await pool.fetchval(f"{_PAIRS} SELECT count(*) FROM pairs", proposal_id))
 
 
 def _item(row: asyncpg.Record) -> dict[str, Any]:

@@ -46,6 +46,7 @@ async def proposal_page(
     status: int = 200,
     errors: list[str] | None = None,
     saved: str | None = None,
+    every_resemblance: bool = False,
 ) -> HTMLResponse:
     folded = await load(context, proposal_id)
     assert folded.state is not NOT_SUBMITTED
@@ -70,7 +71,7 @@ async def proposal_page(
         timeline=reading.timeline(history),
         decisions=reading.decisions(view["status"]),
         rules=rules,
-        resemblances=await resemblances_for(context, proposal_id),
+        resemblances=await resemblances_for(context, proposal_id, every_resemblance),
         errors=errors or [],
         saved=saved,
     )
@@ -83,8 +84,12 @@ async def proposal(
     session: SignedIn,
     proposal_id: str,
     saved: Annotated[str | None, Query(max_length=40)] = None,
+    kemiripan: Annotated[str | None, Query(max_length=10)] = None,
 ) -> HTMLResponse:
-    return await proposal_page(request, context, proposal_id_of(proposal_id), saved=saved)
+    """`?kemiripan=semua` shows every resemblance, not only the highest-scoring few."""
+    return await proposal_page(
+        request, context, proposal_id_of(proposal_id), saved=saved, every_resemblance=kemiripan == "semua"
+    )
 
 
 @router.get("/proposals/{proposal_id}/certificate.json")
