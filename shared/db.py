@@ -16,9 +16,18 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 MIGRATION_LOCK = 7_401_2023
 
 
+class JsonText(str):
+    """JSON already encoded (the event store's RFC 8785 bytes, say): written to json and jsonb as it is,
+    not encoded again."""
+
+
+def _encode_json(value: Any) -> str:
+    return value if type(value) is JsonText else json.dumps(value)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(type_name, encoder=_encode_json, decoder=json.loads, schema="pg_catalog")
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:

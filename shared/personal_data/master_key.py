@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from uuid import UUID
 
@@ -65,13 +66,18 @@ class MasterKey:
             self._derived("kipp e-mail lookup"), normalised_email(address).encode(), hashlib.sha256
         ).digest()
 
+    @cached_property
+    def _wrapping(self) -> AESGCM:
+        """The cipher that wraps data keys, derived once per key: a submission unwraps one key each."""
+        return AESGCM(self._derived("kipp wrap data keys"))
+
     def wrap(self, subject_id: UUID, data_key: bytes) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
-        return nonce + AESGCM(self._derived("kipp wrap data keys")).encrypt(nonce, data_key, subject_id.bytes)
+        return nonce + self._wrapping.encrypt(nonce, data_key, subject_id.bytes)
 
     def unwrap(self, subject_id: UUID, wrapped: bytes) -> bytes:
         try:
-            return AESGCM(self._derived("kipp wrap data keys")).decrypt(
+            return self._wrapping.decrypt(
                 wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], subject_id.bytes
             )
         except InvalidTag:

@@ -9,6 +9,7 @@ the same design as EventStoreDB's single writer.
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,9 +27,9 @@ from services.review.eventstore.base import (
     UnstorableEvent,
     refuse_malformed_append,
 )
-from services.review.eventstore.chain import GENESIS_HASH, chain_hash
+from services.review.eventstore.chain import GENESIS_HASH, encoded_content
 from services.review.metrics import APPEND_SECONDS, EVENTS_APPENDED
-from shared.db import Connection
+from shared.db import Connection, JsonText
 
 MAX_BATCH_EVENTS = 500
 READ_PAGE = 1000
@@ -294,7 +295,8 @@ def _sealed_rows(
             recorded_at=recorded_at,
             hash=b"",
         )
-        previous = chain_hash(previous, unsealed)
+        data, metadata, content = encoded_content(unsealed)
+        previous = hashlib.sha256(previous + content).digest()
         rows.append(
             (
                 number,
@@ -305,8 +307,8 @@ def _sealed_rows(
                 new.event_id,
                 new.type,
                 new.schema_version,
-                new.data,
-                new.metadata,
+                JsonText(data.decode()),  # written as encoded for the hash, not encoded again
+                JsonText(metadata.decode()),
                 recorded_at,
                 previous,
             )
