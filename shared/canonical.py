@@ -7,11 +7,15 @@ rfc8785 package, which this is checked against in the tests
 (https://www.rfc-editor.org/rfc/rfc8785)."""
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import rfc8785
 
 _EXACT_INTEGERS = 2**53
+# Built once: json.dumps with options builds an encoder on every call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_encode_string = json.encoder.encode_basestring  # a JSON string, non-ASCII kept as it is (C-backed)
 
 
 def _values_are_canonical(value: Any) -> bool:
@@ -68,7 +72,41 @@ def canonical_json(value: Any) -> bytes:
     """RFC 8785 bytes of `value`. The C-backed standard library does the common case (faster than
     the pure-Python rfc8785 package, which this is checked against in the tests); rfc8785 does the rest."""
     if _values_are_canonical(value):
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(value)
         if text.isascii() or max(text) < "\ue000" or _keys_sort_by_code_point(value):
             return text.encode()
     return rfc8785.dumps(value)
+
+
+def canonical_object(value: dict[str, Any], encoded: dict[str, bytes]) -> bytes:
+    """RFC 8785 bytes of the object `value`, the same as `canonical_json(value)`, with the members named in
+    `encoded` taken as already encoded (their `canonical_json` bytes). RFC 8785 writes an object's members
+    in key order, each value encoded on its own, so a large member (an event's data) is encoded once for
+    two objects that hold it: the hash chain's content and the transparency log's leaf. Strings and exact
+    integers among the other members are written here directly; anything else goes to canonical_json."""
+    if not all(type(key) is str for key in value):
+        return canonical_json(value)
+    keys = sorted(value)
+    if not "".join(keys).isascii() and any(key and max(key) >= "\ue000" for key in keys):
+        keys.sort(key=lambda key: key.encode("utf-16-be"))  # where code points and UTF-16 units disagree
+    members = []
+    for key in keys:
+        member = encoded.get(key)
+        if member is None:
+            member = _member_value(value[key])
+        members.append(_member_name(key) + member)
+    return b"{" + b",".join(members) + b"}"
+
+
+@lru_cache(maxsize=1024)
+def _member_name(key: str) -> bytes:
+    return canonical_json(key) + b":"
+
+
+def _member_value(value: Any) -> bytes:
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value).encode()  # the escaping json.dumps(ensure_ascii=False) does
+    if kind is int and -_EXACT_INTEGERS < value < _EXACT_INTEGERS:
+        return str(value).encode()
+    return canonical_json(value)

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from services.review.eventstore.base import RecordedEvent
-from services.review.tlog import leaf_of
+from services.review.tlog import event_leaf
 from services.review.tlog_kept import SUFFIX
-from services.review.views import event_view
 from shared.tlog.merkle import Frontier, leaf_hash
 from shared.tlog.note import Checkpoint, NoteError, VerifierKey, open_note
 from shared.tlog.tiles import LeafTiles
@@ -84,8 +83,13 @@ def vouched_leaves(tiles: LeafTiles, kept: list[Checkpoint]) -> tuple[int, str |
     return vouched, None
 
 
-def _summary(view: dict[str, Any]) -> dict[str, Any]:
-    return {key: view[key] for key in ("position", "event_id", "proposal_id", "type")}
+def _summary(event: RecordedEvent) -> dict[str, Any]:
+    return {
+        "position": event.position,
+        "event_id": str(event.event_id),
+        "proposal_id": str(event.stream_id),
+        "type": event.type,
+    }
 
 
 async def verify_against_checkpoints(
@@ -105,11 +109,10 @@ async def verify_against_checkpoints(
     async for event in events:
         if not pending:
             break
-        view = event_view(event)
-        digest = leaf_hash(leaf_of(view))
+        digest = leaf_hash(event_leaf(event))
         position = frontier.size + 1
         if frontier.size < vouched and digest != next(kept_hashes):
-            found = f"event {view['event_id']}, proposal {view['proposal_id']}"
+            found = f"event {event.event_id}, proposal {event.stream_id}"
             if event.position != position:
                 found += f", stored at position {event.position}"
             return failed(
@@ -117,11 +120,11 @@ async def verify_against_checkpoints(
                 " one kept beside the checkpoints",
                 position,
                 position,
-                [_summary(view)],
+                [_summary(event)],
             )
         frontier.add_hash(digest)
         if len(window) < 10:
-            window.append(_summary(view))
+            window.append(_summary(event))
         while pending and pending[0].size == frontier.size:
             checkpoint = pending.pop(0)
             if frontier.root() != checkpoint.root:

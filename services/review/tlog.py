@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 from prometheus_client import Gauge
 
+from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS, Subscription
 from services.review.tlog_kept import (
@@ -29,7 +30,7 @@ from services.review.tlog_kept import (
     newest_kept,
 )
 from services.review.views import event_view
-from shared.canonical import canonical_json
+from shared.canonical import canonical_json, canonical_object
 from shared.db import Connection
 from shared.tlog.merkle import (
     ProofError,
@@ -60,13 +61,21 @@ def leaf_of(view: dict[str, object]) -> bytes:
     return canonical_json({key: value for key, value in view.items() if key != "hash"})
 
 
+def event_leaf(event: RecordedEvent) -> bytes:
+    """`leaf_of(event_view(event))`, with the event's data and metadata as already encoded for its hash."""
+    data, metadata = event.encoded
+    view = event_view(event)
+    del view["hash"]
+    return canonical_object(view, {"data": data, "metadata": metadata})
+
+
 async def extend_tree(conn: Connection, rows: list[asyncpg.Record]) -> None:
     """Adds the batch's events as leaves, with every subtree they complete (the follower's handler)."""
     made: dict[tuple[int, int], bytes] = {}
     for row in rows:
         event = row_to_event(row)
         index = event.position - 1
-        digest = leaf_hash(leaf_of(event_view(event)))
+        digest = leaf_hash(event_leaf(event))
         level = 0
         made[level, index] = digest
         while index % 2:  # a right child completes its parent

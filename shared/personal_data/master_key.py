@@ -77,9 +77,7 @@ class MasterKey:
 
     def unwrap(self, subject_id: UUID, wrapped: bytes) -> bytes:
         try:
-            return self._wrapping.decrypt(
-                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], subject_id.bytes
-            )
+            return self._wrapping.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], subject_id.bytes)
         except InvalidTag:
             raise MasterKeyInvalid(
                 f"the master key {self.check_value} cannot unwrap the data key of subject {subject_id}"

@@ -3,8 +3,11 @@
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 from uuid import UUID
+
+from shared.canonical import canonical_json
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,12 @@ class RecordedEvent:
     metadata: dict[str, Any]
     recorded_at: datetime
     hash: bytes  # chains this event to the one before it (see chain.py)
+
+    @cached_property
+    def encoded(self) -> tuple[bytes, bytes]:
+        """The RFC 8785 bytes of `data` and of `metadata`, encoded once however many times they are hashed:
+        the chain's content and the transparency log's leaf are both made from them."""
+        return canonical_json(self.data), canonical_json(self.metadata)
 
 
 @dataclass(frozen=True)

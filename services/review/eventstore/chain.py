@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from services.review.eventstore.base import RecordedEvent
-from shared.canonical import canonical_json
+from shared.canonical import canonical_object
 
 GENESIS_HASH = bytes(32)
 
@@ -26,7 +26,8 @@ def timestamp_text(moment: datetime) -> str:
 
 def canonical_content(event: RecordedEvent) -> bytes:
     """The RFC 8785 bytes of everything recorded about the event except its own hash."""
-    return canonical_json(
+    data, metadata = event.encoded
+    return canonical_object(
         {
             "position": event.position,
             "stream_id": str(event.stream_id),
@@ -37,32 +38,9 @@ def canonical_content(event: RecordedEvent) -> bytes:
             "data": event.data,
             "metadata": event.metadata,
             "recorded_at": timestamp_text(event.recorded_at),
-        }
+        },
+        {"data": data, "metadata": metadata},
     )
-
-
-def encoded_content(event: RecordedEvent) -> tuple[bytes, bytes, bytes]:
-    """The RFC 8785 bytes of the event's data, of its metadata, and of its whole content (the same bytes as
-    `canonical_content`), the last spliced from the first two: RFC 8785 writes an object's members one by
-    one in key order, so each member's bytes are its value's own. The store hashes the content and writes
-    data and metadata as they are, so a large event is encoded once rather than once for the hash and
-    again for the database."""
-    data, metadata = canonical_json(event.data), canonical_json(event.metadata)
-    rest = canonical_json(  # the members after "metadata" in key order, and the closing brace
-        {
-            "position": event.position,
-            "recorded_at": timestamp_text(event.recorded_at),
-            "schema_version": event.schema_version,
-            "stream_id": str(event.stream_id),
-            "type": event.type,
-            "version": event.version,
-        }
-    )
-    content = b"".join(
-        (b'{"data":', data, b',"event_id":"', str(event.event_id).encode(), b'","metadata":', metadata, b",",
-         rest[1:])
-    )  # fmt: skip
-    return data, metadata, content
 
 
 def chain_hash(previous: bytes, event: RecordedEvent) -> bytes:

@@ -27,7 +27,7 @@ from services.review.eventstore.base import (
     UnstorableEvent,
     refuse_malformed_append,
 )
-from services.review.eventstore.chain import GENESIS_HASH, encoded_content
+from services.review.eventstore.chain import GENESIS_HASH, canonical_content
 from services.review.metrics import APPEND_SECONDS, EVENTS_APPENDED
 from shared.db import Connection, JsonText
 
@@ -295,8 +295,8 @@ def _sealed_rows(
             recorded_at=recorded_at,
             hash=b"",
         )
-        data, metadata, content = encoded_content(unsealed)
-        previous = hashlib.sha256(previous + content).digest()
+        previous = hashlib.sha256(previous + canonical_content(unsealed)).digest()
+        data, metadata = unsealed.encoded
         rows.append(
             (
                 number,
