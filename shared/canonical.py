@@ -84,23 +84,26 @@ def canonical_object(value: dict[str, Any], encoded: dict[str, bytes]) -> bytes:
     in key order, each value encoded on its own, so a large member (an event's data) is encoded once for
     two objects that hold it: the hash chain's content and the transparency log's leaf. Strings and exact
     integers among the other members are written here directly; anything else goes to canonical_json."""
-    if not all(type(key) is str for key in value):
+    layout = _layout(tuple(value))
+    if layout is None:  # a key that is not a string: RFC 8785 has no such object
         return canonical_json(value)
-    keys = sorted(value)
-    if not "".join(keys).isascii() and any(key and max(key) >= "\ue000" for key in keys):
-        keys.sort(key=lambda key: key.encode("utf-16-be"))  # where code points and UTF-16 units disagree
     members = []
-    for key in keys:
+    for key, name in layout:
         member = encoded.get(key)
-        if member is None:
-            member = _member_value(value[key])
-        members.append(_member_name(key) + member)
+        members.append(name + (member if member is not None else _member_value(value[key])))
     return b"{" + b",".join(members) + b"}"
 
 
-@lru_cache(maxsize=1024)
-def _member_name(key: str) -> bytes:
-    return canonical_json(key) + b":"
+@lru_cache(maxsize=256)
+def _layout(keys: tuple[Any, ...]) -> tuple[tuple[str, bytes], ...] | None:
+    """The keys in RFC 8785 order, each with its encoded name: worked out once for each set of keys (the
+    objects encoded this way, events and leaves, have a handful of shapes)."""
+    if not all(type(key) is str for key in keys):
+        return None
+    ordered = sorted(keys)
+    if any(key and max(key) >= "\ue000" for key in ordered):  # where code points and UTF-16 units disagree
+        ordered.sort(key=lambda key: key.encode("utf-16-be"))
+    return tuple((key, canonical_json(key) + b":") for key in ordered)
 
 
 def _member_value(value: Any) -> bytes:

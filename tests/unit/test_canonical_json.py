@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import canonical_content
+from services.review.tlog import event_leaf, leaf_of
+from services.review.views import event_view
 from shared.canonical import canonical_json, canonical_object
 
 ALPHABET = (
@@ -127,3 +129,18 @@ def test_an_events_content_is_its_whole_canonical_json(
     as_jsonb = functools.partial(json.loads, parse_float=Decimal, parse_int=Decimal)
     assert as_jsonb(encoded_data) == as_jsonb(json.dumps(data))
     assert as_jsonb(encoded_metadata) == as_jsonb(json.dumps(metadata))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.dictionaries(TEXT, JSON_VALUES, max_size=5), kind=TEXT)
+def test_an_events_leaf_is_its_exported_line_without_its_hash(data: dict[str, object], kind: str) -> None:
+    event = RecordedEvent(
+        7, uuid.uuid4(), 2, uuid.uuid4(), kind, 1, data, {"source": "t"}, datetime.now(UTC), b"\x01" * 32
+    )
+    try:
+        expected = leaf_of(event_view(event))
+    except Exception as refused:
+        with pytest.raises(type(refused)):
+            event_leaf(event)
+        return
+    assert event_leaf(event) == expected
