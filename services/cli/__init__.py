@@ -22,6 +22,7 @@ import httpx
 import typer
 
 from shared.db import create_pool
+from shared.runtime import tune_garbage_collection
 from shared.settings import CommonSettings
 
 app = typer.Typer(
@@ -75,6 +76,10 @@ def main() -> None:
 
     # The broker client logs each failed connection attempt; main() reports the failure once.
     logging.getLogger("aiormq").setLevel(logging.CRITICAL)
+    # As the services do: a command that walks the whole history allocates an object or more per event,
+    # and at the default thresholds the cyclic collector would rescan every module imported above each
+    # time (measured: an eighth of `kipp audit verify`'s time over 50,000 events).
+    tune_garbage_collection()
     try:
         # Not standalone: typer hands errors back instead of printing usage errors in a frame of lines.
         status = app(prog_name="kipp", standalone_mode=False)
