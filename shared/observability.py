@@ -18,15 +18,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiormq.exceptions import ChannelInvalidStateError
-from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contract import valid_correlation_id
+
+if TYPE_CHECKING:  # FastAPI is imported where a router is made: the command line needs none
+    from fastapi import APIRouter
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -194,8 +196,10 @@ def _current() -> str:
     return correlation_id.get() or ""
 
 
-def metrics_router(refresh: Callable[[], Awaitable[None]]) -> APIRouter:
+def metrics_router(refresh: Callable[[], Awaitable[None]]) -> "APIRouter":
     """GET /metrics: the gauges refreshed first (a failing refresh leaves them as they were), then all."""
+    from fastapi import APIRouter
+
     router = APIRouter(tags=["operations"])
 
     @router.get("/metrics", include_in_schema=False)

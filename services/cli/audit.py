@@ -10,7 +10,6 @@ import typer
 from pydantic import ValidationError
 
 from services.cli import app, fail, with_pool
-from services.review.api.events import ndjson_lines
 from services.review.audit import (
     ChainReport,
     Digest,
@@ -25,6 +24,7 @@ from services.review.eventstore.postgres import PostgresEventStore
 from services.review.log_audit import LogReport, kept_checkpoints, published_key, verify_against_checkpoints
 from services.review.rebuild import RebuildReport, rebuild_status_projection
 from services.review.resemblance.rebuild import rebuild_resemblances
+from services.review.views import ndjson_lines
 from shared.settings import CommonSettings
 from shared.signing import KeyFileMissing
 from shared.streams import read_once

@@ -1,11 +1,15 @@
 """Review's Prometheus metrics: appends, the consumer's queues, dead letters, projection lag, audits."""
 
+from typing import TYPE_CHECKING
+
 import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared.broker import QueueDepths
 from shared.contract import Topology
 from shared.observability import PARKED, QUEUE_DEPTH
+
+if TYPE_CHECKING:  # the broker client is for the process that measures queues, not every importer
+    from shared.broker import QueueDepths
 
 EVENTS_APPENDED = Counter("kipp_events_appended_total", "Events appended to the event store", ["type"])
 APPEND_SECONDS = Histogram(
@@ -19,7 +23,7 @@ PROJECTION_LAG = Gauge("kipp_projection_lag_events", "Head position minus the pr
 HEAD_POSITION = Gauge("kipp_event_store_head_position", "Global position of the last recorded event")
 
 
-async def refresh(pool: asyncpg.Pool, queue_depths: QueueDepths, topology: Topology) -> None:
+async def refresh(pool: asyncpg.Pool, queue_depths: "QueueDepths", topology: Topology) -> None:
     """Gauges read at scrape time: the event store's head, the projection's lag, the queues' depths."""
     row = await pool.fetchrow(
         "SELECT (SELECT coalesce(max(position), 0) FROM review.events) AS head,"

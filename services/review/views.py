@@ -1,11 +1,12 @@
 """What the review API answers for a proposal: the folded state, shaped for reviewers and auditors."""
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
 from services.review.domain.state import ProposalState
-from services.review.eventstore.base import RecordedEvent
+from services.review.eventstore.base import EventStore, RecordedEvent
 from services.review.eventstore.chain import timestamp_text
 
 
@@ -67,3 +68,10 @@ def event_view(event: RecordedEvent) -> dict[str, Any]:
         "recorded_at": timestamp_text(event.recorded_at),
         "hash": event.hash.hex(),
     }
+
+
+async def ndjson_lines(store: EventStore, after: int, limit: int | None = None) -> AsyncIterator[bytes]:
+    """The history as NDJSON (the feed's and `kipp events export`'s form): one event view a line, read a
+    page at a time, so memory stays constant however long the history."""
+    async for event in store.read_all(after, limit):
+        yield json.dumps(event_view(event), ensure_ascii=False).encode() + b"\n"

@@ -1,7 +1,5 @@
 """The global event feed for auditors: pages of JSON, or the whole history as streamed NDJSON."""
 
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -9,8 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from services.review.api.deps import Store
 from services.review.api.models import EventPage
-from services.review.eventstore.base import EventStore
-from services.review.views import event_view
+from services.review.views import event_view, ndjson_lines
 from shared.access.http import Auditor
 from shared.openapi import answers
 from shared.problems import INVALID_REQUEST, KEYED
@@ -18,12 +15,6 @@ from shared.problems import INVALID_REQUEST, KEYED
 router = APIRouter(prefix="/v1/events", tags=["audit"])
 
 NDJSON = "application/x-ndjson"
-
-
-async def ndjson_lines(store: EventStore, after: int, limit: int | None = None) -> AsyncIterator[bytes]:
-    """One JSON object per line, read a page at a time: constant memory however long the history."""
-    async for event in store.read_all(after, limit):
-        yield json.dumps(event_view(event), ensure_ascii=False).encode() + b"\n"
 
 
 @router.get(

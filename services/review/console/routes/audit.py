@@ -6,7 +6,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
 
-from services.review.api.events import NDJSON, ndjson_lines
+from services.review.api.events import NDJSON
 from services.review.api.log import LogContext
 from services.review.audit import verify_chain
 from services.review.console.deps import AuditorSession, Context
@@ -16,6 +16,7 @@ from services.review.eventstore.base import EventStore
 from services.review.log_audit import LogReport, published_key, verify_history
 from services.review.metrics import CHAIN_VERIFICATIONS
 from services.review.tlog import latest_checkpoint
+from services.review.views import ndjson_lines
 from shared.tlog.note import NoteError
 
 router = APIRouter(prefix="/console/audit", include_in_schema=False)
