@@ -23,6 +23,7 @@ from services.review.eventstore.subscription import Subscription
 from services.review.tlog import (
     NAME,
     SUBSCRIPTION,
+    RecentLeaves,
     TreeKeeper,
     extend_tree,
     leaf_of,
@@ -163,8 +164,10 @@ async def appends_with_tree(url: str, writers: int, per_writer: int) -> Rate:
     """The product's appends, as `appends` measures them, with the tree's follower in the same process
     poked after every append, as review runs it; timed until the tree has every event appended."""
     pool = await create_pool(url, min_size=2, max_size=6)
-    keeper = TreeKeeper(pool, NoteSigner("bench.kipp.local/log", Ed25519PrivateKey.generate()), "", 3600)
-    store = PostgresEventStore(pool, on_append=(keeper.poke,))
+    recent = RecentLeaves()
+    signer = NoteSigner("bench.kipp.local/log", Ed25519PrivateKey.generate())
+    keeper = TreeKeeper(pool, signer, "", 3600, recent)
+    store = PostgresEventStore(pool, on_append=(keeper.poke,), on_commit=recent.remember)
     await store.start()
     keeper.tree.start()
     latencies: list[float] = []

@@ -19,7 +19,7 @@ from services.review.projection import StatusProjector
 from services.review.resemblance.projection import ResemblanceFinder
 from services.review.settings import ReviewSettings
 from services.review.status_publisher import StatusChangePublisher
-from services.review.tlog import TreeKeeper
+from services.review.tlog import RecentLeaves, TreeKeeper
 from shared.broker import QueueDepths, declare_topology, document_publications, new_broker
 from shared.contract import Topology
 from shared.db import create_pool
@@ -57,10 +57,15 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         publisher = StatusChangePublisher(pool, broker, topology, message_signer)
         # Each process wakes its own readers after its own appends; a reader that falls behind another
         # process's appends catches up on its next poll (or when it is asked to wait for a position).
-        keeper = TreeKeeper(pool, log_signer, settings.checkpoint_dir, settings.checkpoint_seconds)
+        recent_leaves = RecentLeaves()  # the writer makes the tree's leaves as it commits
+        keeper = TreeKeeper(
+            pool, log_signer, settings.checkpoint_dir, settings.checkpoint_seconds, recent_leaves
+        )
         finder = ResemblanceFinder(pool)
         store = PostgresEventStore(
-            pool, on_append=(projector.poke, publisher.worker.poke, keeper.poke, finder.poke)
+            pool,
+            on_append=(projector.poke, publisher.worker.poke, keeper.poke, finder.poke),
+            on_commit=recent_leaves.remember,
         )
         await store.start()
         service = ReviewService(store, rounds)

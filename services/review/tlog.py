@@ -13,7 +13,9 @@ not extend the last one it signed, whether the database or the directory remembe
 proofs are checked first, and a log that finds its history forked stops signing (`SigningRefused`).
 """
 
+import functools
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
@@ -78,13 +80,42 @@ def event_leaf(event: RecordedEvent) -> bytes:
     return canonical_object(view, {"data": data, "metadata": metadata})
 
 
-async def extend_tree(conn: Connection, rows: list[asyncpg.Record]) -> None:
-    """Adds the batch's events as leaves, with every subtree they complete (the follower's handler)."""
+class RecentLeaves:
+    """Leaf hashes of the events this process has just appended, by position, for its tree's follower.
+
+    The event store's writer has each event's data and metadata encoded already (for its hash) when it
+    commits; the leaf made from them then costs a few microseconds, where the follower would decode the
+    event from the database and encode it again. The leaf is the same bytes either way (the chain's hash
+    relies on that equality already, and `kipp audit verify` recomputes every leaf from the database).
+    Held in memory only and bounded: a follower that finds no leaf here (after a restart, or for another
+    process's appends) makes it from the event as it always did."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._limit = limit
+        self._leaves: dict[int, bytes] = {}
+
+    def remember(self, events: Sequence[RecordedEvent]) -> None:
+        """The store's hook after a commit: `events` as committed, in position order."""
+        for event in events:
+            self._leaves[event.position] = leaf_hash(event_leaf(event))
+        while len(self._leaves) > self._limit:  # the oldest, which a follower that fell behind rereads
+            del self._leaves[next(iter(self._leaves))]
+
+    def take(self, position: int) -> bytes | None:
+        return self._leaves.pop(position, None)
+
+
+async def extend_tree(
+    conn: Connection, rows: list[asyncpg.Record], recent: RecentLeaves | None = None
+) -> None:
+    """Adds the batch's events as leaves, with every subtree they complete (the follower's handler);
+    a leaf this process's writer made as it committed is taken from `recent`."""
     made: dict[tuple[int, int], bytes] = {}
     for row in rows:
-        event = row_to_event(row)
-        index = event.position - 1
-        digest = leaf_hash(event_leaf(event))
+        index = row["position"] - 1
+        digest = (recent.take(row["position"]) if recent else None) or leaf_hash(
+            event_leaf(row_to_event(row))
+        )
         level = 0
         made[level, index] = digest
         while index % 2:  # a right child completes its parent
@@ -348,9 +379,15 @@ class TreeKeeper:
     tree has grown, at most every `checkpoint_seconds`."""
 
     def __init__(
-        self, pool: asyncpg.Pool, signer: NoteSigner, directory: str, checkpoint_seconds: float
+        self,
+        pool: asyncpg.Pool,
+        signer: NoteSigner,
+        directory: str,
+        checkpoint_seconds: float,
+        recent: RecentLeaves | None = None,
     ) -> None:
         self._pool = pool
+        self._recent = recent
         self._signer = signer
         self._directory = directory
         self._refused: str | None = None  # why signing was last refused, while it is
@@ -370,7 +407,7 @@ class TreeKeeper:
 
     async def _extend(self) -> bool:
         async with self._pool.acquire() as conn:
-            _, added = await SUBSCRIPTION.process(conn, extend_tree)
+            _, added = await SUBSCRIPTION.process(conn, functools.partial(extend_tree, recent=self._recent))
         return added == SUBSCRIPTION.batch
 
     async def _sign(self) -> bool:

@@ -5,9 +5,12 @@ refuse, say why and raise the alarm, never fork; a crash never leaves a checkpoi
 unwritten."""
 
 import asyncio
+import functools
 import logging
 import shutil
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -16,12 +19,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import REGISTRY
 
 from services.review.app import create_app as create_review
+from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.log_audit import kept_checkpoints
 from services.review.settings import ReviewSettings
 from services.review.tlog import (
     SIGNING_REFUSED,
     SUBSCRIPTION,
+    RecentLeaves,
     TreeKeeper,
     extend_tree,
     sign_checkpoint,
@@ -264,3 +269,34 @@ async def test_a_certificate_the_log_refuses_to_sign_for_is_answered_503_saying_
     assert answer.headers["content-type"] == "application/problem+json"
     assert "the log refuses to sign" in answer.json()["detail"]
     assert await recorded_sizes(pool) == []  # nothing signed
+
+
+async def test_leaves_the_writer_made_as_it_committed_give_the_tree_the_database_gives(
+    pool: asyncpg.Pool,
+) -> None:
+    recent = RecentLeaves()
+    store = PostgresEventStore(pool, on_commit=recent.remember)
+    await record_history(store)  # eight events, their leaves made by the writer
+    await store.stop()
+    recent.take(3)  # one the follower must make from the database, as after a restart
+
+    async with pool.acquire() as conn:
+        while (await SUBSCRIPTION.process(conn, functools.partial(extend_tree, recent=recent)))[1]:
+            pass
+    assert recent.take(5) is None  # taken by the follower: the memory holds only what is not yet in the tree
+    with_leaves = await pool.fetch("SELECT level, index, hash FROM review.merkle_nodes ORDER BY 1, 2")
+
+    await rebuild_tree(pool)  # every leaf made from the events as the database holds them
+    from_database = await pool.fetch("SELECT level, index, hash FROM review.merkle_nodes ORDER BY 1, 2")
+    assert len(with_leaves) == 15  # 8 leaves, 4 + 2 + 1 parents
+    assert [tuple(row) for row in with_leaves] == [tuple(row) for row in from_database]
+
+
+def test_the_leaves_kept_in_memory_are_bounded() -> None:
+    recent = RecentLeaves(limit=3)
+    events = [
+        RecordedEvent(n, uuid.uuid4(), 1, uuid.uuid4(), "T", 1, {}, {}, datetime.now(UTC), b"")
+        for n in range(1, 6)
+    ]
+    recent.remember(events)
+    assert [recent.take(n) is not None for n in range(1, 6)] == [False, False, True, True, True]

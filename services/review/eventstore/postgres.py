@@ -10,6 +10,7 @@ the same design as EventStoreDB's single writer.
 import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from shared.db import Connection, JsonText
 
 MAX_BATCH_EVENTS = 500
 READ_PAGE = 1000
+log = logging.getLogger(__name__)
 
 _APPEND_EVENTS = "SELECT * FROM review.append_events(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
 _APPEND_EVENT = "SELECT * FROM review.append_event(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
@@ -73,10 +75,19 @@ def row_to_event(row: asyncpg.Record) -> RecordedEvent:
 
 
 class PostgresEventStore:
-    def __init__(self, pool: asyncpg.Pool, on_append: Sequence[Callable[[], None]] = ()) -> None:
-        """`on_append` callbacks run after every committed batch (to wake this process's readers)."""
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        on_append: Sequence[Callable[[], None]] = (),
+        on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None,
+    ) -> None:
+        """`on_append` callbacks run after every committed batch (to wake this process's readers);
+        `on_commit` is handed the batch's events as committed, in position order (their `hash` left
+        empty), for what is cheaper to make from them now than from the database later (the tree's
+        leaves: tlog.RecentLeaves)."""
         self._pool = pool
         self._on_append = on_append
+        self._on_commit = on_commit
         self._queue: asyncio.Queue[_PendingAppend] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._connection: PoolConnectionProxy | None = None  # the writer's own, kept between batches
@@ -181,7 +192,7 @@ class PostgresEventStore:
         while batch:
             if self._head is None:
                 self._head = await _read_head(conn)
-            batch, columns, results = _prepare(batch, self._head)
+            batch, columns, results, events = _prepare(batch, self._head)
             if not batch:  # every append of it was unstorable, and has been answered
                 return
             head = (self._head.position, self._head.hash)
@@ -209,8 +220,9 @@ class PostgresEventStore:
                 )
                 for pending, result in zip(batch, results, strict=True):
                     _resolve(pending, result)
-                    for event in pending.events:
-                        EVENTS_APPENDED.labels(event.type).inc()
+                    for new in pending.events:
+                        EVENTS_APPENDED.labels(new.type).inc()
+                self._committed(events)
                 return
             if outcome["outcome"] == "stale_head":
                 self._head = _Head(
@@ -218,6 +230,14 @@ class PostgresEventStore:
                 )
                 continue
             batch = _answer_rejected(batch, outcome)
+
+    def _committed(self, events: list[RecordedEvent]) -> None:
+        if self._on_commit is None:
+            return
+        try:
+            self._on_commit(events)
+        except Exception:  # what the hook makes is a shortcut; its readers make it themselves without
+            log.exception("the event store's commit hook failed; its readers will read the events instead")
 
 
 def _take_batch(
@@ -245,7 +265,7 @@ def _take_batch(
 
 def _prepare(
     batch: list[_PendingAppend], head: _Head
-) -> tuple[list[_PendingAppend], list[list[Any]], list[AppendResult]]:
+) -> tuple[list[_PendingAppend], list[list[Any]], list[AppendResult], list[RecordedEvent]]:
     """Positions, versions and chained hashes for the batch, as the column arrays append_events takes
     (append_event takes the same columns but the first, for its one event). An append whose content
     cannot be sealed is answered UnstorableEvent here and left out; the others keep the batch."""
@@ -255,10 +275,11 @@ def _prepare(
     kept: list[_PendingAppend] = []
     columns: list[list[Any]] = [[] for _ in range(12)]
     results = []
+    events: list[RecordedEvent] = []
     previous, position = head.hash, head.position
     for pending in batch:
         try:
-            rows, previous_after = _sealed_rows(len(kept), pending, position, previous, recorded_at)
+            rows, previous_after = _sealed_rows(len(kept), pending, position, previous, recorded_at, events)
         except (ValueError, TypeError, RecursionError) as error:
             _resolve(pending, UnstorableEvent(f"append to stream {pending.stream_id}: {error}"))
             continue
@@ -272,14 +293,21 @@ def _prepare(
                 stream_version=pending.expected_version + len(pending.events), last_position=position
             )
         )
-    return kept, columns, results
+    return kept, columns, results, events
 
 
 def _sealed_rows(
-    number: int, pending: _PendingAppend, head_position: int, previous: bytes, recorded_at: datetime
+    number: int,
+    pending: _PendingAppend,
+    head_position: int,
+    previous: bytes,
+    recorded_at: datetime,
+    events: list[RecordedEvent],
 ) -> tuple[list[tuple[Any, ...]], bytes]:
-    """The rows of one append, chained after `previous`, and the hash of its last event."""
+    """The rows of one append, chained after `previous`, and the hash of its last event; its events (their
+    hash left empty) are added to `events` once all of them could be sealed."""
     rows = []
+    sealed = []
     for offset, new in enumerate(pending.events, start=1):
         position = head_position + offset
         version = pending.expected_version + offset
@@ -296,6 +324,7 @@ def _sealed_rows(
             hash=b"",
         )
         previous = hashlib.sha256(previous + canonical_content(unsealed)).digest()
+        sealed.append(unsealed)
         data, metadata = unsealed.encoded
         rows.append(
             (
@@ -313,6 +342,7 @@ def _sealed_rows(
                 previous,
             )
         )
+    events.extend(sealed)
     return rows, previous
 
 
