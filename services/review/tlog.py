@@ -22,7 +22,6 @@ import asyncpg
 from prometheus_client import Gauge
 
 from services.review.eventstore.base import RecordedEvent
-from services.review.eventstore.chain import timestamp_text
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS, Subscription
 from services.review.tlog_kept import (
@@ -32,6 +31,7 @@ from services.review.tlog_kept import (
     kept_path,
     newest_kept,
 )
+from services.review.views import event_fields
 from shared.canonical import canonical_json, canonical_object
 from shared.db import Connection
 from shared.tlog.merkle import (
@@ -66,17 +66,7 @@ def leaf_of(view: dict[str, object]) -> bytes:
 def event_leaf(event: RecordedEvent) -> bytes:
     """`leaf_of(event_view(event))`, with the event's data and metadata as already encoded for its hash."""
     data, metadata = event.encoded
-    view = {
-        "position": event.position,
-        "proposal_id": str(event.stream_id),
-        "version": event.version,
-        "event_id": str(event.event_id),
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "data": event.data,
-        "metadata": event.metadata,
-        "recorded_at": timestamp_text(event.recorded_at),
-    }
+    view = event_fields(event)
     return canonical_object(view, {"data": data, "metadata": metadata})
 
 

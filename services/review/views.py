@@ -55,7 +55,8 @@ def view_json_from_stored(
     return f'{head[:-1]},"proposal":{body}}}'.encode()
 
 
-def event_view(event: RecordedEvent) -> dict[str, Any]:
+def event_fields(event: RecordedEvent) -> dict[str, Any]:
+    """An event as the API, the export and the transparency log's leaves show it, but for its hash."""
     return {
         "position": event.position,
         "proposal_id": str(event.stream_id),
@@ -66,8 +67,13 @@ def event_view(event: RecordedEvent) -> dict[str, Any]:
         "data": event.data,
         "metadata": event.metadata,
         "recorded_at": timestamp_text(event.recorded_at),
-        "hash": event.hash.hex(),
     }
+
+
+def event_view(event: RecordedEvent) -> dict[str, Any]:
+    view = event_fields(event)
+    view["hash"] = event.hash.hex()
+    return view
 
 
 async def ndjson_lines(store: EventStore, after: int, limit: int | None = None) -> AsyncIterator[bytes]:
