@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from services.review.console import board, formatting, reading
-from services.review.console.pages import render_text
+from services.review.console.pages import ENVIRONMENT, render_text
 from services.review.console.resemblances import Panel
 from shared.lifecycle import Stage
 from shared.rounds import shipped_rounds
@@ -168,3 +168,13 @@ def test_the_resemblance_panel_shows_passages_side_by_side() -> None:
     assert "Tidak ada proposal lain yang mirip" in none
     more = render_text("_resemblances.html", resemblances=Panel([other], 1_201), view={"proposal_id": "p"})
     assert 'href="/console/proposals/p?kemiripan=semua#kemiripan">Tampilkan 1.200 kemiripan lain' in more
+
+
+def test_a_key_named_like_a_dict_method_never_hides_the_method() -> None:
+    # Keys come from submitted text (an agency named "items", a proposal field named "get"): the pages'
+    # quick lookup of dict items must answer as Jinja2 does, where a dict's methods come first.
+    template = ENVIRONMENT.from_string(
+        '{% for agency, row in table.items() %}{{ agency }}={{ row.get("x", 0) }};{% endfor %}{{ d.title }}'
+    )
+    rendered = template.render(table={"items": {"get": 1, "x": 2}, "Dinas": {"x": 3}}, d={"title": "T"})
+    assert rendered == "items=2;Dinas=3;T"

@@ -26,8 +26,23 @@ SECURITY_HEADERS = {
 }
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(Environment):
+    """Jinja2's `a.b` tries the attribute first and the item second; the pages' values are mostly dicts,
+    for which that costs a raised and caught AttributeError per lookup. For a dict, the item is taken
+    directly where the attribute cannot exist: the same answer as Jinja2's order (a dict's methods, such
+    as `items`, still win over keys of that name, so an agency named "items" cannot hide them)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _environment() -> Environment:
-    env = Environment(
+    env = _Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,  # a missing value is a bug to see in the tests, not an empty cell
