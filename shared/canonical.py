@@ -109,7 +109,17 @@ def _layout(keys: tuple[Any, ...]) -> tuple[tuple[str, bytes], ...] | None:
 def _member_value(value: Any) -> bytes:
     kind = type(value)
     if kind is str:
-        return _encode_string(value).encode()  # the escaping json.dumps(ensure_ascii=False) does
+        return json_string(value)
     if kind is int and -_EXACT_INTEGERS < value < _EXACT_INTEGERS:
         return str(value).encode()
     return canonical_json(value)
+
+
+def json_string(text: str) -> bytes:
+    """RFC 8785 bytes of a string: the escaping json.dumps(ensure_ascii=False) does, C-backed."""
+    return _encode_string(text).encode()
+
+
+def exact_integer(value: Any) -> bool:
+    """An int (not a bool) that RFC 8785 writes as its digits: one a double holds exactly."""
+    return type(value) is int and -_EXACT_INTEGERS < value < _EXACT_INTEGERS

@@ -22,6 +22,7 @@ import asyncpg
 from prometheus_client import Gauge
 
 from services.review.eventstore.base import RecordedEvent
+from services.review.eventstore.chain import timestamp_text, written_directly
 from services.review.eventstore.postgres import row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS, Subscription
 from services.review.tlog_kept import (
@@ -32,7 +33,7 @@ from services.review.tlog_kept import (
     newest_kept,
 )
 from services.review.views import event_fields
-from shared.canonical import canonical_json, canonical_object
+from shared.canonical import canonical_json, canonical_object, json_string
 from shared.db import Connection
 from shared.tlog.merkle import (
     ProofError,
@@ -63,11 +64,30 @@ def leaf_of(view: dict[str, object]) -> bytes:
     return canonical_json({key: value for key, value in view.items() if key != "hash"})
 
 
+# The leaf's members in RFC 8785 key order, for the common case written directly (see event_leaf).
+_LEAF = (
+    b'{"data":%b,"event_id":"%b","metadata":%b,"position":%d,"proposal_id":"%b","recorded_at":"%b",'
+    b'"schema_version":%d,"type":%b,"version":%d}'
+)
+
+
 def event_leaf(event: RecordedEvent) -> bytes:
-    """`leaf_of(event_view(event))`, with the event's data and metadata as already encoded for its hash."""
+    """`leaf_of(event_view(event))`, with the event's data and metadata as already encoded for its hash and
+    the other members written into their places as the chain's content writes them (chain.py)."""
     data, metadata = event.encoded
-    view = event_fields(event)
-    return canonical_object(view, {"data": data, "metadata": metadata})
+    if not written_directly(event):
+        return canonical_object(event_fields(event), {"data": data, "metadata": metadata})
+    return _LEAF % (
+        data,
+        str(event.event_id).encode(),
+        metadata,
+        event.position,
+        str(event.stream_id).encode(),
+        timestamp_text(event.recorded_at).encode(),
+        event.schema_version,
+        json_string(event.type),
+        event.version,
+    )
 
 
 class RecentLeaves:
