@@ -9,7 +9,7 @@ import pytest
 
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash
-from services.review.eventstore.postgres import PostgresEventStore, _Head
+from services.review.eventstore.postgres import PostgresEventStore, _Head, half_of_the_callers
 from shared.db import migrate, shipped_migrations
 from tests import services
 
@@ -154,3 +154,33 @@ async def test_a_writer_that_believes_a_wrong_head_is_corrected_not_obeyed(
         await store.stop()
     assert result.last_position == 1 + events_per_append
     await assert_one_chain(pool, 1 + events_per_append)
+
+
+async def test_callers_appending_at_once_are_written_in_halves_on_one_chain(pool: asyncpg.Pool) -> None:
+    # Sixteen callers, each appending again as soon as its append is answered: half of them are written
+    # while the other half make their next append, so no batch holds more than eight, and the halves
+    # still make one gap-free chain.
+    batches: list[int] = []
+    store = PostgresEventStore(pool, on_commit=lambda events: batches.append(len(events)))
+
+    async def caller() -> None:
+        for _ in range(5):
+            await store.append(uuid.uuid4(), 0, [submitted()])
+
+    try:
+        await asyncio.gather(*(caller() for _ in range(16)))
+    finally:
+        await store.stop()
+    assert sum(batches) == 80
+    assert max(batches) == 8
+    await assert_one_chain(pool, 80)
+
+
+@pytest.mark.parametrize(
+    ("waiting", "written", "taken"),
+    [(1, 0, 1), (1, 1, 1), (2, 0, 1), (3, 0, 2), (16, 0, 8), (8, 8, 8), (400, 8, 204)],
+)
+def test_a_batch_takes_half_of_the_callers_waiting_or_just_answered(
+    waiting: int, written: int, taken: int
+) -> None:
+    assert half_of_the_callers(waiting, written) == taken

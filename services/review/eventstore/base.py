@@ -18,6 +18,13 @@ class NewEvent:
     data: dict[str, Any]
     metadata: dict[str, Any]
 
+    @cached_property
+    def encoded(self) -> tuple[bytes, bytes]:
+        """The RFC 8785 bytes of `data` and of `metadata` (see RecordedEvent.encoded). The PostgreSQL store
+        asks for them in the appending caller's turn, so that its single writer, which everyone waits on,
+        only chains and writes: the encoding of many appends overlaps the database's work on a batch."""
+        return canonical_json(self.data), canonical_json(self.metadata)
+
 
 @dataclass(frozen=True)
 class RecordedEvent:
@@ -37,6 +44,27 @@ class RecordedEvent:
         """The RFC 8785 bytes of `data` and of `metadata`, encoded once however many times they are hashed:
         the chain's content and the transparency log's leaf are both made from them."""
         return canonical_json(self.data), canonical_json(self.metadata)
+
+
+def unsealed_event(
+    new: NewEvent, stream_id: UUID, position: int, version: int, recorded_at: datetime
+) -> RecordedEvent:
+    """`new` as it is recorded at `position`, its hash not yet set, carrying the encoding `new` already has:
+    what cached_property would store, so the same bytes are not made twice."""
+    event = RecordedEvent(
+        position=position,
+        stream_id=stream_id,
+        version=version,
+        event_id=new.event_id,
+        type=new.type,
+        schema_version=new.schema_version,
+        data=new.data,
+        metadata=new.metadata,
+        recorded_at=recorded_at,
+        hash=b"",
+    )
+    event.__dict__["encoded"] = new.encoded
+    return event
 
 
 @dataclass(frozen=True)
