@@ -29,6 +29,21 @@ CREATE TABLE raw_events (
     UNIQUE (stream_id, version)
 )
 """
+METHODS = {"l": "lz4", "p": "pglz"}
+
+
+async def create_raw_table(pool: asyncpg.Pool) -> None:
+    """The reference's table, its JSON columns compressed as the event store's are (lz4 where the server
+    has it): the reference stores the same bytes the same way, so the comparison is of the appends alone."""
+    await pool.execute(RAW_TABLE)
+    for column in await pool.fetch(
+        "SELECT attname, attcompression::text FROM pg_attribute WHERE attrelid = 'review.events'::regclass"
+        " AND attname IN ('data', 'metadata') AND attcompression <> ''"
+    ):
+        name, method = column["attname"], METHODS[column["attcompression"]]
+        await pool.execute(f"ALTER TABLE raw_events ALTER COLUMN {name} SET COMPRESSION {method}")
+
+
 RAW_INSERT = (
     "INSERT INTO raw_events (stream_id, version, event_id, type, schema_version, data, metadata, recorded_at,"
     " hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -79,7 +94,7 @@ async def product_appends(url: str, writers: int, per_writer: int) -> Rate:
 
 async def raw_inserts(url: str, writers: int, per_writer: int) -> Rate:
     pool = await create_pool(url, min_size=writers, max_size=writers)
-    await pool.execute(RAW_TABLE)
+    await create_raw_table(pool)
     latencies: list[float] = []
     now = datetime.now(UTC)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.appends import RAW_INSERT, RAW_TABLE
+from benchmarks.appends import RAW_INSERT, create_raw_table
 from benchmarks.common import Rate, scratch_database
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.postgres import PostgresEventStore
@@ -75,7 +75,7 @@ async def product_appends(
 
 async def raw_inserts(url: str, writers: int, per_writer: int) -> Rate:
     pool = await create_pool(url, min_size=writers, max_size=writers)
-    await pool.execute(RAW_TABLE)
+    await create_raw_table(pool)
     latencies: list[float] = []
     now = datetime.now(UTC)
 

@@ -237,3 +237,21 @@ async def leftover_checkpoints(pool: asyncpg.Pool) -> int:
     return int(
         await pool.fetchval("SELECT count(*) FROM review.projection_checkpoints WHERE name LIKE 'rebuild_%'")
     )
+
+
+async def test_texts_are_stored_compressed_with_lz4_also_in_a_rebuilt_table(pool: asyncpg.Pool) -> None:
+    # The server CI runs is built with lz4 (Debian's and the official images): the migrations choose it for
+    # the event store's JSON and the projection's texts, and a rebuilt table keeps the live one's choice.
+    store = PostgresEventStore(pool)
+    service = ReviewService(store, reopened_rounds())
+    try:
+        proposal_id = await submit(service, 0)
+    finally:
+        await store.stop()
+    event_compression = "SELECT pg_column_compression(data) FROM review.events WHERE stream_id = $1"
+    body_compression = "SELECT pg_column_compression(body) FROM review.proposal_status WHERE proposal_id = $1"
+    assert await pool.fetchval(event_compression, proposal_id) == "lz4"
+    await StatusProjector(pool).catch_up()
+    assert await pool.fetchval(body_compression, proposal_id) == "lz4"
+    await rebuild_status_projection(pool)
+    assert await pool.fetchval(body_compression, proposal_id) == "lz4"
