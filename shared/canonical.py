@@ -22,32 +22,33 @@ def _values_are_canonical(value: Any) -> bool:
     """True when the standard library's sorted, compact JSON of `value` is RFC 8785 but perhaps for the
     order of object keys at or above U+E000 (checked on the output, see below): no floats (whose RFC 8785
     form follows ECMAScript, not Python), integers a double holds exactly, string keys. A loop rather than
-    recursion, the commonest kinds first: this runs for every event appended and every event verified."""
+    recursion that queues containers only, the commonest kinds first: this runs for every event appended
+    and every event verified."""
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return kind is str or kind is bool or value is None or exact_integer(value)
     pending = [value]
-    containers: set[int] = set()  # a container met twice (shared, or containing itself) goes to rfc8785
+    containers = {id(value)}  # a container met twice (shared, or containing itself) goes to rfc8785
     while pending:
         item = pending.pop()
-        kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is dict:
-            if id(item) in containers:
-                return False
-            containers.add(id(item))
+        if type(item) is dict:
             for key in item:
                 if type(key) is not str:
                     return False
-            pending.extend(item.values())
-        elif kind is list:
-            if id(item) in containers:
-                return False
-            containers.add(id(item))
-            pending.extend(item)
-        elif kind is int:
-            if not -_EXACT_INTEGERS < item < _EXACT_INTEGERS:
-                return False
+            members = item.values()
         else:
-            return False
+            members = item
+        for member in members:
+            kind = type(member)
+            if kind is str or kind is bool or member is None:
+                continue
+            if kind is dict or kind is list:
+                if id(member) in containers:
+                    return False
+                containers.add(id(member))
+                pending.append(member)
+            elif kind is not int or not -_EXACT_INTEGERS < member < _EXACT_INTEGERS:
+                return False
     return True
 
 

@@ -17,3 +17,10 @@ def test_is_rfc3339_in_utc_with_microseconds_as_strftime_writes_it(moment: datet
 
 def test_a_whole_second_keeps_its_six_zeros() -> None:
     assert timestamp_text(datetime(2023, 5, 6, 17, 0, tzinfo=UTC)) == "2023-05-06T17:00:00.000000Z"
+
+
+def test_the_same_moment_in_another_zone_reads_the_same_when_remembered() -> None:
+    # The text is remembered by moment: equal moments are one instant, written in UTC either way.
+    jakarta = timezone(timedelta(hours=7))
+    assert timestamp_text(datetime(2023, 5, 6, 17, 0, tzinfo=jakarta)) == "2023-05-06T10:00:00.000000Z"
+    assert timestamp_text(datetime(2023, 5, 6, 10, 0, tzinfo=UTC)) == "2023-05-06T10:00:00.000000Z"

@@ -9,6 +9,7 @@ recompute the same bytes from the stored JSON (https://www.rfc-editor.org/rfc/rf
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from uuid import UUID
 
 from services.review.eventstore.base import RecordedEvent
@@ -17,8 +18,11 @@ from shared.canonical import canonical_object, exact_integer, json_string
 GENESIS_HASH = bytes(32)
 
 
+@lru_cache(maxsize=1024)
 def timestamp_text(moment: datetime) -> str:
-    """RFC 3339 in UTC with microseconds: the exact precision PostgreSQL keeps."""
+    """RFC 3339 in UTC with microseconds: the exact precision PostgreSQL keeps. Remembered for the last
+    moments asked: the events of one batch share their recorded time, and each event's time is written
+    twice (its chain content and its Merkle leaf)."""
     utc = moment.astimezone(UTC)
     if utc.year < 1000:  # strftime does not pad the year to four digits; isoformat does
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
