@@ -12,6 +12,6 @@ BEGIN
     ALTER TABLE review.proposal_status
         ALTER COLUMN body SET COMPRESSION lz4,
         ALTER COLUMN state SET COMPRESSION lz4;
-EXCEPTION WHEN feature_not_supported THEN
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN  -- a server built without lz4
     RAISE NOTICE 'this PostgreSQL has no lz4: event data stays compressed with pglz (%)', SQLERRM;
 END $$;
