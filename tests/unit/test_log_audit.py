@@ -141,3 +141,32 @@ async def test_kept_checkpoints_are_checked_with_the_published_key_not_the_signe
     assert other is not None
     with pytest.raises(NoteError, match=r"000000000004\.checkpoint"):
         await verify_history(stream(events), tmp_path, other)
+
+
+async def test_an_intact_history_vouches_for_the_kept_leaf_hashes_it_matches(tmp_path: Path) -> None:
+    # The kept hashes are checked against the signed roots only when one differs or the history fails; an
+    # intact history reports what that check would have found.
+    events = history(N)
+    kept = signed(events, 100, N)
+    tiles = LeafTiles(tmp_path / "all")
+    tiles.extend(0, leaf_hashes(events))
+    report = await verify_against_checkpoints(stream(events), kept, tiles)
+    assert (report.intact, report.leaves_compared, report.tiles_problem) == (True, N, None)
+
+    short = LeafTiles(tmp_path / "short")
+    short.extend(0, leaf_hashes(events)[:WIDTH])
+    report = await verify_against_checkpoints(stream(events), kept, short)
+    assert (report.intact, report.leaves_compared) == (True, 100)
+    assert f"for {WIDTH} of the {N} events" in (report.tiles_problem or "")
+
+
+async def test_an_altered_kept_leaf_hash_does_not_fail_an_intact_history(tmp_path: Path) -> None:
+    events = history(N)
+    kept = signed(events, 100, N)
+    hashes = leaf_hashes(events)
+    hashes[299] = leaf_hash(b"what someone wrote into the tiles")
+    tiles = LeafTiles(tmp_path)
+    tiles.extend(0, hashes)
+    report = await verify_against_checkpoints(stream(events), kept, tiles)
+    assert (report.intact, report.leaves_compared) == (True, 100)
+    assert "do not lead to the signed root of 542 events" in (report.tiles_problem or "")
