@@ -11,6 +11,7 @@ from services.review.eventstore.base import (
     RecordedEvent,
     UnstorableEvent,
     refuse_malformed_append,
+    unsealed_event,
 )
 from services.review.eventstore.chain import GENESIS_HASH, sealed
 
@@ -35,19 +36,10 @@ class InMemoryEventStore:
         previous = self._log[-1].hash if self._log else GENESIS_HASH
         records = []
         for offset, event in enumerate(events, start=1):
-            unsealed = RecordedEvent(
-                position=len(self._log) + offset,
-                stream_id=stream_id,
-                version=len(stream) + offset,
-                event_id=event.event_id,
-                type=event.type,
-                schema_version=event.schema_version,
-                data=event.data,
-                metadata=event.metadata,
-                recorded_at=recorded_at,
-                hash=b"",
-            )
             try:
+                unsealed = unsealed_event(
+                    event, stream_id, len(self._log) + offset, len(stream) + offset, recorded_at
+                )
                 record = sealed(previous, unsealed)
             except (ValueError, TypeError, RecursionError) as error:
                 raise UnstorableEvent(f"event {event.event_id}: {error}") from error
