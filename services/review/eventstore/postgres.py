@@ -2,9 +2,10 @@
 
 Appends from every caller in this process go through one writer task, which takes the appends waiting
 (up to half of the callers it serves: see half_of_the_callers) and writes them in one transaction
-(`review.append_events`, or `review.append_event` when that is one event; see the migrations for why they
-serialise appends). One transaction per batch instead of one per caller is what keeps throughput up while
-positions stay gap-free and the hash chain stays linear: the same design as EventStoreDB's single writer.
+(`review.append_events`, or `review.append_event` when that is one event; migrations 0001 and 0012 say
+how appends are serialised). One transaction per batch instead of one per caller is what keeps
+throughput up while positions stay gap-free and the hash chain stays linear: the same design as
+EventStoreDB's single writer.
 The callers encode their events' content in their own turns; the writer only chains and writes.
 """
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 _APPEND_EVENTS = "SELECT * FROM review.append_events(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
 _APPEND_EVENT = "SELECT * FROM review.append_event(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
 _REFUSED_APPENDS = "SELECT * FROM review.refused_appends($1, $2, $3, $4)"
+_POSITIONS_KEY = "events_pkey"  # the primary key that orders appends from several processes
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
 
 
@@ -209,7 +211,12 @@ class PostgresEventStore:
                     )
                 else:
                     outcome = await conn.fetchrow(_APPEND_EVENTS, *head, *columns)
-            except asyncpg.UniqueViolationError:
+            except asyncpg.UniqueViolationError as refusal:
+                if refusal.constraint_name == _POSITIONS_KEY:
+                    # Another process wrote at the positions this batch was placed at (migration 0012):
+                    # nothing was written; chain on the head as it is now.
+                    self._head = await _read_head(conn)
+                    continue
                 # Nothing was written: an event already stored, or a version already taken. Which appends
                 # those were is asked afterwards, so that appends that are not refused pay nothing for it.
                 append_no, expected_version, _, stream_id, _, event_id = columns[:6]
