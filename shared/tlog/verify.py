@@ -1,8 +1,9 @@
 """Offline verification of priority certificates and exports: no database, no network, no private key.
 
 Only the standard library, `cryptography` (Ed25519) and `rfc8785` (the canonical JSON an export's events
-are hashed in; `shared/canonical.py` takes the standard library's sorted JSON where that is the same
-bytes, as it is for every event recorded) are used, so an auditor can read and run exactly this. The
+are hashed in; `shared/canonical.py` takes sorted compact JSON where that is the same bytes, as it is for
+every event recorded: orjson's when installed, the standard library's otherwise) are used, so an auditor
+can read and run exactly this. The
 algorithm, step by step, for anyone who writes their own: docs/proofs.md.
 """
 

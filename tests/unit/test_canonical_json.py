@@ -6,6 +6,7 @@ import string
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 import rfc8785
@@ -16,6 +17,7 @@ from services.review.eventstore.base import RecordedEvent
 from services.review.eventstore.chain import canonical_content
 from services.review.tlog import event_leaf, leaf_of
 from services.review.views import event_view
+from shared import canonical
 from shared.canonical import canonical_json, canonical_object
 
 ALPHABET = (
@@ -42,6 +44,10 @@ JSON_VALUES = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(JSON_VALUES)
 def test_matches_the_rfc8785_reference(value: object) -> None:
+    assert_matches_the_reference(value)
+
+
+def assert_matches_the_reference(value: object) -> None:
     try:
         expected = rfc8785.dumps(value)  # type: ignore[arg-type]
     except Exception as refused:  # what the reference refuses, the fast path must refuse too
@@ -49,6 +55,34 @@ def test_matches_the_rfc8785_reference(value: object) -> None:
             canonical_json(value)
         return
     assert canonical_json(value) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON_VALUES)
+def test_the_standard_librarys_path_matches_the_reference_too(value: object) -> None:
+    # What an offline verifier without orjson computes: the same bytes, or the same refusal.
+    with mock.patch.object(canonical, "sorted_json", canonical.standard_library_sorted):
+        assert_matches_the_reference(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON_VALUES)
+def test_orjson_and_the_standard_library_sort_alike(value: object) -> None:
+    if canonical._values_are_canonical(value):
+        assert canonical.orjson_sorted(value) == canonical.standard_library_sorted(value)
+
+
+def test_nesting_beyond_orjsons_limit_is_encoded_as_the_standard_library_does() -> None:
+    deep: object = "bottom"
+    for _ in range(300):
+        deep = {"inner": [deep]}
+    assert canonical.orjson_sorted(deep) == canonical.standard_library_sorted(deep)
+    assert canonical_json(deep) == rfc8785.dumps(deep)  # type: ignore[arg-type]
+
+
+def test_the_services_encode_with_orjson() -> None:
+    # A dependency of the services (pyproject.toml): without it they would be right, but slower.
+    assert canonical.sorted_json is canonical.orjson_sorted
 
 
 def test_sorts_keys_as_rfc8785_does_across_the_surrogate_range() -> None:

@@ -11,6 +11,7 @@ The callers encode their events' content in their own turns; the writer only cha
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -234,7 +235,7 @@ class PostgresEventStore:
                 for pending, result in zip(batch, results, strict=True):
                     _resolve(pending, result)
                     for new in pending.events:
-                        EVENTS_APPENDED.labels(new.type).inc()
+                        _appended_of_type(new.type).inc()
                 self._committed(events)
                 return
             if outcome["outcome"] == "stale_head":
@@ -281,6 +282,8 @@ def _take_batch(
     """Splits off what fits in one transaction, at most `most` appends; a second append to a stream, or a
     repeated event id, waits for the next batch so each append is checked against what the one before it
     wrote."""
+    if len(waiting) == 1:  # one caller at a time, the usual case
+        return waiting, []
     batch: list[_PendingAppend] = []
     later: list[_PendingAppend] = []
     streams: set[UUID] = set()
@@ -369,6 +372,13 @@ def _sealed_rows(
         )
     events.extend(sealed)
     return rows, previous
+
+
+@functools.cache
+def _appended_of_type(event_type: str) -> Any:
+    """The appended-events counter of one event type (looking a labelled counter up costs more than
+    counting with it; event types are a short fixed list)."""
+    return EVENTS_APPENDED.labels(event_type)
 
 
 def _resolve(pending: _PendingAppend, outcome: AppendResult | Exception) -> None:
