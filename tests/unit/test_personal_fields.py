@@ -34,6 +34,18 @@ def test_fields_decrypt_for_their_event_and_show_as_erased_once_the_key_is_gone(
     assert decrypt_innovator(encrypted, event_id, {}) == ERASED_INNOVATOR
 
 
+def test_no_nonce_is_used_twice_with_one_key() -> None:
+    # AES-GCM loses both secrecy and integrity when a key meets the same nonce twice: every field of every
+    # encryption gets its own.
+    key = DataKey.generate(uuid.uuid4())
+    everyone = {"name": "Siti Rahayu", "email": "siti@example.go.id", "phone": "+62 812 0000 0000"}
+    nonces = [
+        field["nonce"] for _ in range(50) for field in encrypt_innovator(everyone, uuid.uuid4(), key).values()
+    ]
+    assert len(nonces) == 150
+    assert len(set(nonces)) == 150
+
+
 def test_a_field_moved_to_another_event_or_field_does_not_decrypt() -> None:
     key, event_id = DataKey.generate(uuid.uuid4()), uuid.uuid4()
     encrypted = encrypt_innovator(PERSON, event_id, key)
