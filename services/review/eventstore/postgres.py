@@ -201,17 +201,15 @@ class PostgresEventStore:
         while batch:
             if self._head is None:
                 self._head = await _read_head(conn)
-            batch, columns, results, events = _prepare(batch, self._head)
+            batch, rows, results, events = _prepare(batch, self._head)
             if not batch:  # every append of it was unstorable, and has been answered
                 return
             head = (self._head.position, self._head.hash)
             try:
-                if len(columns[0]) == 1:  # one append of one event, the usual case: scalar parameters
-                    outcome = await conn.fetchrow(
-                        _APPEND_EVENT, *head, *(column[0] for column in columns[1:])
-                    )
+                if len(rows) == 1:  # one append of one event, the usual case: scalar parameters
+                    outcome = await conn.fetchrow(_APPEND_EVENT, *head, *rows[0][1:])
                 else:
-                    outcome = await conn.fetchrow(_APPEND_EVENTS, *head, *columns)
+                    outcome = await conn.fetchrow(_APPEND_EVENTS, *head, *_columns(rows))
             except asyncpg.UniqueViolationError as refusal:
                 if refusal.constraint_name == _POSITIONS_KEY:
                     # Another process wrote at the positions this batch was placed at (migration 0012):
@@ -220,7 +218,7 @@ class PostgresEventStore:
                     continue
                 # Nothing was written: an event already stored, or a version already taken. Which appends
                 # those were is asked afterwards, so that appends that are not refused pay nothing for it.
-                append_no, expected_version, _, stream_id, _, event_id = columns[:6]
+                append_no, expected_version, _, stream_id, _, event_id = _columns(rows)[:6]
                 outcome = await conn.fetchrow(
                     _REFUSED_APPENDS, append_no, stream_id, expected_version, event_id
                 )
@@ -304,35 +302,38 @@ def _take_batch(
 
 def _prepare(
     batch: list[_PendingAppend], head: _Head
-) -> tuple[list[_PendingAppend], list[list[Any]], list[AppendResult], list[RecordedEvent]]:
-    """Positions, versions and chained hashes for the batch, as the column arrays append_events takes
-    (append_event takes the same columns but the first, for its one event). An append whose content
-    cannot be sealed is answered UnstorableEvent here and left out; the others keep the batch."""
+) -> tuple[list[_PendingAppend], list[tuple[Any, ...]], list[AppendResult], list[RecordedEvent]]:
+    """Positions, versions and chained hashes for the batch: a row per event, with the columns
+    append_events takes (append_event takes a row but its first value, for its one event). An append whose
+    content cannot be sealed is answered UnstorableEvent here and left out; the others keep the batch."""
     now = datetime.now(UTC)
     # Recorded times never go backwards along the positions, whatever the clocks of several processes say.
     recorded_at = max(now, head.recorded_at) if head.recorded_at else now
     kept: list[_PendingAppend] = []
-    columns: list[list[Any]] = [[] for _ in range(12)]
+    rows: list[tuple[Any, ...]] = []
     results = []
     events: list[RecordedEvent] = []
     previous, position = head.hash, head.position
     for pending in batch:
         try:
-            rows, previous_after = _sealed_rows(len(kept), pending, position, previous, recorded_at, events)
+            sealed, previous_after = _sealed_rows(len(kept), pending, position, previous, recorded_at, events)
         except (ValueError, TypeError, RecursionError) as error:
             _resolve(pending, UnstorableEvent(f"append to stream {pending.stream_id}: {error}"))
             continue
         kept.append(pending)
-        previous, position = previous_after, position + len(rows)
-        for values in rows:
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
+        rows += sealed
+        previous, position = previous_after, position + len(sealed)
         results.append(
             AppendResult(
                 stream_version=pending.expected_version + len(pending.events), last_position=position
             )
         )
-    return kept, columns, results, events
+    return kept, rows, results, events
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """The rows as the column arrays append_events and refused_appends take."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _sealed_rows(
