@@ -3,10 +3,12 @@ and the evaluation's metrics. No process, no database."""
 
 import copy
 import random
+from dataclasses import replace
 
 from benchmarks.resemblance.evaluate import counts
 from benchmarks.resemblance.generate import pairs
-from services.review.resemblance.compare import compare, declares_replication, fingerprint
+from services.review.resemblance.compare import PARAMETERS, compare, declares_replication, fingerprint
+from services.review.resemblance.projection import RememberedFingerprints
 from services.review.resemblance.sketch import BINS, band_keys, estimated_jaccard, shingles, signature
 from services.review.resemblance.text import (
     ACRONYM,
@@ -131,3 +133,20 @@ def test_the_labelled_set_holds_every_kind_in_both_halves() -> None:
         assert {(kind, "tune"), (kind, "holdout")} <= kinds
     assert pairs() == labelled  # the generator is seeded: the same pairs every run
     assert all(pair.later.get("replicates") for pair in labelled if pair.kind == "replication")
+
+
+def test_remembered_fingerprints_keep_the_most_recently_used_within_their_budget() -> None:
+    texts = [fingerprint(proposal) for proposal in demo_proposals()[:3]]
+    budget = texts[0].weight + texts[1].weight + texts[2].weight - 1  # not room for all three
+    remembered = RememberedFingerprints(shingles=budget)
+    remembered.remember(b"a", PARAMETERS, texts[0])
+    remembered.remember(b"b", PARAMETERS, texts[1])
+    assert remembered.get(b"a", PARAMETERS) is texts[0]  # now used more recently than b
+    remembered.remember(b"c", PARAMETERS, texts[2])
+    assert remembered.get(b"b", PARAMETERS) is None
+    assert remembered.get(b"a", PARAMETERS) is texts[0]
+    assert remembered.get(b"c", PARAMETERS) is texts[2]
+    assert remembered.get(b"a", replace(PARAMETERS, threshold=0.9)) is None  # made with other parameters
+    too_small = RememberedFingerprints(shingles=texts[0].weight - 1)
+    too_small.remember(b"a", PARAMETERS, texts[0])
+    assert too_small.get(b"a", PARAMETERS) is None  # larger than the whole budget: not kept

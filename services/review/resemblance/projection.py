@@ -11,6 +11,7 @@ same tables, which is what a rebuild relies on.
 """
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,6 +23,7 @@ import asyncpg
 from services.review.eventstore.subscription import Subscription
 from services.review.resemblance.compare import (
     PARAMETERS,
+    Fingerprint,
     Parameters,
     Resemblance,
     compare,
@@ -42,7 +44,7 @@ TEXT = """CASE WHEN data ? 'proposal' THEN jsonb_build_object(
     'title', data #> '{proposal,title}', 'sections', data #> '{proposal,sections}',
     'round', data #> '{proposal,round}', 'agency', data #> '{proposal,agency}',
     'region', data #> '{proposal,region}', 'replicates', data #> '{proposal,replicates}') END"""
-SUBSCRIPTION = Subscription(NAME, f"position, stream_id, recorded_at, {TEXT} AS text", 200)
+SUBSCRIPTION = Subscription(NAME, f"position, stream_id, recorded_at, hash, {TEXT} AS text", 200)
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,11 @@ async def record_text(
     position: int,
     recorded_at: datetime,
     text: Mapping[str, Any],
+    event_hash: bytes,
     parameters: Parameters = PARAMETERS,
 ) -> None:
-    """Fingerprints one submitted or revised text and records what earlier texts it resembles."""
+    """Fingerprints one submitted or revised text (of the event at `position`, whose chain hash is
+    `event_hash`) and records what earlier texts it resembles."""
     mine = fingerprint(text, parameters)
     keys = sorted(set(band_keys(mine.sketch, parameters.rows))) if mine.units else []
     await conn.execute(f"DELETE FROM {tables.pairs} WHERE later_id = $1", proposal_id)
@@ -113,15 +117,17 @@ async def record_text(
     rows = []
     if found:
         others = await conn.fetch(
-            f"SELECT f.proposal_id, f.position, {TEXT.replace('data', 'e.data')} AS text"
-            f" FROM {tables.fingerprints} AS f JOIN review.events AS e ON e.position = f.position"
+            f"SELECT f.proposal_id, f.position, f.title, f.region, e.hash FROM {tables.fingerprints} AS f"
+            " JOIN review.events AS e ON e.position = f.position"
             " WHERE f.proposal_id = ANY($1::uuid[]) ORDER BY f.proposal_id",
             found,
         )
+        prints = await _fingerprints_of(conn, others, parameters)
         for other in others:
-            resemblance = compare(mine, fingerprint(other["text"], parameters), parameters)
+            resemblance = compare(mine, prints[other["position"]], parameters)
             if resemblance.score >= parameters.threshold:
-                declared = declares_replication(text.get("replicates"), other["text"])
+                earlier = {"title": other["title"], "region": other["region"]}  # what it names
+                declared = declares_replication(text.get("replicates"), earlier)
                 rows.append(
                     pair_row(
                         (proposal_id, position),
@@ -157,6 +163,63 @@ async def record_text(
             keys,
             proposal_id,
         )
+        REMEMBERED.remember(event_hash, parameters, mine)
+
+
+class RememberedFingerprints:
+    """Fingerprints this process made lately, by the chain hash of the event whose text they are of (it
+    names that text in that history; a position would name another text in another database). A new
+    text is compared with up to ten earlier ones, mostly the same few (a text copied many times is every
+    later copy's candidate), and making a fingerprint is the projection's largest cost: remembered, each
+    text is fingerprinted about once instead of once for every later text it is compared with. Bounded
+    by their shingles (about 70 bytes each); the least recently used go first."""
+
+    def __init__(self, shingles: int = 200_000) -> None:
+        self._budget = shingles
+        self._held = 0
+        self._prints: OrderedDict[tuple[bytes, Parameters], Fingerprint] = OrderedDict()
+
+    def get(self, event_hash: bytes, parameters: Parameters) -> Fingerprint | None:
+        found = self._prints.get((event_hash, parameters))
+        if found is not None:
+            self._prints.move_to_end((event_hash, parameters))
+        return found
+
+    def remember(self, event_hash: bytes, parameters: Parameters, made: Fingerprint) -> None:
+        key = (event_hash, parameters)
+        if key in self._prints or made.weight > self._budget:
+            return
+        self._prints[key] = made
+        self._held += made.weight
+        while self._held > self._budget:
+            _, oldest = self._prints.popitem(last=False)
+            self._held -= oldest.weight
+
+
+REMEMBERED = RememberedFingerprints()
+
+
+async def _fingerprints_of(
+    conn: Connection, earlier: list[asyncpg.Record], parameters: Parameters
+) -> dict[int, Fingerprint]:
+    """The fingerprints of the earlier texts (their events' `position` and `hash`), by position:
+    remembered, or made from their events."""
+    prints: dict[int, Fingerprint] = {}
+    missing: dict[int, bytes] = {}
+    for row in earlier:
+        made = REMEMBERED.get(bytes(row["hash"]), parameters)
+        if made is None:
+            missing[row["position"]] = bytes(row["hash"])
+        else:
+            prints[row["position"]] = made
+    if missing:
+        for row in await conn.fetch(
+            f"SELECT position, {TEXT} AS text FROM review.events WHERE position = ANY($1::bigint[])",
+            list(missing),
+        ):
+            prints[row["position"]] = made = fingerprint(row["text"], parameters)
+            REMEMBERED.remember(missing[row["position"]], parameters, made)
+    return prints
 
 
 def handler(tables: Tables = LIVE, parameters: Parameters = PARAMETERS) -> Any:
@@ -170,6 +233,7 @@ def handler(tables: Tables = LIVE, parameters: Parameters = PARAMETERS) -> Any:
                     event["position"],
                     event["recorded_at"],
                     event["text"],
+                    bytes(event["hash"]),
                     parameters,
                 )
 
