@@ -18,6 +18,8 @@ GRANT EXECUTE ON FUNCTION
         integer[], jsonb[], jsonb[], timestamptz[], bytea[]),
     review.append_event(bigint, bytea, integer, bigint, uuid, integer, uuid, text, integer, jsonb, jsonb,
         timestamptz, bytea),
+    review.append_one(bigint, bytea, integer, bigint, uuid, integer, uuid, text, integer, jsonb, jsonb,
+        timestamptz, bytea),
     review.refused_appends(integer[], uuid[], integer[], uuid[])
 TO {role};
 GRANT SELECT, INSERT, UPDATE ON review.proposal_status TO {role};

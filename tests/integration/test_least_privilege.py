@@ -49,6 +49,8 @@ async def test_the_runtime_role_appends_through_the_store(as_service: asyncpg.Po
         "DROP FUNCTION review.refuse_history_change() CASCADE",
         "ALTER FUNCTION review.append_event(bigint, bytea, integer, bigint, uuid, integer, uuid, text,"
         " integer, jsonb, jsonb, timestamptz, bytea) SECURITY INVOKER",
+        "ALTER FUNCTION review.append_one(bigint, bytea, integer, bigint, uuid, integer, uuid, text,"
+        " integer, jsonb, jsonb, timestamptz, bytea) SECURITY INVOKER",
         "CREATE OR REPLACE FUNCTION review.refuse_history_change() RETURNS trigger LANGUAGE plpgsql"
         " AS $$ BEGIN RETURN NULL; END $$",
         "LOCK TABLE review.events IN ACCESS EXCLUSIVE MODE",

@@ -2,8 +2,8 @@
 
 Appends from every caller in this process go through one writer task, which takes the appends waiting
 (up to half of the callers it serves: see half_of_the_callers) and writes them in one transaction
-(`review.append_events`, or `review.append_event` when that is one event; migrations 0001 and 0012 say
-how appends are serialised). One transaction per batch instead of one per caller is what keeps
+(`review.append_events`, or `review.append_one` when that is one event; migrations 0001, 0012 and 0013
+say how appends are serialised). One transaction per batch instead of one per caller is what keeps
 throughput up while positions stay gap-free and the hash chain stays linear: the same design as
 EventStoreDB's single writer.
 The callers encode their events' content in their own turns; the writer only chains and writes.
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _APPEND_EVENTS = "SELECT * FROM review.append_events(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
 _APPEND_EVENT = "SELECT * FROM review.append_event(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
+_APPEND_ONE = "SELECT review.append_one(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
 _REFUSED_APPENDS = "SELECT * FROM review.refused_appends($1, $2, $3, $4)"
 _POSITIONS_KEY = "events_pkey"  # the primary key that orders appends from several processes
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
@@ -207,6 +208,10 @@ class PostgresEventStore:
             head = (self._head.position, self._head.hash)
             try:
                 if len(rows) == 1:  # one append of one event, the usual case: scalar parameters
+                    if await conn.fetchval(_APPEND_ONE, *head, *rows[0][1:]):
+                        self._written(batch, rows, results, events)
+                        return
+                    # Not written: append_event says why (migration 0013), or writes it if it now can.
                     outcome = await conn.fetchrow(_APPEND_EVENT, *head, *rows[0][1:])
                 else:
                     outcome = await conn.fetchrow(_APPEND_EVENTS, *head, *_columns(rows))
@@ -227,14 +232,7 @@ class PostgresEventStore:
                 continue
             assert outcome is not None
             if outcome["outcome"] == "ok":
-                self._head = _Head(
-                    outcome["head_position"], bytes(outcome["head_hash"]), outcome["head_recorded_at"]
-                )
-                for pending, result in zip(batch, results, strict=True):
-                    _resolve(pending, result)
-                    for new in pending.events:
-                        _appended_of_type(new.type).inc()
-                self._committed(events)
+                self._written(batch, rows, results, events)
                 return
             if outcome["outcome"] == "stale_head":
                 self._head = _Head(
@@ -242,6 +240,22 @@ class PostgresEventStore:
                 )
                 continue
             batch = _answer_rejected(batch, outcome)
+
+    def _written(
+        self,
+        batch: list[_PendingAppend],
+        rows: list[tuple[Any, ...]],
+        results: list[AppendResult],
+        events: list[RecordedEvent],
+    ) -> None:
+        """The batch is committed: its last event is the head, and its callers are answered."""
+        _, _, position, *_, recorded_at, chained = rows[-1]
+        self._head = _Head(position, chained, recorded_at)
+        for pending, result in zip(batch, results, strict=True):
+            _resolve(pending, result)
+            for new in pending.events:
+                _appended_of_type(new.type).inc()
+        self._committed(events)
 
     def _committed(self, events: list[RecordedEvent]) -> None:
         if self._on_commit is None:
