@@ -189,6 +189,35 @@ async def test_resemblances_survive_a_rebuild_unchanged(
     assert len(await resemblances_of(pool, later_id)) >= 2
 
 
+async def test_a_key_shared_by_many_counts_the_first_by_id_and_finds_the_same_candidates(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Twenty copies share all eight keys, and one text four of them: every key is shared by more
+    # proposals than the bound lets count (12 here), and the candidates are still the ones counting
+    # every sharer finds.
+    copies = sorted(uuid.uuid4() for _ in range(20))
+    partial = uuid.uuid4()
+    keys = list(range(1, 9))
+    await pool.executemany(
+        "INSERT INTO review.resemblance_bands (key, proposal_id) VALUES ($1, $2)",
+        [(key, copy_id) for copy_id in copies for key in keys] + [(key, partial) for key in keys[:4]],
+    )
+    new_text = uuid.uuid4()
+    every_sharer_counted = await pool.fetch(
+        "SELECT proposal_id FROM review.resemblance_bands WHERE key = ANY($1::bigint[])"
+        " AND proposal_id <> $2 GROUP BY proposal_id ORDER BY count(*) DESC, proposal_id LIMIT $3",
+        keys,
+        new_text,
+        resemblance_projection.CANDIDATES,
+    )
+    monkeypatch.setattr(resemblance_projection, "SHARERS_PER_KEY", 12)
+    found = await resemblance_projection.candidates(pool, [*keys, *keys], new_text)  # a key named twice
+    assert found == [row["proposal_id"] for row in every_sharer_counted] == copies[:10]
+    # What is read is bounded: with fewer per key than candidates asked for, only those few are found.
+    monkeypatch.setattr(resemblance_projection, "SHARERS_PER_KEY", 3)
+    assert await resemblance_projection.candidates(pool, keys, new_text) == copies[:3]
+
+
 async def test_reviewers_and_auditors_read_resemblances_through_the_api(
     database_url: str,
     amqp_url: str,

@@ -36,6 +36,8 @@ from shared.worker import Worker
 
 NAME = "resemblances"
 CANDIDATES = 10  # the most band keys shared first; more than a reviewer would read
+# Of the proposals sharing one band key, the first this many by id are counted (see candidates).
+SHARERS_PER_KEY = 200
 PASSAGES = 30  # kept per pair, in the later text's order
 
 # What the projection reads of a text: the title, sections and what a resemblance shows beside them.
@@ -60,13 +62,21 @@ LIVE = Tables()
 async def candidates(
     conn: Connection | asyncpg.Pool, keys: list[int], exclude: UUID, bands: str = LIVE.bands
 ) -> list[UUID]:
-    """The proposals that share band keys with `keys`, those sharing most first."""
+    """The proposals that share band keys with `keys`, those sharing most first (by id among equals).
+
+    A key shared by more than SHARERS_PER_KEY proposals (a text copied that often) counts for the first
+    of them by id only: the ones the order by id picks among equals anyway, as long as that is more than
+    CANDIDATES. Without the bound, each lookup of a text copied thousands of times read every band row of
+    every copy."""
     rows = await conn.fetch(
-        f"SELECT proposal_id FROM {bands} WHERE key = ANY($1::bigint[]) AND proposal_id <> $2"
-        " GROUP BY proposal_id ORDER BY count(*) DESC, proposal_id LIMIT $3",
+        "SELECT c.proposal_id FROM (SELECT DISTINCT unnest($1::bigint[]) AS key) AS k CROSS JOIN LATERAL ("
+        f" SELECT b.proposal_id FROM {bands} AS b WHERE b.key = k.key AND b.proposal_id <> $2"
+        " ORDER BY b.proposal_id LIMIT $4) AS c"
+        " GROUP BY c.proposal_id ORDER BY count(*) DESC, c.proposal_id LIMIT $3",
         keys,
         exclude,
         CANDIDATES,
+        SHARERS_PER_KEY,
     )
     return [row["proposal_id"] for row in rows]
 
