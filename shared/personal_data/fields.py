@@ -52,7 +52,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _associated(event_id: UUID, name: str) -> bytes:
+def _associated(event_id: UUID | str, name: str) -> bytes:
     return f"{event_id}/innovator.{name}".encode()
 
 
@@ -62,7 +62,7 @@ def is_encrypted(value: Any) -> bool:
 
 def encrypt_innovator(innovator: Mapping[str, Any], event_id: UUID, key: DataKey) -> dict[str, Any]:
     cipher = AESGCM(key.secret)
-    subject = str(key.subject_id)
+    subject, event = str(key.subject_id), str(event_id)
     # Every field's nonce from one draw of the system's random source (one call instead of three).
     nonces = secrets.token_bytes(NONCE_BYTES * len(PERSONAL_FIELDS))
     encrypted: dict[str, Any] = {}
@@ -70,7 +70,7 @@ def encrypt_innovator(innovator: Mapping[str, Any], event_id: UUID, key: DataKey
         if name in PERSONAL_FIELDS and isinstance(value, str):
             start = NONCE_BYTES * PERSONAL_FIELDS.index(name)
             nonce = nonces[start : start + NONCE_BYTES]
-            ciphertext = cipher.encrypt(nonce, value.encode(), _associated(event_id, name))
+            ciphertext = cipher.encrypt(nonce, value.encode(), _associated(event, name))
             value = {"subject": subject, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
         encrypted[name] = value
     return encrypted

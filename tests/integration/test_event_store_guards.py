@@ -176,6 +176,100 @@ async def test_callers_appending_at_once_are_written_in_halves_on_one_chain(pool
     await assert_one_chain(pool, 80)
 
 
+def small() -> NewEvent:
+    return NewEvent(uuid.uuid4(), "ProposalSubmitted", 1, {"a": 1}, {})
+
+
+async def holding_the_table(database_url: str) -> asyncpg.Connection:
+    """A connection whose open transaction holds review.events so that no append can write (an INSERT
+    waits for the lock): an append is then in flight for as long as the test wants."""
+    holder = await asyncpg.connect(database_url)
+    await holder.execute("BEGIN; LOCK TABLE review.events IN EXCLUSIVE MODE")
+    return holder
+
+
+async def until_waiting_on_the_lock(pool: asyncpg.Pool) -> None:
+    for _ in range(200):
+        if await pool.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'review.events'::regclass"
+        ):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no append came to wait on the table")
+
+
+async def test_callers_arriving_while_a_lone_caller_writes_its_own_append_are_written_after_it(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    # A caller that finds the writer idle writes its own append in its own turn; callers arriving
+    # meanwhile queue for the writer, which waits for that write to end before it uses the connection
+    # (two writes on one connection at once would fail: asyncpg refuses a second operation in progress).
+    batches: list[int] = []
+    store = PostgresEventStore(pool, on_commit=lambda events: batches.append(len(events)))
+    await store.append(uuid.uuid4(), 0, [small()])  # starts the writer, which is idle afterwards
+    holder = await holding_the_table(database_url)
+    try:
+        lone = asyncio.create_task(store.append(uuid.uuid4(), 0, [small()]))
+        await until_waiting_on_the_lock(pool)
+        later = [asyncio.create_task(store.append(uuid.uuid4(), 0, [small()])) for _ in range(3)]
+        await asyncio.sleep(0.2)
+        assert not lone.done()
+        assert not any(task.done() for task in later)
+        await holder.execute("COMMIT")
+        results = await asyncio.gather(lone, *later)
+    finally:
+        await holder.close()
+        await store.stop()
+    assert results[0].last_position == 2
+    assert sorted(result.last_position for result in results[1:]) == [3, 4, 5]
+    assert batches == [1, 1, 2, 1]  # the lone one alone, then the writer's halves of the three
+    await assert_one_chain(pool, 5)
+
+
+async def test_a_caller_cancelled_during_its_own_write_leaves_the_store_writing_on_one_chain(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    store = PostgresEventStore(pool)
+    await store.append(uuid.uuid4(), 0, [small()])
+    holder = await holding_the_table(database_url)
+    try:
+        cancelled = asyncio.create_task(store.append(uuid.uuid4(), 0, [small()]))
+        await until_waiting_on_the_lock(pool)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        await holder.execute("COMMIT")
+        results = [await store.append(uuid.uuid4(), 0, [small()]) for _ in range(3)]
+    finally:
+        await holder.close()
+        await store.stop()
+    recorded = await pool.fetchval("SELECT count(*) FROM review.events")
+    assert recorded in (4, 5)  # whether the cancelled append was written is the database's to say
+    assert [result.last_position for result in results] == [recorded - 2, recorded - 1, recorded]
+    await assert_one_chain(pool, recorded)
+
+
+async def test_stopping_the_store_waits_for_a_caller_writing_its_own_append(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    store = PostgresEventStore(pool)
+    await store.append(uuid.uuid4(), 0, [small()])
+    holder = await holding_the_table(database_url)
+    try:
+        lone = asyncio.create_task(store.append(uuid.uuid4(), 0, [small()]))
+        await until_waiting_on_the_lock(pool)
+        stopping = asyncio.create_task(store.stop())
+        await asyncio.sleep(0.2)
+        assert not stopping.done()  # the connection is the caller's until its write ends
+        await holder.execute("COMMIT")
+        result = await lone
+        await stopping
+    finally:
+        await holder.close()
+    assert result.last_position == 2
+    await assert_one_chain(pool, 2)
+
+
 @pytest.mark.parametrize(
     ("waiting", "written", "taken"),
     [(1, 0, 1), (1, 1, 1), (2, 0, 1), (3, 0, 2), (16, 0, 8), (8, 8, 8), (400, 8, 204)],

@@ -5,7 +5,8 @@ Appends from every caller in this process go through one writer task, which take
 (`review.append_events`, or `review.append_one` when that is one event; migrations 0001, 0012 and 0013
 say how appends are serialised). One transaction per batch instead of one per caller is what keeps
 throughput up while positions stay gap-free and the hash chain stays linear: the same design as
-EventStoreDB's single writer.
+EventStoreDB's single writer. A caller that finds the writer idle, with nothing waiting, writes its own
+append the same way in its own turn (see PostgresEventStore.append).
 The callers encode their events' content in their own turns; the writer only chains and writes.
 """
 
@@ -98,6 +99,9 @@ class PostgresEventStore:
         self._writer: asyncio.Task[None] | None = None
         self._connection: PoolConnectionProxy | None = None  # the writer's own, kept between batches
         self._head: _Head | None = None  # our belief of the head; the database corrects it when stale
+        # Whoever writes a batch holds the turn: the writer task, or a caller writing its own append.
+        self._turn = asyncio.Lock()
+        self._idle = False  # the writer task waits for appends, and none is waiting
 
     async def start(self) -> None:
         if self._writer is None:
@@ -109,7 +113,8 @@ class PostgresEventStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
-        await self._drop_connection()
+        async with self._turn:  # a caller writing its own append keeps the connection until it is done
+            await self._drop_connection()
 
     async def append(
         self, stream_id: UUID, expected_version: int, events: Sequence[NewEvent]
@@ -118,8 +123,14 @@ class PostgresEventStore:
         _encode_in_callers_turn(stream_id, events)
         await self.start()
         pending = _PendingAppend(stream_id, expected_version, events)
-        self._queue.put_nowait(pending)
         with APPEND_SECONDS.time():
+            if self._idle and self._queue.empty() and not self._turn.locked():
+                # Nobody else is appending: write it now rather than hand it to the writer task and wait
+                # for its answer (two turns of the event loop: 26-34 µs of a 310-360 µs append at one
+                # writer, alternating runs). Callers arriving meanwhile queue for the writer as usual.
+                await self._write_own(pending)
+            else:
+                self._queue.put_nowait(pending)
             return await pending.done
 
     async def read_stream(self, stream_id: UUID, until: datetime | None = None) -> list[RecordedEvent]:
@@ -162,30 +173,52 @@ class PostgresEventStore:
         written = 0  # appends in the batch written last
         while True:
             if not deferred:
-                deferred.append(await self._queue.get())
+                self._idle = True
+                try:
+                    deferred.append(await self._queue.get())
+                finally:
+                    self._idle = False
             while not self._queue.empty():
                 deferred.append(self._queue.get_nowait())
             most = 1 if singles else half_of_the_callers(len(deferred), written)
             batch, deferred = _take_batch(deferred, most)
             singles = max(0, singles - 1)
             written = len(batch)
+            async with self._turn:
+                retry = await self._write_and_answer(batch)
+            if retry:  # write each of them on its own, so only the refused one fails
+                deferred, singles = [*retry, *deferred], len(retry)
+
+    async def _write_own(self, pending: _PendingAppend) -> None:
+        """A caller's own append, written in its turn (the writer task is idle and holds none)."""
+        async with self._turn:
             try:
-                await self._write(batch)
-            except asyncpg.DataError as error:  # one append's content was refused: not the others' fault
-                if len(batch) == 1:
-                    _resolve(batch[0], error)
-                else:  # write each of them on its own, so only the refused one fails
-                    retry = [pending for pending in batch if not pending.done.done()]
-                    deferred, singles = [*retry, *deferred], len(retry)
-                continue
-            except Exception as error:  # the database is away or refused: every caller in the batch hears it
-                self._head = None  # the outcome is unknown; re-read the head next time
+                await self._write_and_answer([pending])
+            except asyncio.CancelledError:  # the caller was cancelled while the database wrote, or not
+                self._head = None  # whether it was written is unknown; the head is read again next time
                 await self._drop_connection()
-                for pending in batch:
-                    _resolve(pending, error)
-            else:
-                for callback in self._on_append:
-                    callback()
+                raise
+
+    async def _write_and_answer(self, batch: list[_PendingAppend]) -> list[_PendingAppend]:
+        """Writes the batch and answers its callers. When the database refused one append's content (a
+        DataError) and the batch held others, it answers none of them and returns those to write again,
+        each on its own."""
+        try:
+            await self._write(batch)
+        except asyncpg.DataError as error:  # one append's content was refused: not the others' fault
+            if len(batch) == 1:
+                _resolve(batch[0], error)
+                return []
+            return [pending for pending in batch if not pending.done.done()]
+        except Exception as error:  # the database is away or refused: every caller in the batch hears it
+            self._head = None  # the outcome is unknown; re-read the head next time
+            await self._drop_connection()
+            for pending in batch:
+                _resolve(pending, error)
+            return []
+        for callback in self._on_append:
+            callback()
+        return []
 
     async def _drop_connection(self) -> None:
         if self._connection is not None:
