@@ -25,6 +25,7 @@ from services.review.resemblance.queries import resemblances_of
 from services.review.resemblance.rebuild import rebuild_resemblances
 from services.review.resemblance.text import content_words
 from shared.contract import PROPOSAL_REVISED, PROPOSAL_SUBMITTED, Topology, new_envelope
+from shared.db import shipped_migrations
 from tests.apps import eventually, review_app, running
 from tests.console import sign_in
 from tests.fixtures import REVIEWER_ACTOR, SUBMITTER, demo_proposals, encrypted, reopened_rounds
@@ -196,7 +197,7 @@ async def test_a_key_shared_by_many_counts_the_first_by_id_and_finds_the_same_ca
     # proposals than the bound lets count (12 here), and the candidates are still the ones counting
     # every sharer finds.
     copies = sorted(uuid.uuid4() for _ in range(20))
-    partial = uuid.uuid4()
+    partial = uuid.UUID(int=2**128 - 1)  # after every copy by id: which ones the bound counts is then fixed
     keys = list(range(1, 9))
     await pool.executemany(
         "INSERT INTO review.resemblance_bands (key, proposal_id) VALUES ($1, $2)",
@@ -216,6 +217,71 @@ async def test_a_key_shared_by_many_counts_the_first_by_id_and_finds_the_same_ca
     # What is read is bounded: with fewer per key than candidates asked for, only those few are found.
     monkeypatch.setattr(resemblance_projection, "SHARERS_PER_KEY", 3)
     assert await resemblance_projection.candidates(pool, keys, new_text) == copies[:3]
+
+
+async def test_a_text_copied_more_often_than_candidates_are_asked_finds_its_first_copies_by_its_key_set(
+    pool: asyncpg.Pool, service: ReviewService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Twelve copies of one text, and one proposal sharing part of its text: the copies have exactly the
+    # new copy's band keys, so they share all of them, and the first ten of them by id are the candidates
+    # counting every sharer finds. They are found by the key set alone: with a bound per key below the
+    # candidates asked for, counting by the keys finds only that many (see the test above).
+    text = demo_proposals()[0]
+    copies = sorted([await submit(service, text) for _ in range(12)])
+    await submit(service, the_copy())
+    await ResemblanceFinder(pool).catch_up()
+    new_copy = await submit(service, text)
+    [keys] = await pool.fetch(
+        "SELECT array_agg(key ORDER BY key) AS keys FROM review.resemblance_bands WHERE proposal_id = $1",
+        copies[0],
+    )
+    every_sharer_counted = await pool.fetch(
+        "SELECT proposal_id FROM review.resemblance_bands WHERE key = ANY($1::bigint[])"
+        " AND proposal_id <> $2 GROUP BY proposal_id ORDER BY count(*) DESC, proposal_id LIMIT $3",
+        keys["keys"],
+        new_copy,
+        resemblance_projection.CANDIDATES,
+    )
+    monkeypatch.setattr(resemblance_projection, "SHARERS_PER_KEY", 3)
+    found = await resemblance_projection.candidates(pool, list(keys["keys"]), new_copy)
+    assert found == [row["proposal_id"] for row in every_sharer_counted] == copies[:10]
+    # The follower records the new copy against those ten.
+    await ResemblanceFinder(pool).catch_up()
+    assert (
+        sorted(uuid.UUID(item["proposal_id"]) for item in await resemblances_of(pool, new_copy))
+        == copies[:10]
+    )
+
+
+async def test_key_sets_recorded_before_they_were_named_are_named_alike(
+    pool: asyncpg.Pool, service: ReviewService
+) -> None:
+    # Migration 0014 names the key sets of texts fingerprinted before it from their band rows; the
+    # follower names a new text's from its keys: one name for one set, or copies would go unfound.
+    for proposal in [*demo_proposals(), the_copy(), demo_proposals()[0]]:
+        await submit(service, proposal)
+    await ResemblanceFinder(pool).catch_up()
+    by_follower = await pool.fetch(
+        "SELECT proposal_id, key_set FROM review.resemblance_fingerprints ORDER BY 1"
+    )
+    [migration] = [m for m in shipped_migrations() if m.name == "0014_resemblance_key_sets.sql"]
+    [naming] = [
+        statement
+        for statement in (strip_comments(part) for part in migration.sql.split(";"))
+        if statement.startswith("UPDATE")
+    ]
+    await pool.execute("UPDATE review.resemblance_fingerprints SET key_set = NULL")
+    await pool.execute(naming)
+    by_migration = await pool.fetch(
+        "SELECT proposal_id, key_set FROM review.resemblance_fingerprints ORDER BY 1"
+    )
+    assert by_migration == by_follower
+    assert len({row["key_set"] for row in by_follower}) == 6  # the two copies of one text share theirs
+    assert None not in {row["key_set"] for row in by_follower}
+
+
+def strip_comments(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
 
 
 async def test_reviewers_and_auditors_read_resemblances_through_the_api(

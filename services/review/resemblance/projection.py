@@ -59,18 +59,36 @@ class Tables:
 LIVE = Tables()
 
 
-async def candidates(
-    conn: Connection | asyncpg.Pool, keys: list[int], exclude: UUID, bands: str = LIVE.bands
-) -> list[UUID]:
-    """The proposals that share band keys with `keys`, those sharing most first (by id among equals).
+# The name of a text's set of band keys (migration 0014 names the sets recorded before it the same way).
+KEY_SET = "md5(array_to_string({keys}::bigint[], ','))::uuid"
 
-    A key shared by more than SHARERS_PER_KEY proposals (a text copied that often) counts for the first
-    of them by id only: the ones the order by id picks among equals anyway, as long as that is more than
-    CANDIDATES. Without the bound, each lookup of a text copied thousands of times read every band row of
-    every copy."""
+
+async def candidates(
+    conn: Connection | asyncpg.Pool, keys: list[int], exclude: UUID, tables: Tables = LIVE
+) -> list[UUID]:
+    """The proposals that share band keys with `keys` (sorted, each once), those sharing most first (by
+    id among equals).
+
+    Copies first: earlier texts with exactly these keys share all of them, the most any text can (every
+    text has one key per band), so when there are CANDIDATES of them they are the answer, found by their
+    key set in one index lookup (migration 0014 says what that saves).
+
+    Otherwise by the keys: a key shared by more than SHARERS_PER_KEY proposals (a text copied that often)
+    counts for the first of them by id only: the ones the order by id picks among equals anyway, as long
+    as that is more than CANDIDATES. Without the bound, each lookup of a text copied thousands of times
+    read every band row of every copy."""
+    same = await conn.fetch(
+        f"SELECT proposal_id FROM {tables.fingerprints} WHERE key_set = {KEY_SET.format(keys='$1')}"
+        " AND proposal_id <> $2 ORDER BY proposal_id LIMIT $3",
+        keys,
+        exclude,
+        CANDIDATES,
+    )
+    if len(same) == CANDIDATES:
+        return [row["proposal_id"] for row in same]
     rows = await conn.fetch(
         "SELECT c.proposal_id FROM (SELECT DISTINCT unnest($1::bigint[]) AS key) AS k CROSS JOIN LATERAL ("
-        f" SELECT b.proposal_id FROM {bands} AS b WHERE b.key = k.key AND b.proposal_id <> $2"
+        f" SELECT b.proposal_id FROM {tables.bands} AS b WHERE b.key = k.key AND b.proposal_id <> $2"
         " ORDER BY b.proposal_id LIMIT $4) AS c"
         " GROUP BY c.proposal_id ORDER BY count(*) DESC, c.proposal_id LIMIT $3",
         keys,
@@ -123,7 +141,7 @@ async def record_text(
     keys = sorted(set(band_keys(mine.sketch, parameters.rows))) if mine.units else []
     await conn.execute(f"DELETE FROM {tables.pairs} WHERE later_id = $1", proposal_id)
     await conn.execute(f"DELETE FROM {tables.bands} WHERE proposal_id = $1", proposal_id)
-    found = await candidates(conn, keys, proposal_id, tables.bands) if keys else []
+    found = await candidates(conn, keys, proposal_id, tables) if keys else []
     rows = []
     if found:
         others = await conn.fetch(
@@ -155,10 +173,13 @@ async def record_text(
         )
     await conn.execute(
         f"INSERT INTO {tables.fingerprints}"
-        " (proposal_id, position, recorded_at, round, title, agency, region)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (proposal_id) DO UPDATE SET"
+        " (proposal_id, position, recorded_at, round, title, agency, region, key_set)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7,"
+        f" CASE WHEN $8::bigint[] <> '{{}}' THEN {KEY_SET.format(keys='$8')} END)"
+        " ON CONFLICT (proposal_id) DO UPDATE SET"
         " position = excluded.position, recorded_at = excluded.recorded_at, round = excluded.round,"
-        " title = excluded.title, agency = excluded.agency, region = excluded.region",
+        " title = excluded.title, agency = excluded.agency, region = excluded.region,"
+        " key_set = excluded.key_set",
         proposal_id,
         position,
         recorded_at,
@@ -166,6 +187,7 @@ async def record_text(
         str(text.get("title") or ""),
         text.get("agency") or {},
         text.get("region") or {},
+        keys,
     )
     if keys:
         await conn.execute(
