@@ -19,7 +19,7 @@ from services.review.consumer import intake_command
 from services.review.domain.commands import RequestRevision
 from services.review.eventstore.postgres import PostgresEventStore
 from services.review.resemblance import projection as resemblance_projection
-from services.review.resemblance.compare import PARAMETERS
+from services.review.resemblance.compare import PARAMETERS, compare
 from services.review.resemblance.projection import ResemblanceFinder
 from services.review.resemblance.queries import resemblances_of
 from services.review.resemblance.rebuild import rebuild_resemblances
@@ -245,12 +245,20 @@ async def test_a_text_copied_more_often_than_candidates_are_asked_finds_its_firs
     monkeypatch.setattr(resemblance_projection, "SHARERS_PER_KEY", 3)
     found = await resemblance_projection.candidates(pool, list(keys["keys"]), new_copy)
     assert found == [row["proposal_id"] for row in every_sharer_counted] == copies[:10]
-    # The follower records the new copy against those ten.
+    # The follower records the new copy against those ten, comparing it with their text once: they are
+    # copies of one text.
+    compared: list[Any] = []
+
+    def counted(*args: Any) -> Any:
+        compared.append(args)
+        return compare(*args)
+
+    monkeypatch.setattr(resemblance_projection, "compare", counted)
     await ResemblanceFinder(pool).catch_up()
-    assert (
-        sorted(uuid.UUID(item["proposal_id"]) for item in await resemblances_of(pool, new_copy))
-        == copies[:10]
-    )
+    recorded = await resemblances_of(pool, new_copy)
+    assert sorted(uuid.UUID(item["proposal_id"]) for item in recorded) == copies[:10]
+    assert len(compared) == 1
+    assert len({(item["score"], json.dumps(item["passages"])) for item in recorded}) == 1
 
 
 async def test_key_sets_recorded_before_they_were_named_are_named_alike(

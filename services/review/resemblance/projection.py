@@ -26,6 +26,7 @@ from services.review.resemblance.compare import (
     Fingerprint,
     Parameters,
     Resemblance,
+    Unit,
     compare,
     declares_replication,
     fingerprint,
@@ -99,9 +100,9 @@ async def candidates(
     return [row["proposal_id"] for row in rows]
 
 
-def pair_row(
-    later: tuple[UUID, int], earlier: tuple[UUID, int], found: Resemblance, declared: bool
-) -> tuple[Any, ...]:
+def evidence(found: Resemblance) -> tuple[float, str, str, str]:
+    """What a pair records of a comparison, as it is written: the score, each side's sections' scores and
+    the passages (at most PASSAGES), the last three as JSON text."""
     passages = [
         {
             "section": p.section,
@@ -113,12 +114,7 @@ def pair_row(
         for p in found.passages[:PASSAGES]
     ]
     return (
-        later[0],
-        earlier[0],
-        later[1],
-        earlier[1],
         round(found.score, 4),
-        declared,
         json.dumps({k: round(v, 4) for k, v in found.sections_of_later.items()}),
         json.dumps({k: round(v, 4) for k, v in found.sections_of_earlier.items()}),
         json.dumps(passages, ensure_ascii=False),
@@ -139,8 +135,12 @@ async def record_text(
     `event_hash`) and records what earlier texts it resembles."""
     mine = fingerprint(text, parameters)
     keys = sorted(set(band_keys(mine.sketch, parameters.rows))) if mine.units else []
-    await conn.execute(f"DELETE FROM {tables.pairs} WHERE later_id = $1", proposal_id)
-    await conn.execute(f"DELETE FROM {tables.bands} WHERE proposal_id = $1", proposal_id)
+    # What a revision replaces: the pairs in which its earlier text was the later one, and its keys.
+    await conn.execute(
+        f"WITH pairs AS (DELETE FROM {tables.pairs} WHERE later_id = $1)"
+        f" DELETE FROM {tables.bands} WHERE proposal_id = $1",
+        proposal_id,
+    )
     found = await candidates(conn, keys, proposal_id, tables) if keys else []
     rows = []
     if found:
@@ -151,35 +151,47 @@ async def record_text(
             found,
         )
         prints = await _fingerprints_of(conn, others, parameters)
+        # Earlier texts that are copies of one another have equal units, and the comparison depends on
+        # nothing else: each distinct text is compared once (a text copied many times is every later
+        # copy's candidate ten times over).
+        compared: dict[tuple[Unit, ...], tuple[float, str, str, str] | None] = {}
         for other in others:
-            resemblance = compare(mine, prints[other["position"]], parameters)
-            if resemblance.score >= parameters.threshold:
+            units = prints[other["position"]].units
+            if units not in compared:
+                resemblance = compare(mine, prints[other["position"]], parameters)
+                compared[units] = evidence(resemblance) if resemblance.score >= parameters.threshold else None
+            found_evidence = compared[units]
+            if found_evidence is not None:
                 earlier = {"title": other["title"], "region": other["region"]}  # what it names
                 declared = declares_replication(text.get("replicates"), earlier)
                 rows.append(
-                    pair_row(
-                        (proposal_id, position),
-                        (other["proposal_id"], other["position"]),
-                        resemblance,
+                    (
+                        proposal_id,
+                        other["proposal_id"],
+                        position,
+                        other["position"],
                         declared,
+                        *found_evidence,
                     )
                 )
     if rows:
         await conn.executemany(
-            f"INSERT INTO {tables.pairs} (later_id, earlier_id, later_position, earlier_position, score,"
-            " declared_replication, sections_of_later, sections_of_earlier, passages)"
+            f"INSERT INTO {tables.pairs} (later_id, earlier_id, later_position, earlier_position,"
+            " declared_replication, score, sections_of_later, sections_of_earlier, passages)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8::text::jsonb, $9::text::jsonb)",
             rows,
         )
+    # Its fingerprint's row and its keys, in one statement.
     await conn.execute(
-        f"INSERT INTO {tables.fingerprints}"
+        f"WITH fingerprint AS (INSERT INTO {tables.fingerprints}"
         " (proposal_id, position, recorded_at, round, title, agency, region, key_set)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7,"
         f" CASE WHEN $8::bigint[] <> '{{}}' THEN {KEY_SET.format(keys='$8')} END)"
         " ON CONFLICT (proposal_id) DO UPDATE SET"
         " position = excluded.position, recorded_at = excluded.recorded_at, round = excluded.round,"
         " title = excluded.title, agency = excluded.agency, region = excluded.region,"
-        " key_set = excluded.key_set",
+        " key_set = excluded.key_set)"
+        f" INSERT INTO {tables.bands} (key, proposal_id) SELECT unnest($8::bigint[]), $1",
         proposal_id,
         position,
         recorded_at,
@@ -190,11 +202,6 @@ async def record_text(
         keys,
     )
     if keys:
-        await conn.execute(
-            f"INSERT INTO {tables.bands} (key, proposal_id) SELECT unnest($1::bigint[]), $2",
-            keys,
-            proposal_id,
-        )
         REMEMBERED.remember(event_hash, parameters, mine)
 
 
