@@ -251,18 +251,21 @@ async def reads(
 
 
 async def quiesce(system: RunningSystem, within: float = 120) -> None:
-    """Waits until the system has finished the work the last load left behind (status changes still to
-    publish and to follow), so the next measurement does not share the machine with it."""
+    """Waits until the system has finished the work the last load left behind (every follower caught up,
+    status changes published and followed), so the next measurement does not share the machine with it
+    and the CPU it cost is counted with the load that caused it."""
     prefix = system.intake.env["KIPP_PREFIX"]
     depths = QueueDepths(AMQP_URL)
     deadline = time.perf_counter() + within
     try:
         while time.perf_counter() < deadline:
-            # Status changes not yet published, outbox rows not yet relayed, and announcements not yet
-            # followed into intake's view (a passive declare counts only messages not yet delivered).
+            # Events some follower of review's has not handled yet (the status list, the status changes
+            # to publish, the Merkle tree, the resemblances), outbox rows not yet relayed, and
+            # announcements not yet followed into intake's view (a passive declare counts only messages
+            # not yet delivered).
             behind = await system.pool.fetchval(
                 "SELECT (SELECT coalesce(max(position), 0) FROM review.events)"
-                " - (SELECT position FROM review.projection_checkpoints WHERE name = 'status_changed')"
+                " - (SELECT min(position) FROM review.projection_checkpoints)"
                 " + (SELECT count(*) FROM intake.outbox)"
                 " + (SELECT count(*) FROM intake.proposals AS i JOIN review.proposal_status AS r"
                 "    USING (proposal_id) WHERE i.review_version < r.version)"
