@@ -292,6 +292,19 @@ def strip_comments(sql: str) -> str:
     return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
 
 
+async def test_the_evidence_of_a_pair_is_stored_compressed_with_lz4_also_after_a_rebuild(
+    pool: asyncpg.Pool, service: ReviewService
+) -> None:
+    # As for event data (migration 0010): the passages of a copy are its whole text twice.
+    await submit(service, demo_proposals()[0])
+    copy_id = await submit(service, the_copy())
+    await ResemblanceFinder(pool).catch_up()
+    compression = "SELECT pg_column_compression(passages) FROM review.resemblances WHERE later_id = $1"
+    assert await pool.fetchval(compression, copy_id) == "lz4"
+    await rebuild_resemblances(pool)
+    assert await pool.fetchval(compression, copy_id) == "lz4"
+
+
 async def test_reviewers_and_auditors_read_resemblances_through_the_api(
     database_url: str,
     amqp_url: str,
