@@ -67,12 +67,12 @@ KEY_SET = "md5(array_to_string({keys}::bigint[], ','))::uuid"
 async def candidates(
     conn: Connection | asyncpg.Pool, keys: list[int], exclude: UUID, tables: Tables = LIVE
 ) -> list[UUID]:
-    """The proposals that share band keys with `keys` (sorted, each once), those sharing most first (by
-    id among equals).
+    """The proposals that share band keys with `keys`, those sharing most first (by id among equals).
 
     Copies first: earlier texts with exactly these keys share all of them, the most any text can (every
     text has one key per band), so when there are CANDIDATES of them they are the answer, found by their
-    key set in one index lookup (migration 0014 says what that saves).
+    key set in one index lookup (migration 0014 says what that saves). A set is named from its keys
+    sorted, each once, as record_text makes and records them.
 
     Otherwise by the keys: a key shared by more than SHARERS_PER_KEY proposals (a text copied that often)
     counts for the first of them by id only: the ones the order by id picks among equals anyway, as long
