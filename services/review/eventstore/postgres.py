@@ -41,7 +41,14 @@ MAX_BATCH_EVENTS = 500
 READ_PAGE = 1000
 log = logging.getLogger(__name__)
 
-_APPEND_EVENTS = "SELECT * FROM review.append_events(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"
+# A batch's data and metadata go as text[] and are cast to jsonb[] by the server: the driver writes a jsonb[]
+# as one array literal, every quote of every JSON text escaped, which the server then has to unescape
+# (eight submissions: 144 µs of this process's CPU and 348 µs in all per call, against 34 and 159 µs as
+# text[], measured alternately on one connection).
+_APPEND_EVENTS = (
+    "SELECT * FROM review.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+    " $11::text[]::jsonb[], $12::text[]::jsonb[], $13, $14)"
+)
 _APPEND_EVENT = "SELECT * FROM review.append_event(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
 _APPEND_ONE = "SELECT review.append_one(" + ", ".join(f"${n}" for n in range(1, 14)) + ")"
 _REFUSED_APPENDS = "SELECT * FROM review.refused_appends($1, $2, $3, $4)"
