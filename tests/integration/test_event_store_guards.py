@@ -1,13 +1,17 @@
 """The database itself keeps history append-only, and the schema migrates idempotently."""
 
 import asyncio
+import contextlib
 import random
 import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import pytest
 
-from services.review.eventstore.base import NewEvent
+from services.review.eventstore.base import AppendResult, NewEvent
 from services.review.eventstore.chain import GENESIS_HASH, chain_hash
 from services.review.eventstore.postgres import PostgresEventStore, _Head, half_of_the_callers
 from shared.db import migrate, shipped_migrations
@@ -198,6 +202,31 @@ async def until_waiting_on_the_lock(pool: asyncpg.Pool) -> None:
     raise AssertionError("no append came to wait on the table")
 
 
+@dataclass
+class LoneAppend:
+    store: PostgresEventStore
+    holder: asyncpg.Connection  # COMMIT on it lets the append through
+    task: asyncio.Task[AppendResult]
+
+
+@contextlib.asynccontextmanager
+async def a_lone_append_in_flight(
+    pool: asyncpg.Pool, database_url: str, on_commit: Callable[[Sequence[Any]], None] | None = None
+) -> AsyncIterator[LoneAppend]:
+    """A store whose writer is idle (one append made), and a caller's own append of it (position 2)
+    waiting on the table."""
+    store = PostgresEventStore(pool, on_commit=on_commit)
+    await store.append(uuid.uuid4(), 0, [small()])  # starts the writer, which is idle afterwards
+    holder = await holding_the_table(database_url)
+    try:
+        task = asyncio.create_task(store.append(uuid.uuid4(), 0, [small()]))
+        await until_waiting_on_the_lock(pool)
+        yield LoneAppend(store, holder, task)
+    finally:
+        await holder.close()
+        await store.stop()
+
+
 async def test_callers_arriving_while_a_lone_caller_writes_its_own_append_are_written_after_it(
     pool: asyncpg.Pool, database_url: str
 ) -> None:
@@ -205,21 +234,17 @@ async def test_callers_arriving_while_a_lone_caller_writes_its_own_append_are_wr
     # meanwhile queue for the writer, which waits for that write to end before it uses the connection
     # (two writes on one connection at once would fail: asyncpg refuses a second operation in progress).
     batches: list[int] = []
-    store = PostgresEventStore(pool, on_commit=lambda events: batches.append(len(events)))
-    await store.append(uuid.uuid4(), 0, [small()])  # starts the writer, which is idle afterwards
-    holder = await holding_the_table(database_url)
-    try:
-        lone = asyncio.create_task(store.append(uuid.uuid4(), 0, [small()]))
-        await until_waiting_on_the_lock(pool)
-        later = [asyncio.create_task(store.append(uuid.uuid4(), 0, [small()])) for _ in range(3)]
+
+    def count(events: Sequence[Any]) -> None:
+        batches.append(len(events))
+
+    async with a_lone_append_in_flight(pool, database_url, count) as lone:
+        later = [asyncio.create_task(lone.store.append(uuid.uuid4(), 0, [small()])) for _ in range(3)]
         await asyncio.sleep(0.2)
-        assert not lone.done()
+        assert not lone.task.done()
         assert not any(task.done() for task in later)
-        await holder.execute("COMMIT")
-        results = await asyncio.gather(lone, *later)
-    finally:
-        await holder.close()
-        await store.stop()
+        await lone.holder.execute("COMMIT")
+        results = await asyncio.gather(lone.task, *later)
     assert results[0].last_position == 2
     assert sorted(result.last_position for result in results[1:]) == [3, 4, 5]
     assert batches == [1, 1, 2, 1]  # the lone one alone, then the writer's halves of the three
@@ -229,20 +254,12 @@ async def test_callers_arriving_while_a_lone_caller_writes_its_own_append_are_wr
 async def test_a_caller_cancelled_during_its_own_write_leaves_the_store_writing_on_one_chain(
     pool: asyncpg.Pool, database_url: str
 ) -> None:
-    store = PostgresEventStore(pool)
-    await store.append(uuid.uuid4(), 0, [small()])
-    holder = await holding_the_table(database_url)
-    try:
-        cancelled = asyncio.create_task(store.append(uuid.uuid4(), 0, [small()]))
-        await until_waiting_on_the_lock(pool)
-        cancelled.cancel()
+    async with a_lone_append_in_flight(pool, database_url) as lone:
+        lone.task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await cancelled
-        await holder.execute("COMMIT")
-        results = [await store.append(uuid.uuid4(), 0, [small()]) for _ in range(3)]
-    finally:
-        await holder.close()
-        await store.stop()
+            await lone.task
+        await lone.holder.execute("COMMIT")
+        results = [await lone.store.append(uuid.uuid4(), 0, [small()]) for _ in range(3)]
     recorded = await pool.fetchval("SELECT count(*) FROM review.events")
     assert recorded in (4, 5)  # whether the cancelled append was written is the database's to say
     assert [result.last_position for result in results] == [recorded - 2, recorded - 1, recorded]
@@ -252,20 +269,13 @@ async def test_a_caller_cancelled_during_its_own_write_leaves_the_store_writing_
 async def test_stopping_the_store_waits_for_a_caller_writing_its_own_append(
     pool: asyncpg.Pool, database_url: str
 ) -> None:
-    store = PostgresEventStore(pool)
-    await store.append(uuid.uuid4(), 0, [small()])
-    holder = await holding_the_table(database_url)
-    try:
-        lone = asyncio.create_task(store.append(uuid.uuid4(), 0, [small()]))
-        await until_waiting_on_the_lock(pool)
-        stopping = asyncio.create_task(store.stop())
+    async with a_lone_append_in_flight(pool, database_url) as lone:
+        stopping = asyncio.create_task(lone.store.stop())
         await asyncio.sleep(0.2)
         assert not stopping.done()  # the connection is the caller's until its write ends
-        await holder.execute("COMMIT")
-        result = await lone
+        await lone.holder.execute("COMMIT")
+        result = await lone.task
         await stopping
-    finally:
-        await holder.close()
     assert result.last_position == 2
     await assert_one_chain(pool, 2)
 
