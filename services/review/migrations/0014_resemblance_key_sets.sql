@@ -3,7 +3,7 @@
 -- earlier texts with exactly the same keys are found by one index lookup.
 --
 -- Why: a text copied many times made every later copy's candidate lookup read the band rows of up to
--- 200 copies for each of its 64 keys (services/review/resemblance/projection.py, candidates): 5-8 ms of
+-- 200 copies for each of its 64 keys (services/review/resemblance/projection.py, candidates): 3-8 ms of
 -- the database per lookup once a text had a few hundred copies, while every other step of recording a
 -- submission takes a fraction of that. Every text has one key per band, so an earlier text that shares
 -- all of a text's keys has exactly its set: when there are at least as many of those as candidates are
