@@ -2,17 +2,18 @@
 into a plain table with the same indexes, at the same concurrency and durability."""
 
 import asyncio
-import time
+import contextlib
 import uuid
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from benchmarks.common import Rate, scratch_database
+from benchmarks.common import Operation, Rate, interleaved, scratch_database
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.postgres import PostgresEventStore
-from shared.db import create_pool
+from shared.db import Connection, create_pool
 
 RAW_TABLE = """
 CREATE TABLE raw_events (
@@ -69,59 +70,78 @@ def new_event() -> NewEvent:
     return NewEvent(uuid.uuid4(), "ProposalVerified", 2, DATA, METADATA)
 
 
-async def product_appends(url: str, writers: int, per_writer: int) -> Rate:
+@contextlib.asynccontextmanager
+async def started_store(url: str, **hooks: Any) -> AsyncIterator[PostgresEventStore]:
+    """The event store as review runs it, warmed up by ten appends (its statements prepared)."""
     pool = await create_pool(url, min_size=2, max_size=4)
-    store = PostgresEventStore(pool)
+    store = PostgresEventStore(pool, **hooks)
     await store.start()
-    latencies: list[float] = []
-
-    async def writer() -> None:
-        stream = uuid.uuid4()
-        for version in range(per_writer):
-            began = time.perf_counter()
-            await store.append(stream, version, [new_event()])
-            latencies.append(time.perf_counter() - began)
-
-    await asyncio.gather(*(store.append(uuid.uuid4(), 0, [new_event()]) for _ in range(10)))  # warm up
-    latencies.clear()
-    began = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(writers)))
-    seconds = time.perf_counter() - began
-    await store.stop()
-    await pool.close()
-    return Rate(writers * per_writer, seconds, latencies)
+    try:
+        await asyncio.gather(*(store.append(uuid.uuid4(), 0, [new_event()]) for _ in range(10)))
+        yield store
+    finally:
+        await store.stop()
+        await pool.close()
 
 
-async def raw_inserts(url: str, writers: int, per_writer: int) -> Rate:
+@contextlib.asynccontextmanager
+async def raw_connections(url: str, writers: int) -> AsyncIterator[Sequence[Connection]]:
+    """The reference's table, and a connection of its own for each writer."""
     pool = await create_pool(url, min_size=writers, max_size=writers)
     await create_raw_table(pool)
-    latencies: list[float] = []
+    connections = [await pool.acquire() for _ in range(writers)]
+    try:
+        yield connections
+    finally:
+        for connection in connections:
+            await pool.release(connection)
+        await pool.close()
+
+
+def store_appends(store: PostgresEventStore, writers: int) -> Operation:
+    """Each writer appends to its own stream, one event at a time."""
+    streams = [uuid.uuid4() for _ in range(writers)]
+
+    async def append(writer: int, number: int) -> None:
+        await store.append(streams[writer], number, [new_event()])
+
+    return append
+
+
+def raw_appends(connections: Sequence[Connection]) -> Operation:
+    """The same rows by plain INSERTs, each writer on its own stream and connection."""
+    streams = [uuid.uuid4() for _ in connections]
     now = datetime.now(UTC)
 
-    async def writer() -> None:
-        stream = uuid.uuid4()
-        async with pool.acquire() as conn:
-            for version in range(1, per_writer + 1):
-                event = new_event()
-                began = time.perf_counter()
-                await conn.execute(
-                    RAW_INSERT, stream, version, event.event_id, event.type, 2, DATA, METADATA, now, b"h" * 32
-                )
-                latencies.append(time.perf_counter() - began)
+    async def insert(writer: int, number: int) -> None:
+        event = new_event()
+        await connections[writer].execute(
+            RAW_INSERT,
+            streams[writer],
+            number + 1,
+            event.event_id,
+            event.type,
+            2,
+            DATA,
+            METADATA,
+            now,
+            b"h" * 32,
+        )
 
-    began = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(writers)))
-    seconds = time.perf_counter() - began
-    await pool.close()
-    return Rate(writers * per_writer, seconds, latencies)
+    return insert
 
 
 async def measure(writers: int, per_writer: int) -> tuple[Rate, Rate]:
-    async with scratch_database() as url:
-        raw = await raw_inserts(url, writers, per_writer)
-    async with scratch_database() as url:
-        product = await product_appends(url, writers, per_writer)
-    return product, raw
+    """(product, raw), by turns, each side in a database of its own."""
+    async with (
+        scratch_database() as raw_url,
+        scratch_database() as product_url,
+        raw_connections(raw_url, writers) as connections,
+        started_store(product_url) as store,
+    ):
+        sides = {"raw": raw_appends(connections), "product": store_appends(store, writers)}
+        rates = await interleaved(sides, writers, per_writer)
+    return rates["product"], rates["raw"]
 
 
 async def synchronous_commit(url: str) -> str:

@@ -1,11 +1,12 @@
 """What every benchmark needs: a scratch database, timing, percentiles."""
 
+import asyncio
 import contextlib
 import os
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,6 +76,52 @@ class Rate:
             "p99_ms": round(self.p99_ms, 2),
             "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else 0.0,
         }
+
+
+Operation = Callable[[int, int], Awaitable[None]]
+"""One timed operation of a side, given (writer, number): number counts on across turns, from 0."""
+
+# Turns per side in `interleaved`: each about a tenth of a second at one writer.
+TURNS = 10
+
+
+async def interleaved(
+    sides: Mapping[str, Operation],
+    writers: int,
+    per_writer: int,
+    settle: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
+    turns: int = TURNS,
+) -> dict[str, Rate]:
+    """Measures the sides by turns, `per_writer // turns` operations per writer at a time, the first side
+    changing every turn; each side's rate is its operations over the sum of its turns. Measured one after
+    the other, a side meets the machine as it is during its own second: on shared cores that moved a
+    one-writer ratio by a third between rounds, more than most changes measured with it. By turns, a
+    slower or faster stretch of the machine reaches every side alike. `settle` (per side, optional) ends
+    each of that side's turns inside its time, e.g. waiting for a follower to catch up."""
+    per_turn = per_writer // turns
+    seconds = dict.fromkeys(sides, 0.0)
+    latencies: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for turn in range(turns):
+        first = turn % len(names)
+        for name in names[first:] + names[:first]:
+            numbers = range(turn * per_turn, (turn + 1) * per_turn)
+
+            began = time.perf_counter()
+            await asyncio.gather(
+                *(_turn(sides[name], index, numbers, latencies[name]) for index in range(writers))
+            )
+            if settle and name in settle:
+                await settle[name]()
+            seconds[name] += time.perf_counter() - began
+    return {name: Rate(writers * per_turn * turns, seconds[name], latencies[name]) for name in sides}
+
+
+async def _turn(operation: Operation, writer: int, numbers: range, latencies: list[float]) -> None:
+    for number in numbers:
+        began = time.perf_counter()
+        await operation(writer, number)
+        latencies.append(time.perf_counter() - began)
 
 
 class Clock:

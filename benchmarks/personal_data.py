@@ -8,18 +8,17 @@ encryption and one decryption (a view), per operation.
 The five demo texts are read once: reading the file in the timed loop cost both sides about 40 µs an
 append and made them look closer than they are."""
 
-import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.appends import RAW_INSERT, create_raw_table
-from benchmarks.common import Rate, scratch_database
+from benchmarks.appends import RAW_INSERT, raw_connections, started_store
+from benchmarks.common import Operation, Rate, interleaved, scratch_database
 from services.review.eventstore.base import NewEvent
 from services.review.eventstore.postgres import PostgresEventStore
-from shared.db import create_pool
+from shared.db import Connection
 from shared.personal_data.fields import DataKey, decrypt_innovator, encrypt_proposal
 from shared.personal_data.master_key import MasterKey
 from tests.fixtures import demo_proposals
@@ -51,69 +50,44 @@ def plain_submission(number: int) -> NewEvent:
     )
 
 
-async def product_appends(
-    url: str, writers: int, per_writer: int, submission: Callable[[int], NewEvent] = encrypted_submission
-) -> Rate:
-    pool = await create_pool(url, min_size=2, max_size=4)
-    store = PostgresEventStore(pool)
-    await store.start()
-    latencies: list[float] = []
+def store_submissions(store: PostgresEventStore, submission: Callable[[int], NewEvent]) -> Operation:
+    """Each submission starts a stream of its own, as a proposal's does."""
 
-    async def writer() -> None:
-        for number in range(per_writer):
-            began = time.perf_counter()
-            await store.append(uuid.uuid4(), 0, [submission(number)])
-            latencies.append(time.perf_counter() - began)
+    async def append(writer: int, number: int) -> None:
+        await store.append(uuid.uuid4(), 0, [submission(number)])
 
-    began = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(writers)))
-    seconds = time.perf_counter() - began
-    await store.stop()
-    await pool.close()
-    return Rate(writers * per_writer, seconds, latencies)
+    return append
 
 
-async def raw_inserts(url: str, writers: int, per_writer: int) -> Rate:
-    pool = await create_pool(url, min_size=writers, max_size=writers)
-    await create_raw_table(pool)
-    latencies: list[float] = []
+def raw_submissions(connections: Sequence[Connection]) -> Operation:
     now = datetime.now(UTC)
 
-    async def writer() -> None:
-        async with pool.acquire() as conn:
-            for number in range(per_writer):
-                data = {"at": "2023-04-10T08:00:00Z", "proposal": PROPOSALS[number % 5]}
-                began = time.perf_counter()
-                await conn.execute(
-                    RAW_INSERT,
-                    uuid.uuid4(),
-                    1,
-                    uuid.uuid4(),
-                    "ProposalSubmitted",
-                    1,
-                    data,
-                    METADATA,
-                    now,
-                    b"h" * 32,
-                )
-                latencies.append(time.perf_counter() - began)
+    async def insert(writer: int, number: int) -> None:
+        data = {"at": "2023-04-10T08:00:00Z", "proposal": PROPOSALS[number % 5]}
+        await connections[writer].execute(
+            RAW_INSERT, uuid.uuid4(), 1, uuid.uuid4(), "ProposalSubmitted", 1, data, METADATA, now, b"h" * 32
+        )
 
-    began = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(writers)))
-    seconds = time.perf_counter() - began
-    await pool.close()
-    return Rate(writers * per_writer, seconds, latencies)
+    return insert
 
 
 async def measure_appends(writers: int, per_writer: int) -> dict[str, Rate]:
-    """Raw plain INSERTs, the store's plain appends and its encrypted appends, back to back."""
-    async with scratch_database() as url:
-        raw = await raw_inserts(url, writers, per_writer)
-    async with scratch_database() as url:
-        plain = await product_appends(url, writers, per_writer, plain_submission)
-    async with scratch_database() as url:
-        encrypted = await product_appends(url, writers, per_writer, encrypted_submission)
-    return {"raw_insert": raw, "plain": plain, "encrypted": encrypted}
+    """Raw plain INSERTs, the store's plain appends and its encrypted appends, by turns, each side in a
+    database of its own."""
+    async with (
+        scratch_database() as raw_url,
+        scratch_database() as plain_url,
+        scratch_database() as encrypted_url,
+        raw_connections(raw_url, writers) as connections,
+        started_store(plain_url) as plain,
+        started_store(encrypted_url) as encrypted,
+    ):
+        sides = {
+            "raw_insert": raw_submissions(connections),
+            "plain": store_submissions(plain, plain_submission),
+            "encrypted": store_submissions(encrypted, encrypted_submission),
+        }
+        return await interleaved(sides, writers, per_writer)
 
 
 def per_operation_us(repeat: int = 5000) -> dict[str, float]:

@@ -3,11 +3,13 @@ inclusion and consistency proofs from the database (through the functions the AP
 and what keeping the tree costs the appends it follows."""
 
 import asyncio
+import contextlib
 import random
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,10 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks import appends
-from benchmarks.common import Rate, percentile, scratch_database
+from benchmarks.common import Rate, interleaved, percentile, scratch_database
 from benchmarks.e2e import running_system
 from services.review.eventstore.postgres import PostgresEventStore, row_to_event
-from services.review.eventstore.subscription import Subscription
+from services.review.eventstore.subscription import EVENT_COLUMNS, Subscription
 from services.review.tlog import (
     NAME,
     SUBSCRIPTION,
@@ -58,9 +60,7 @@ async def build_tree(pool: asyncpg.Pool) -> dict[str, float]:
 async def leaf_bytes_cost(pool: asyncpg.Pool, sample: int = 20_000) -> dict[str, float]:
     """Of the follower's CPU per event, what computing the leaf (the event's RFC 8785 JSON, the second
     time: the writer encoded it once for the chain hash) and hashing it take."""
-    rows = await pool.fetch(
-        f"SELECT {SUBSCRIPTION.columns} FROM review.events ORDER BY position LIMIT $1", sample
-    )
+    rows = await pool.fetch(f"SELECT {EVENT_COLUMNS} FROM review.events ORDER BY position LIMIT $1", sample)
     events = [row_to_event(row) for row in rows]
     began = time.process_time()
     leaves = [leaf_of(event_view(event)) for event in events]
@@ -160,9 +160,13 @@ async def proofs_over_http(url: str, size: int) -> dict[str, Any]:
     return {kind: Rate(len(samples), sum(samples), samples).summary() for kind, samples in found.items()}
 
 
-async def appends_with_tree(url: str, writers: int, per_writer: int) -> Rate:
-    """The product's appends, as `appends` measures them, with the tree's follower in the same process
-    poked after every append, as review runs it; timed until the tree has every event appended."""
+Settle = Callable[[], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def store_with_tree(url: str) -> AsyncIterator[tuple[PostgresEventStore, Settle]]:
+    """The event store with the tree's follower in the same process, poked after every append as review
+    runs it; and what waits until the tree holds every event appended (ending each of its turns)."""
     pool = await create_pool(url, min_size=2, max_size=6)
     recent = RecentLeaves()
     signer = NoteSigner("bench.kipp.local/log", Ed25519PrivateKey.generate())
@@ -170,54 +174,54 @@ async def appends_with_tree(url: str, writers: int, per_writer: int) -> Rate:
     store = PostgresEventStore(pool, on_append=(keeper.poke,), on_commit=recent.remember)
     await store.start()
     keeper.tree.start()
-    latencies: list[float] = []
 
-    async def writer() -> None:
-        stream = uuid.uuid4()
-        for version in range(per_writer):
-            began = time.perf_counter()
-            await store.append(stream, version, [appends.new_event()])
-            latencies.append(time.perf_counter() - began)
+    async def caught_up() -> None:
+        head = await pool.fetchval("SELECT coalesce(max(position), 0) FROM review.events")
+        while await tree_size(pool) < head:
+            keeper.poke()
+            await asyncio.sleep(0.002)
 
-    await asyncio.gather(*(store.append(uuid.uuid4(), 0, [appends.new_event()]) for _ in range(10)))
-    await caught_up(pool, keeper, 10)
-    began = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(writers)))
-    await caught_up(pool, keeper, 10 + writers * per_writer)
-    seconds = time.perf_counter() - began
-    await keeper.tree.stop()
-    await store.stop()
-    await pool.close()
-    return Rate(writers * per_writer, seconds, latencies)
-
-
-async def caught_up(pool: asyncpg.Pool, keeper: TreeKeeper, size: int) -> None:
-    while await tree_size(pool) < size:
-        keeper.poke()
-        await asyncio.sleep(0.002)
+    try:
+        await asyncio.gather(*(store.append(uuid.uuid4(), 0, [appends.new_event()]) for _ in range(10)))
+        await caught_up()
+        yield store, caught_up
+    finally:
+        await keeper.tree.stop()
+        await store.stop()
+        await pool.close()
 
 
 async def append_ratios(rounds: int) -> dict[str, Any]:
     """Per writer count, the median round of (appends with the tree) / (raw INSERT), and of appends
-    without it in the same round, so the tree's share shows beside the target."""
+    without it in the same round (the three sides by turns, each in a database of its own), so the tree's
+    share shows beside the target."""
     found: dict[str, Any] = {}
     for writers, per_writer in ((1, 3000), (16, 500)):
         ratios = []
         for _ in range(rounds):
-            async with scratch_database() as scratch:
-                raw = await appends.raw_inserts(scratch, writers, per_writer)
-            async with scratch_database() as scratch:
-                without = await appends.product_appends(scratch, writers, per_writer)
-            async with scratch_database() as scratch:
-                with_tree = await appends_with_tree(scratch, writers, per_writer)
+            async with (
+                scratch_database() as raw_url,
+                scratch_database() as without_url,
+                scratch_database() as with_url,
+                appends.raw_connections(raw_url, writers) as connections,
+                appends.started_store(without_url) as without,
+                store_with_tree(with_url) as (with_tree, caught_up),
+            ):
+                sides = {
+                    "raw": appends.raw_appends(connections),
+                    "without": appends.store_appends(without, writers),
+                    "with_tree": appends.store_appends(with_tree, writers),
+                }
+                rates = await interleaved(sides, writers, per_writer, settle={"with_tree": caught_up})
+            raw, without_tree, tree = (rates[side].per_second for side in ("raw", "without", "with_tree"))
             ratios.append(
                 (
-                    with_tree.per_second / raw.per_second,
+                    tree / raw,
                     {
-                        "with_tree_per_s": round(with_tree.per_second, 1),
-                        "without_tree_per_s": round(without.per_second, 1),
-                        "raw_insert_per_s": round(raw.per_second, 1),
-                        "ratio_without_tree": round(without.per_second / raw.per_second, 3),
+                        "with_tree_per_s": round(tree, 1),
+                        "without_tree_per_s": round(without_tree, 1),
+                        "raw_insert_per_s": round(raw, 1),
+                        "ratio_without_tree": round(without_tree / raw, 3),
                     },
                 )
             )
