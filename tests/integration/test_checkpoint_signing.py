@@ -10,6 +10,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -278,7 +279,8 @@ async def test_leaves_the_writer_made_as_it_committed_give_the_tree_the_database
     store = PostgresEventStore(pool, on_commit=recent.remember)
     await record_history(store)  # eight events, their leaves made by the writer
     await store.stop()
-    recent.take(3)  # one the follower must make from the database, as after a restart
+    recent.take(3)  # two the follower must make from the database, as after a restart or for another
+    recent.take(6)  # process's appends, with leaves from memory between them
 
     async with pool.acquire() as conn:
         while (await SUBSCRIPTION.process(conn, functools.partial(extend_tree, recent=recent)))[1]:
@@ -290,6 +292,32 @@ async def test_leaves_the_writer_made_as_it_committed_give_the_tree_the_database
     from_database = await pool.fetch("SELECT level, index, hash FROM review.merkle_nodes ORDER BY 1, 2")
     assert len(with_leaves) == 15  # 8 leaves, 4 + 2 + 1 parents
     assert [tuple(row) for row in with_leaves] == [tuple(row) for row in from_database]
+
+
+async def test_the_follower_keeps_the_trees_right_edge_and_asks_the_table_for_no_left_sibling(
+    pool: asyncpg.Pool, store: PostgresEventStore
+) -> None:
+    await build_tree(pool)
+    whole = await pool.fetch("SELECT level, index, hash FROM review.merkle_nodes ORDER BY 1, 2")
+    await pool.execute("DELETE FROM review.merkle_nodes")
+    await pool.execute("UPDATE review.projection_checkpoints SET position = 0 WHERE name = 'merkle_tree'")
+
+    edge: dict[tuple[int, int], bytes] = {}
+    threes = replace(SUBSCRIPTION, batch=3)  # batches of 3: each after the first needs left siblings
+    async with pool.acquire() as conn:
+        await threes.process(conn, functools.partial(extend_tree, edge=edge))  # leaves 1-3
+        assert set(edge) == {(1, 0), (0, 2)}  # the tree over 3 leaves ends with these
+        # The nodes written so far gone from the table: the next batches can only find them kept.
+        await conn.execute("DELETE FROM review.merkle_nodes")
+        while (await threes.process(conn, functools.partial(extend_tree, edge=edge)))[1]:
+            pass
+    assert set(edge) == {(3, 0)}  # eight leaves: one complete tree
+
+    # Every node the later batches made is the one the whole build made.
+    later = await pool.fetch("SELECT level, index, hash FROM review.merkle_nodes ORDER BY 1, 2")
+    expected = {(row["level"], row["index"]): row["hash"] for row in whole}
+    assert len(later) == 15 - 4  # all but leaves 1-3 and the node over leaves 1-2
+    assert all(expected[row["level"], row["index"]] == row["hash"] for row in later)
 
 
 def test_the_leaves_kept_in_memory_are_bounded() -> None:
