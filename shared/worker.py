@@ -20,16 +20,20 @@ class Worker:
         poll_seconds: float = 0.5,
         retry_seconds: float = 1.0,
         linger_seconds: float = 0.005,
+        gather_seconds: float = 0.0,
     ) -> None:
         """`step` does one batch and returns True when more is waiting (it is then called again at once).
         Poked while it was working, it lingers `linger_seconds` before the next round, so that under load
         the pokes of many callers make one batch (its fixed cost of round trips paid once) rather than a
-        batch each."""
+        batch each. A poke that finds it idle is served at once, or after `gather_seconds` for a reader
+        nobody waits on: the pokes of a few appends then make one round, even one caller's, one after
+        another."""
         self.name = name
         self._step = step
         self._poll_seconds = poll_seconds
         self._retry_seconds = retry_seconds
         self._linger_seconds = linger_seconds
+        self._gather_seconds = gather_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,8 +63,10 @@ class Worker:
                 continue
             if self._wake.is_set() and self._linger_seconds:
                 # Poked while it worked: under load. Lingering lets the next batch gather many pokes'
-                # work. A poke that finds it idle is served at once.
+                # work. A poke that finds it idle is served at once (or after gather_seconds).
                 await asyncio.sleep(self._linger_seconds)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                if self._gather_seconds:
+                    await asyncio.sleep(self._gather_seconds)
