@@ -110,7 +110,7 @@ E2E_SUBMISSIONS = 3000
 
 
 async def sustained(
-    pipeline: e2e.Pipeline, meter: CpuMeter, quiesce: Callable[[], Awaitable[None]]
+    pipeline: e2e.Pipeline, meter: CpuMeter, quiesce: Callable[[], Awaitable[object]]
 ) -> tuple[e2e.Submissions, dict[str, float]]:
     """32 clients posting as fast as the pipeline takes them, and the CPU each process spent on it until the
     pipeline was quiet again (the work a submission causes after it is visible counts too)."""
@@ -274,8 +274,8 @@ TABLE = [
     ("checkpoint_sign_ms", "checkpoint signed as the log grows (p50), ms", 50, False),
     ("inclusion_p99_ms", "inclusion proof p99 at 200,000 events, ms", 5, False),
     ("consistency_p99_ms", "consistency proof p99 at 200,000 events, ms", 5, False),
-    ("inclusion_http_p99_ms", "inclusion proof p99 over HTTP, ms", 5, False),
-    ("consistency_http_p99_ms", "consistency proof p99 over HTTP, ms", 5, False),
+    ("inclusion_http_p99_ms", "inclusion proof p99 over HTTP, review at rest, ms", 5, False),
+    ("consistency_http_p99_ms", "consistency proof p99 over HTTP, at rest, ms", 5, False),
     ("append_ratio_16_with_tree", "append with the tree, 16 writers / raw INSERT", 0.8, True),
     ("append_ratio_1_with_tree", "append with the tree, 1 writer / raw INSERT", 0.7, True),
     ("console_page_p99_ms", "console page p99, 10 reviewers, 5,000 proposals, ms", 100, False),

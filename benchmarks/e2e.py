@@ -250,10 +250,10 @@ async def reads(
     return Rate(len(latencies), total, latencies)
 
 
-async def quiesce(system: RunningSystem, within: float = 120) -> None:
+async def quiesce(system: RunningSystem, within: float = 120) -> bool:
     """Waits until the system has finished the work the last load left behind (every follower caught up,
     status changes published and followed), so the next measurement does not share the machine with it
-    and the CPU it cost is counted with the load that caused it."""
+    and the CPU it cost is counted with the load that caused it. False if it had not within `within`."""
     prefix = system.intake.env["KIPP_PREFIX"]
     depths = QueueDepths(AMQP_URL)
     deadline = time.perf_counter() + within
@@ -272,10 +272,11 @@ async def quiesce(system: RunningSystem, within: float = 120) -> None:
             )
             queued = await depths.depths(f"{prefix}.intake.review-events", f"{prefix}.review.intake-events")
             if behind == 0 and not any(queued.values()):
-                return
+                return True
             await asyncio.sleep(0.2)
     finally:
         await depths.close()
+    return False
 
 
 def _client(base_url: str, headers: dict[str, str], connections: int) -> aiohttp.ClientSession:
