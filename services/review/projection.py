@@ -37,7 +37,7 @@ position, stream_id, version, type, schema_version,
  ELSE data END)::text AS data,
 data ? 'proposal' AS carries_text
 """
-SUBSCRIPTION = Subscription(NAME, _FOLDED_COLUMNS, BATCH)
+SUBSCRIPTION = Subscription(NAME, _FOLDED_COLUMNS, BATCH, plan_each_time=True)
 
 # Two statements for the whole batch: new proposals inserted, known ones updated. `text_at` is the
 # position of the batch's last event that carried a text (NULL if none did): the body is copied from that

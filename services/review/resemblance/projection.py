@@ -47,7 +47,9 @@ TEXT = """CASE WHEN data ? 'proposal' THEN jsonb_build_object(
     'title', data #> '{proposal,title}', 'sections', data #> '{proposal,sections}',
     'round', data #> '{proposal,round}', 'agency', data #> '{proposal,agency}',
     'region', data #> '{proposal,region}', 'replicates', data #> '{proposal,replicates}') END"""
-SUBSCRIPTION = Subscription(NAME, f"position, stream_id, recorded_at, hash, {TEXT} AS text", 200)
+SUBSCRIPTION = Subscription(
+    NAME, f"position, stream_id, recorded_at, hash, {TEXT} AS text", 200, plan_each_time=True
+)
 
 
 @dataclass(frozen=True)
