@@ -35,7 +35,7 @@ Handler = Callable[[Connection, list[asyncpg.Record]], Awaitable[None]]
 # statement for its parameters five times, then may keep one generic plan, made for the tables as they
 # were then: a statement prepared on nearly empty tables went on hashing whole tables by sequential scans
 # long after they had grown (looking up ten fingerprints by id cost 1.6 ms per text in the end-to-end
-# run, 40% of the database's time). Planned for its parameters each time, the lookups stay index lookups
+# run, a third of the database's time). Planned for its parameters each time, the lookups stay index lookups
 # (planning costs tens of microseconds). Set in the statement that locks the checkpoint, for the pass's
 # transaction only: no round trip of its own, and the event store's append keeps its generic plan.
 _LOCK = "SELECT position FROM review.projection_checkpoints WHERE name = $1 FOR UPDATE"
