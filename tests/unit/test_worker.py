@@ -7,23 +7,23 @@ from shared.worker import Worker
 
 async def rounds_after_pokes(gather_seconds: float, pokes: int) -> int:
     rounds = 0
+    ran = asyncio.Event()
 
     async def step() -> bool:
         nonlocal rounds
         rounds += 1
+        ran.set()
         return False
 
     worker = Worker("test", step, poll_seconds=60, gather_seconds=gather_seconds)
     worker.start()
-    await asyncio.sleep(0.05)  # its first round, at start
+    await asyncio.wait_for(ran.wait(), 10)  # its first round, at start
     rounds = 0
+    ran.clear()
     for _ in range(pokes):
         worker.poke()
         await asyncio.sleep(0.02)
-    for _ in range(200):  # the round the pokes asked for, however slow the machine
-        if rounds:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(ran.wait(), 10)  # the round the pokes asked for, however slow the machine
     await asyncio.sleep(0.05)  # any round still to come
     await worker.stop()
     return rounds
