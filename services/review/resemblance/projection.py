@@ -80,15 +80,57 @@ async def candidates(
     counts for the first of them by id only: the ones the order by id picks among equals anyway, as long
     as that is more than CANDIDATES. Without the bound, each lookup of a text copied thousands of times
     read every band row of every copy."""
-    same = await conn.fetch(
-        f"SELECT proposal_id FROM {tables.fingerprints} WHERE key_set = {KEY_SET.format(keys='$1')}"
-        " AND proposal_id <> $2 ORDER BY proposal_id LIMIT $3",
+    same = await _copies(conn, _IDS, keys, exclude, tables)
+    if len(same) == CANDIDATES:
+        return [row["proposal_id"] for row in same]
+    return await _sharing_keys(conn, keys, exclude, tables)
+
+
+async def earlier_texts(
+    conn: Connection, keys: list[int], exclude: UUID, tables: Tables = LIVE
+) -> list[asyncpg.Record]:
+    """The candidates (see candidates) with what record_text compares and names of them, by id. Copies
+    found by their key set come with it in the same query: for a copied text, one round trip fewer."""
+    same = await _copies(conn, _TEXTS, keys, exclude, tables)
+    if len(same) == CANDIDATES:
+        return same
+    found = await _sharing_keys(conn, keys, exclude, tables)
+    if not found:
+        return []
+    return await conn.fetch(
+        _TEXTS.format(fingerprints=tables.fingerprints)
+        + " WHERE f.proposal_id = ANY($1::uuid[]) ORDER BY f.proposal_id",
+        found,
+    )
+
+
+# What candidates and earlier_texts select of each earlier text.
+_IDS = "SELECT f.proposal_id FROM {fingerprints} AS f"
+_TEXTS = (
+    "SELECT f.proposal_id, f.position, f.title, f.region, e.hash FROM {fingerprints} AS f"
+    " JOIN review.events AS e ON e.position = f.position"
+)
+
+
+async def _copies(
+    conn: Connection | asyncpg.Pool, select: str, keys: list[int], exclude: UUID, tables: Tables
+) -> list[asyncpg.Record]:
+    """The first CANDIDATES earlier texts by id with exactly these keys (the same key set)."""
+    return await conn.fetch(
+        select.format(fingerprints=tables.fingerprints)
+        + f" WHERE f.key_set = {KEY_SET.format(keys='$1')} AND f.proposal_id <> $2"
+        " ORDER BY f.proposal_id LIMIT $3",
         keys,
         exclude,
         CANDIDATES,
     )
-    if len(same) == CANDIDATES:
-        return [row["proposal_id"] for row in same]
+
+
+async def _sharing_keys(
+    conn: Connection | asyncpg.Pool, keys: list[int], exclude: UUID, tables: Tables
+) -> list[UUID]:
+    """The proposals sharing most of these keys (by id among equals), each key counted for at most
+    SHARERS_PER_KEY of its sharers (see candidates)."""
     rows = await conn.fetch(
         "SELECT c.proposal_id FROM (SELECT DISTINCT unnest($1::bigint[]) AS key) AS k CROSS JOIN LATERAL ("
         f" SELECT b.proposal_id FROM {tables.bands} AS b WHERE b.key = k.key AND b.proposal_id <> $2"
@@ -143,15 +185,9 @@ async def record_text(
         f" DELETE FROM {tables.bands} WHERE proposal_id = $1",
         proposal_id,
     )
-    found = await candidates(conn, keys, proposal_id, tables) if keys else []
+    others = await earlier_texts(conn, keys, proposal_id, tables) if keys else []
     rows = []
-    if found:
-        others = await conn.fetch(
-            f"SELECT f.proposal_id, f.position, f.title, f.region, e.hash FROM {tables.fingerprints} AS f"
-            " JOIN review.events AS e ON e.position = f.position"
-            " WHERE f.proposal_id = ANY($1::uuid[]) ORDER BY f.proposal_id",
-            found,
-        )
+    if others:
         prints = await _fingerprints_of(conn, others, parameters)
         # Earlier texts that are copies of one another have equal units, and the comparison depends on
         # nothing else: each distinct text is compared once (a text copied many times is every later
