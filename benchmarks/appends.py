@@ -71,10 +71,10 @@ def new_event() -> NewEvent:
 
 
 @contextlib.asynccontextmanager
-async def started_store(url: str, **hooks: Any) -> AsyncIterator[PostgresEventStore]:
+async def started_store(url: str) -> AsyncIterator[PostgresEventStore]:
     """The event store as review runs it, warmed up by ten appends (its statements prepared)."""
     pool = await create_pool(url, min_size=2, max_size=4)
-    store = PostgresEventStore(pool, **hooks)
+    store = PostgresEventStore(pool)
     await store.start()
     try:
         await asyncio.gather(*(store.append(uuid.uuid4(), 0, [new_event()]) for _ in range(10)))

@@ -80,6 +80,8 @@ class Rate:
 
 Operation = Callable[[int, int], Awaitable[None]]
 """One timed operation of a side, given (writer, number): number counts on across turns, from 0."""
+Settle = Callable[[], Awaitable[None]]
+"""What ends a side's turn inside its time (see `interleaved`)."""
 
 # Turns per side in `interleaved`: each about a tenth of a second at one writer.
 TURNS = 10
@@ -89,7 +91,7 @@ async def interleaved(
     sides: Mapping[str, Operation],
     writers: int,
     per_writer: int,
-    settle: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
+    settle: Mapping[str, Settle] | None = None,
     turns: int = TURNS,
 ) -> dict[str, Rate]:
     """Measures the sides by turns, `per_writer // turns` operations per writer at a time, the first side
@@ -106,7 +108,6 @@ async def interleaved(
         first = turn % len(names)
         for name in names[first:] + names[:first]:
             numbers = range(turn * per_turn, (turn + 1) * per_turn)
-
             began = time.perf_counter()
             await asyncio.gather(
                 *(_turn(sides[name], index, numbers, latencies[name]) for index in range(writers))

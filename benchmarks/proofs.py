@@ -9,7 +9,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks import appends
-from benchmarks.common import Rate, interleaved, percentile, scratch_database
+from benchmarks.common import Rate, Settle, interleaved, percentile, scratch_database
 from benchmarks.e2e import quiesce, running_system
 from services.review.eventstore.postgres import PostgresEventStore, row_to_event
 from services.review.eventstore.subscription import EVENT_COLUMNS, Subscription
@@ -179,9 +179,6 @@ async def _timed_proofs(http: aiohttp.ClientSession, size: int, rng: random.Rand
                     raise RuntimeError(f"review answered {answer.status} to {kind}?{query}")
             found[kind].append(time.perf_counter() - began)
     return {kind: Rate(len(samples), sum(samples), samples).summary() for kind, samples in found.items()}
-
-
-Settle = Callable[[], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
