@@ -425,3 +425,44 @@ async def test_the_panel_shows_the_highest_scoring_few_and_links_to_all_of_them(
         whole = await client.get(f"/console/proposals/{copy_id}?kemiripan=semua")
         assert others_in(whole.text) == [item["proposal_id"] for item in every]
         assert "kemiripan lain" not in whole.text
+
+
+async def test_a_submission_writes_in_one_statement_and_a_revision_replaces_what_its_text_found(
+    pool: asyncpg.Pool, service: ReviewService
+) -> None:
+    # Round trips are what the finder pays per text under load. A proposal's first text has nothing to
+    # replace: after looking up earlier texts, one statement writes its pairs, fingerprint and keys. A
+    # revision first deletes what its earlier text found.
+    original = await submit(service, demo_proposals()[0])
+    await ResemblanceFinder(pool).catch_up()
+    copy_id = await submit(service, the_copy())
+    writes = await statements_of_a_pass(pool)
+    assert len(writes) == 1, writes
+    assert "INSERT INTO review.resemblances" in writes[0]
+    assert "INSERT INTO review.resemblance_fingerprints" in writes[0]
+    [pair] = await resemblances_of(pool, copy_id)
+    assert pair["proposal_id"] == str(original)
+
+    await revise(service, copy_id, {**demo_proposals()[4], "region": the_copy()["region"]})
+    writes = await statements_of_a_pass(pool)
+    assert len(writes) == 2, writes
+    assert "DELETE FROM review.resemblances" in writes[0]
+    assert await resemblances_of(pool, copy_id) == []
+    # Its keys are its revised text's alone: those of the same text submitted afresh.
+    afresh = await submit(service, {**demo_proposals()[4], "region": the_copy()["region"]})
+    await ResemblanceFinder(pool).catch_up()
+    keys_of = "SELECT array_agg(key ORDER BY key) FROM review.resemblance_bands WHERE proposal_id = $1"
+    assert await pool.fetchval(keys_of, copy_id) == await pool.fetchval(keys_of, afresh)
+
+
+async def statements_of_a_pass(pool: asyncpg.Pool) -> list[str]:
+    """The statements one pass of the finder writes the resemblance tables with (its checkpoint aside)."""
+    sent: list[str] = []
+    async with pool.acquire() as conn:
+        conn.add_query_logger(lambda logged: sent.append(logged.query))
+        await resemblance_projection.follow(conn)
+    return [
+        query
+        for query in sent
+        if "resemblance" in query and ("INSERT" in query or "DELETE" in query) and "checkpoint" not in query
+    ]

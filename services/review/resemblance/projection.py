@@ -48,7 +48,7 @@ TEXT = """CASE WHEN data ? 'proposal' THEN jsonb_build_object(
     'round', data #> '{proposal,round}', 'agency', data #> '{proposal,agency}',
     'region', data #> '{proposal,region}', 'replicates', data #> '{proposal,replicates}') END"""
 SUBSCRIPTION = Subscription(
-    NAME, f"position, stream_id, recorded_at, hash, {TEXT} AS text", 200, plan_each_time=True
+    NAME, f"position, stream_id, version, recorded_at, hash, {TEXT} AS text", 200, plan_each_time=True
 )
 
 
@@ -174,17 +174,20 @@ async def record_text(
     text: Mapping[str, Any],
     event_hash: bytes,
     parameters: Parameters = PARAMETERS,
+    replaces: bool = True,
 ) -> None:
     """Fingerprints one submitted or revised text (of the event at `position`, whose chain hash is
-    `event_hash`) and records what earlier texts it resembles."""
+    `event_hash`) and records what earlier texts it resembles. `replaces` is false for a proposal's first
+    text (its stream's first event), which has nothing recorded to replace: a submission is written in two
+    round trips (the lookup of earlier texts, then its fingerprint, keys and pairs in one statement)."""
     mine = fingerprint(text, parameters)
     keys = sorted(set(band_keys(mine.sketch, parameters.rows))) if mine.units else []
-    # What a revision replaces: the pairs in which its earlier text was the later one, and its keys.
-    await conn.execute(
-        f"WITH pairs AS (DELETE FROM {tables.pairs} WHERE later_id = $1)"
-        f" DELETE FROM {tables.bands} WHERE proposal_id = $1",
-        proposal_id,
-    )
+    if replaces:  # a revision: the pairs in which its earlier text was the later one go, and its keys
+        await conn.execute(
+            f"WITH pairs AS (DELETE FROM {tables.pairs} WHERE later_id = $1)"
+            f" DELETE FROM {tables.bands} WHERE proposal_id = $1",
+            proposal_id,
+        )
     others = await earlier_texts(conn, keys, proposal_id, tables) if keys else []
     rows = []
     if others:
@@ -202,26 +205,20 @@ async def record_text(
             if found_evidence is not None:
                 earlier = {"title": other["title"], "region": other["region"]}  # what it names
                 declared = declares_replication(text.get("replicates"), earlier)
-                rows.append(
-                    (
-                        proposal_id,
-                        other["proposal_id"],
-                        position,
-                        other["position"],
-                        declared,
-                        *found_evidence,
-                    )
-                )
-    if rows:
-        await conn.executemany(
-            f"INSERT INTO {tables.pairs} (later_id, earlier_id, later_position, earlier_position,"
-            " declared_replication, score, sections_of_later, sections_of_earlier, passages)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8::text::jsonb, $9::text::jsonb)",
-            rows,
-        )
-    # Its fingerprint's row and its keys, in one statement.
+                rows.append((other["proposal_id"], other["position"], declared, *found_evidence))
+    # Its pairs, its fingerprint's row and its keys, in one statement.
+    earlier_id, earlier_position, declared_replication, score, of_later, of_earlier, passages = (
+        [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 7
+    )
     await conn.execute(
-        f"WITH fingerprint AS (INSERT INTO {tables.fingerprints}"
+        f"WITH pairs AS (INSERT INTO {tables.pairs} (later_id, earlier_id, later_position, earlier_position,"
+        " declared_replication, score, sections_of_later, sections_of_earlier, passages)"
+        " SELECT $1::uuid, p.earlier_id, $2::bigint, p.earlier_position, p.declared, p.score,"
+        " p.of_later::jsonb, p.of_earlier::jsonb, p.passages::jsonb"
+        " FROM unnest($9::uuid[], $10::bigint[], $11::boolean[], $12::double precision[], $13::text[],"
+        " $14::text[], $15::text[])"
+        " AS p(earlier_id, earlier_position, declared, score, of_later, of_earlier, passages)),"
+        f" fingerprint AS (INSERT INTO {tables.fingerprints}"
         " (proposal_id, position, recorded_at, round, title, agency, region, key_set)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7,"
         f" CASE WHEN $8::bigint[] <> '{{}}' THEN {KEY_SET.format(keys='$8')} END)"
@@ -238,6 +235,13 @@ async def record_text(
         text.get("agency") or {},
         text.get("region") or {},
         keys,
+        earlier_id,
+        earlier_position,
+        declared_replication,
+        score,
+        of_later,
+        of_earlier,
+        passages,
     )
     if keys:
         REMEMBERED.remember(event_hash, parameters, mine)
@@ -312,6 +316,7 @@ def handler(tables: Tables = LIVE, parameters: Parameters = PARAMETERS) -> Any:
                     event["text"],
                     bytes(event["hash"]),
                     parameters,
+                    replaces=event["version"] > 1,
                 )
 
     return handle
