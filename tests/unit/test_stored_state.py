@@ -4,7 +4,7 @@ state holds (the same values, the same times to the character), for every kind o
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.review.domain import events as ev
@@ -27,6 +27,7 @@ def pydantic_json(state: ProposalState) -> object:
     return json.loads(state.model_dump_json(exclude={"proposal"}))
 
 
+@settings(max_examples=200, deadline=None)  # no deadline: a busy machine is not a failure
 @given(moments, moments, texts, texts, st.lists(texts, min_size=1, max_size=3), texts, st.booleans())
 def test_every_history_is_stored_as_pydantic_writes_it(
     submitted_at: datetime,
