@@ -178,8 +178,8 @@ async def record_text(
 ) -> None:
     """Fingerprints one submitted or revised text (of the event at `position`, whose chain hash is
     `event_hash`) and records what earlier texts it resembles. `replaces` is false for a proposal's first
-    text (its stream's first event), which has nothing recorded to replace: a submission is written in two
-    round trips (the lookup of earlier texts, then its fingerprint, keys and pairs in one statement)."""
+    text (its stream's first event), which has nothing recorded to replace: after the lookup of earlier
+    texts, a submission's pairs, fingerprint and keys are written in one statement."""
     mine = fingerprint(text, parameters)
     keys = sorted(set(band_keys(mine.sketch, parameters.rows))) if mine.units else []
     if replaces:  # a revision: the pairs in which its earlier text was the later one go, and its keys
