@@ -5,7 +5,7 @@ turns and every event is applied exactly once, in order, together with the check
 """
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -141,13 +141,25 @@ async def stored_rows(conn: Connection, table: str, proposal_ids: Iterable[UUID]
 
 def fold_batch(current: dict[UUID, ProjectedRow], events: list[asyncpg.Record]) -> FoldedBatch:
     """Folds `events` into `current` (the rows as they stand, absent for proposals new to the table)."""
+    fold_events(current, events)
+    return touched_rows(current, events)
+
+
+def fold_events(current: dict[UUID, ProjectedRow], events: Sequence[asyncpg.Record]) -> None:
+    """Folds `events` into the rows of `current`, adding a row for each proposal new to it."""
     for event in events:
-        row = current.setdefault(event["stream_id"], ProjectedRow(NOT_SUBMITTED))
+        row = current.get(event["stream_id"])
+        if row is None:  # not setdefault: that would build a row for every event, to throw it away
+            row = current[event["stream_id"]] = ProjectedRow(NOT_SUBMITTED)
         if event["carries_text"]:
             row.text_at = event["position"]
         row.state = evolve(row.state, event_from_json(event["type"], event["schema_version"], event["data"]))
         row.version = event["version"]
         row.last_position = event["position"]
+
+
+def touched_rows(current: dict[UUID, ProjectedRow], events: list[asyncpg.Record]) -> FoldedBatch:
+    """The batch of `events`, folded into `current`: the rows they touched, to be written."""
     touched = [(proposal_id, row) for proposal_id, row in current.items() if row.last_position]
     return FoldedBatch(events[0]["position"], events[-1]["position"], touched)
 

@@ -22,10 +22,11 @@ from services.review.projection import (
     TABLE,
     FoldedBatch,
     ProjectedRow,
-    fold_batch,
+    fold_events,
     project_batch,
     read_events,
     stored_rows,
+    touched_rows,
     write_folded,
 )
 from shared.db import Connection
@@ -34,6 +35,7 @@ from shared.db import Connection
 # batch is written once. 10,000 events with their texts stay well under 100 MB.
 REBUILD_BATCH = 10_000
 CONNECTIONS = 3  # reading, looking up rows, writing
+FOLD_SLICE = 500  # events folded between two turns of the other stages (about 4 ms of CPU)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ async def _replay(
             streams = {event["stream_id"] for event in events}
             current = {p: unwritten[p][1].carried() for p in streams if p in unwritten}
             current.update(await stored_rows(lookup, table, streams - current.keys()))
-            batch = fold_batch(current, events)
+            batch = await fold_in_slices(current, events)
             unwritten.update((proposal_id, (number, row)) for proposal_id, row in batch.rows)
             await folded.put((number, batch))
             number += 1
@@ -152,6 +154,16 @@ async def _replay(
     except ExceptionGroup as failed:
         raise failed.exceptions[0] from None
     return writing.result()
+
+
+async def fold_in_slices(current: dict[UUID, ProjectedRow], events: list[asyncpg.Record]) -> FoldedBatch:
+    """Folds a batch FOLD_SLICE events at a time, letting the other stages run between slices. Folding is
+    the one stage that holds this process's event loop: the writer's and the reader's next round trips
+    would otherwise wait for the whole batch's fold (tens of milliseconds), and the database sit idle."""
+    for start in range(0, len(events), FOLD_SLICE):
+        fold_events(current, events[start : start + FOLD_SLICE])
+        await asyncio.sleep(0)
+    return touched_rows(current, events)
 
 
 async def _catch_up(conn: Connection, table: str, checkpoint: str, progress: Callable[[int], None]) -> int:

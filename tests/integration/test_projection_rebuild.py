@@ -77,13 +77,14 @@ async def projected(pool: asyncpg.Pool) -> dict[uuid.UUID, tuple[int, dict[str, 
     return {row["proposal_id"]: (row["version"], {**row["state"], "proposal": row["body"]}) for row in rows}
 
 
-# The rebuild reads its next batch while it applies the last: small batches make many of them, with
-# proposals whose events span batches.
-@pytest.mark.parametrize("batch", [rebuild.REBUILD_BATCH, 37])
+# The rebuild reads its next batch while it applies the last, and folds a batch in slices: small batches
+# and slices make many of them, with proposals whose events span batches and slices.
+@pytest.mark.parametrize(("batch", "fold_slice"), [(rebuild.REBUILD_BATCH, rebuild.FOLD_SLICE), (37, 7)])
 async def test_a_rebuild_while_appends_continue_equals_the_history_and_readers_never_see_a_partial_table(
-    pool: asyncpg.Pool, batch: int, monkeypatch: pytest.MonkeyPatch
+    pool: asyncpg.Pool, batch: int, fold_slice: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rebuild, "REBUILD_BATCH", batch)
+    monkeypatch.setattr(rebuild, "FOLD_SLICE", fold_slice)
     store = PostgresEventStore(pool)
     service = ReviewService(store, reopened_rounds())
     live = StatusProjector(pool)
