@@ -63,14 +63,15 @@ async def move_checkpoint(conn: Connection, name: str, position: int) -> None:
 @dataclass(frozen=True)
 class Subscription:
     name: str  # its checkpoint row
-    columns: str = EVENT_COLUMNS  # what it reads of each event: a select list over review.events
+    columns: str = EVENT_COLUMNS  # what it reads of each event: a select list over `source`
     batch: int = 1000
     plan_each_time: bool = False  # the handler looks rows up in tables that grow (see lock_checkpoint)
+    source: str = "review.events"  # the log, or the log joined laterally to what is taken out of each event
 
     async def read(self, conn: Connection, after: int, limit: int | None = None) -> list[asyncpg.Record]:
         """The events after position `after`, in order, as this subscription reads them."""
         return await conn.fetch(
-            f"SELECT {self.columns} FROM review.events WHERE position > $1 ORDER BY position LIMIT $2",
+            f"SELECT {self.columns} FROM {self.source} WHERE position > $1 ORDER BY position LIMIT $2",
             after,
             limit or self.batch,
         )
