@@ -147,7 +147,7 @@ async def stored_rows(conn: Connection, table: str, proposal_ids: Iterable[UUID]
 def fold_batch(current: dict[UUID, ProjectedRow], events: list[asyncpg.Record]) -> FoldedBatch:
     """Folds `events` into `current` (the rows as they stand, absent for proposals new to the table)."""
     fold_events(current, events)
-    return touched_rows(current, events)
+    return folded_batch(current, events)
 
 
 def fold_events(current: dict[UUID, ProjectedRow], events: Sequence[asyncpg.Record]) -> None:
@@ -163,8 +163,8 @@ def fold_events(current: dict[UUID, ProjectedRow], events: Sequence[asyncpg.Reco
         row.last_position = event["position"]
 
 
-def touched_rows(current: dict[UUID, ProjectedRow], events: list[asyncpg.Record]) -> FoldedBatch:
-    """The batch of `events`, folded into `current`: the rows they touched, to be written."""
+def folded_batch(current: dict[UUID, ProjectedRow], events: list[asyncpg.Record]) -> FoldedBatch:
+    """The batch of `events`, once folded into `current`: its positions and the rows it touched."""
     touched = [(proposal_id, row) for proposal_id, row in current.items() if row.last_position]
     return FoldedBatch(events[0]["position"], events[-1]["position"], touched)
 

@@ -23,10 +23,10 @@ from services.review.projection import (
     FoldedBatch,
     ProjectedRow,
     fold_events,
+    folded_batch,
     project_batch,
     read_events,
     stored_rows,
-    touched_rows,
     write_folded,
 )
 from shared.db import Connection
@@ -163,7 +163,7 @@ async def fold_in_slices(current: dict[UUID, ProjectedRow], events: list[asyncpg
     for start in range(0, len(events), FOLD_SLICE):
         fold_events(current, events[start : start + FOLD_SLICE])
         await asyncio.sleep(0)
-    return touched_rows(current, events)
+    return folded_batch(current, events)
 
 
 async def _catch_up(conn: Connection, table: str, checkpoint: str, progress: Callable[[int], None]) -> int:
