@@ -28,6 +28,16 @@ EVENT_COLUMNS = (
 # The same without the proposal's text, which most readers never need and which is most of the bytes.
 EVENT_COLUMNS_WITHOUT_TEXT = EVENT_COLUMNS.replace(" data,", " data - 'proposal' AS data,")
 
+# The log with each event's proposal text (`carried_text`, NULL for an event without one) taken out of the
+# stored data once, for readers that select several things of the text. PostgreSQL fetches and decompresses
+# a stored value anew for every operator applied to it; the lateral subquery (OFFSET 0 keeps it a step of
+# its own) does it once per event. Server time of a 200,000-event read by EXPLAIN ANALYZE, the same values
+# out: the status projection's summary 555-631 -> 450-467 ms, the resemblance finder's text 518-560 ->
+# 291-355 ms.
+EVENTS_WITH_TEXT = (
+    "review.events CROSS JOIN LATERAL (SELECT data -> 'proposal' AS carried_text OFFSET 0) AS t"
+)
+
 Handler = Callable[[Connection, list[asyncpg.Record]], Awaitable[None]]
 
 

@@ -20,7 +20,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.review.eventstore.subscription import Subscription
+from services.review.eventstore.subscription import EVENTS_WITH_TEXT, Subscription
 from services.review.resemblance.compare import (
     PARAMETERS,
     Fingerprint,
@@ -43,12 +43,17 @@ PASSAGES = 30  # kept per pair, in the later text's order
 
 # What the projection reads of a text: the title, sections and what a resemblance shows beside them.
 # Never the innovator or the documents: no personal data enters a fingerprint or these tables.
-TEXT = """CASE WHEN data ? 'proposal' THEN jsonb_build_object(
-    'title', data #> '{proposal,title}', 'sections', data #> '{proposal,sections}',
-    'round', data #> '{proposal,round}', 'agency', data #> '{proposal,agency}',
-    'region', data #> '{proposal,region}', 'replicates', data #> '{proposal,replicates}') END"""
+# Made from the text taken out of the stored data once (EVENTS_WITH_TEXT).
+TEXT = """CASE WHEN carried_text IS NOT NULL THEN jsonb_build_object(
+    'title', carried_text -> 'title', 'sections', carried_text -> 'sections',
+    'round', carried_text -> 'round', 'agency', carried_text -> 'agency',
+    'region', carried_text -> 'region', 'replicates', carried_text -> 'replicates') END"""
 SUBSCRIPTION = Subscription(
-    NAME, f"position, stream_id, version, recorded_at, hash, {TEXT} AS text", 200, plan_each_time=True
+    NAME,
+    f"position, stream_id, version, recorded_at, hash, {TEXT} AS text",
+    200,
+    plan_each_time=True,
+    source=EVENTS_WITH_TEXT,
 )
 
 
@@ -295,7 +300,7 @@ async def _fingerprints_of(
             prints[row["position"]] = made
     if missing:
         for row in await conn.fetch(
-            f"SELECT position, {TEXT} AS text FROM review.events WHERE position = ANY($1::bigint[])",
+            f"SELECT position, {TEXT} AS text FROM {EVENTS_WITH_TEXT} WHERE position = ANY($1::bigint[])",
             list(missing),
         ):
             prints[row["position"]] = made = fingerprint(row["text"], parameters)
