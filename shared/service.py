@@ -27,7 +27,16 @@ def new_service_app(
 ) -> FastAPI:
     """The application; its lifespan sets `app.state.context`, which has at least `pool` and `broker`."""
     # /docs and /redoc are docs_router's, which serves their JavaScript and CSS itself rather than from a CDN.
-    app = FastAPI(title=f"KIPP {service}", version=version, lifespan=lifespan, docs_url=None, redoc_url=None)
+    # The services' metrics are Prometheus's (RequestObservation); FastAPI's own OpenTelemetry hooks, off,
+    # no longer look up three global providers on every request (2.5 µs each, unconfigured).
+    app = FastAPI(
+        title=f"KIPP {service}",
+        version=version,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.add_middleware(BodySizeLimit)
     app.add_middleware(KeyBeforeBody)
     app.add_middleware(RequestObservation, service=service)
